@@ -1,0 +1,159 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is how a function process connects and behaves. main reads it from
+// the environment with LoadConfig; libraries and tests build it as a value.
+type Config struct {
+	// NATSURL lists the servers, comma-separated.
+	NATSURL string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	// User and Password authenticate with a username and password.
+	User     string `env:"NATS_USER"`
+	Password string `env:"NATS_PASSWORD"`
+	// Token authenticates with a token.
+	Token string `env:"NATS_TOKEN"`
+	// CredsFile is a .creds file (JWT and nkey seed).
+	CredsFile string `env:"NATS_CREDS"`
+	// NKeySeedFile is a file holding an nkey seed.
+	NKeySeedFile string `env:"NATS_NKEY_SEED"`
+	// TLSCert, TLSKey and TLSCA are PEM files for TLS.
+	TLSCert string `env:"NATS_TLS_CERT"`
+	TLSKey  string `env:"NATS_TLS_KEY"`
+	TLSCA   string `env:"NATS_TLS_CA"`
+
+	// InstanceID names this instance in the connection name and logs;
+	// the host name by default.
+	InstanceID string `env:"NATSFN_INSTANCE_ID"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"NATSFN_LOG_LEVEL" envDefault:"info"`
+	// LogFormat is json or text.
+	LogFormat string `env:"NATSFN_LOG_FORMAT" envDefault:"json"`
+	// OpsAddr is the ops HTTP address (/healthz, /readyz, /metrics);
+	// "off" disables it.
+	OpsAddr string `env:"NATSFN_OPS_ADDR" envDefault:":8080"`
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout time.Duration `env:"NATSFN_SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	// ConnectTimeout bounds the wait for the first connection.
+	ConnectTimeout time.Duration `env:"NATSFN_CONNECT_TIMEOUT" envDefault:"60s"`
+	// Replicas is the replica count of the streams and buckets a function
+	// creates: 1 on one server, 3 on a cluster.
+	Replicas int `env:"NATSFN_REPLICAS" envDefault:"1"`
+
+	// Logger overrides the logger built from LogLevel and LogFormat.
+	Logger *slog.Logger `env:"-"`
+}
+
+// LoadConfig reads the environment. Its error names the variable at fault.
+func LoadConfig() (Config, error) {
+	cfg, err := env.ParseAs[Config]()
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfigValidation, flattenEnvError(err))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// flattenEnvError keeps caarlos0/env's message, which names the variable.
+func flattenEnvError(err error) error {
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		return agg.Errors[0]
+	}
+	return err
+}
+
+// Validate reports the first setting that cannot work, naming its variable.
+func (c *Config) Validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrConfigValidation, name, fmt.Sprintf(format, args...))
+	}
+	if strings.TrimSpace(c.NATSURL) == "" {
+		return bad("NATS_URL", "must list at least one server")
+	}
+	for _, u := range strings.Split(c.NATSURL, ",") {
+		u = strings.TrimSpace(u)
+		if !strings.Contains(u, "://") {
+			if _, _, err := net.SplitHostPort(u); err != nil {
+				return bad("NATS_URL", "%q is not a server URL (nats://host:port)", u)
+			}
+		}
+	}
+	if c.Password != "" && c.User == "" {
+		return bad("NATS_USER", "is required with NATS_PASSWORD")
+	}
+	if c.User != "" && (c.Token != "" || c.CredsFile != "") {
+		return bad("NATS_USER", "give one of NATS_USER, NATS_TOKEN, NATS_CREDS")
+	}
+	for name, path := range map[string]string{"NATS_CREDS": c.CredsFile, "NATS_NKEY_SEED": c.NKeySeedFile,
+		"NATS_TLS_CERT": c.TLSCert, "NATS_TLS_KEY": c.TLSKey, "NATS_TLS_CA": c.TLSCA} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return bad(name, "cannot read %s: %v", path, err)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return bad("NATS_TLS_CERT", "NATS_TLS_CERT and NATS_TLS_KEY go together")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return bad("NATSFN_LOG_LEVEL", "%v", err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return bad("NATSFN_LOG_FORMAT", "%q is not json or text", c.LogFormat)
+	}
+	if c.OpsAddr != "off" && c.OpsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
+			return bad("NATSFN_OPS_ADDR", "%q is not host:port", c.OpsAddr)
+		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("NATSFN_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.ConnectTimeout <= 0 {
+		return bad("NATSFN_CONNECT_TIMEOUT", "must be positive")
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return bad("NATSFN_REPLICAS", "%d is not between 1 and 5", c.Replicas)
+	}
+	if c.InstanceID == "" {
+		c.InstanceID, _ = os.Hostname()
+	}
+	if c.InstanceID == "" {
+		c.InstanceID = "local"
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// NewLogger builds the slog logger the config asks for.
+func (c Config) NewLogger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}

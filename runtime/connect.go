@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Connect dials NATS with the config's credentials. It retries the first
+// connection until ctx ends or ConnectTimeout passes, reconnects forever with
+// jittered backoff, and logs every disconnect and reconnect. The connection
+// is named "<name>/<instance>".
+func Connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) (*nats.Conn, error) {
+	connected := make(chan struct{}, 1)
+	opts := []nats.Option{
+		nats.Name(name + "/" + cfg.InstanceID),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.ReconnectBufSize(16 << 20),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			logger.Info("connected to NATS", "function", name, "server", nc.ConnectedUrlRedacted())
+			connected <- struct{}{}
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			logger.Warn("disconnected from NATS", "function", name, "error", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info("reconnected to NATS", "function", name, "server", nc.ConnectedUrlRedacted())
+		}),
+		nats.ClosedHandler(func(*nats.Conn) {
+			logger.Info("NATS connection closed", "function", name)
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Warn("NATS async error", "function", name, "subject", subject, "error", err)
+		}),
+	}
+	switch {
+	case cfg.User != "":
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	case cfg.Token != "":
+		opts = append(opts, nats.Token(cfg.Token))
+	case cfg.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NKeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: NATS_NKEY_SEED: %w", ErrConfigValidation, err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
+	}
+	if cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", cfg.NATSURL, err)
+	}
+	if nc.IsConnected() {
+		return nc, nil
+	}
+	timer := time.NewTimer(cfg.ConnectTimeout)
+	defer timer.Stop()
+	select {
+	case <-connected:
+		return nc, nil
+	case <-timer.C:
+		nc.Close()
+		return nil, fmt.Errorf("connect %s: no server answered within %s (NATSFN_CONNECT_TIMEOUT)", cfg.NATSURL, cfg.ConnectTimeout)
+	case <-ctx.Done():
+		nc.Close()
+		return nil, fmt.Errorf("connect %s: %w", cfg.NATSURL, ctx.Err())
+	}
+}

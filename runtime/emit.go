@@ -1,0 +1,87 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+)
+
+// EmitOption tunes one Emit.
+type EmitOption func(*emitOptions)
+
+type emitOptions struct {
+	msgID string
+}
+
+// MsgID sets the event's Nats-Msg-Id. Endpoints use it to make an emit
+// repeatable (e.g. keyed by order id); event handlers get a deterministic id
+// without it.
+func MsgID(id string) EmitOption { return func(o *emitOptions) { o.msgID = id } }
+
+// Emit validates v against the topic's schema, publishes it to JetStream and
+// waits for the stream's ack. Call it from a handler: the event carries the
+// handler's correlation id, and its causation id is the triggering message.
+//
+// In an event handler the Nats-Msg-Id is derived from the triggering message
+// (stream, sequence, consumer, subject and the emit's ordinal), so a
+// redelivered handler's emits are dropped by the stream's duplicate window.
+func Emit(ctx context.Context, t Topic, v any, opts ...EmitOption) error {
+	inv := invocationFrom(ctx)
+	if inv == nil {
+		return fmt.Errorf("runtime.Emit %s outside a handler: %w", t.Subject(), ErrInternal)
+	}
+	var o emitOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return Permanent(fmt.Errorf("emit %s: encode: %v: %w", t.Subject(), err, ErrInternal))
+	}
+	if err := t.Validate(data); err != nil {
+		return Permanent(fmt.Errorf("emit %s: %s: %v: %w", t.Subject(), t.ID(), err, ErrInternal))
+	}
+	id := o.msgID
+	if id == "" {
+		id = inv.nextMsgID(t.Subject())
+	}
+	msg := &nats.Msg{Subject: t.Subject(), Data: data, Header: nats.Header{}}
+	h := msg.Header
+	h.Set(nats.MsgIdHdr, id)
+	h[HeaderCEID] = []string{id}
+	h[HeaderCEType] = []string{t.Subject()}
+	h[HeaderCESource] = []string{inv.svc.cfg.Name}
+	h[HeaderCESchema] = []string{t.ID()}
+	h[HeaderCESpecVersion] = []string{"1.0"}
+	h[HeaderCETime] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
+	h.Set(HeaderCorrelationID, inv.msg.CorrelationID)
+	if cause := inv.msg.ID(); cause != "" {
+		h.Set(HeaderCausationID, cause)
+	}
+	if _, err := inv.svc.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("emit %s: %v: %w", t.Subject(), err, ErrUnavailable)
+	}
+	return nil
+}
+
+// nextMsgID returns the deterministic id of the handler's next emit on
+// subject; outside an event handler it is random.
+func (inv *invocation) nextMsgID(subject string) string {
+	if inv.ev == nil {
+		return uuid.NewString()
+	}
+	inv.mu.Lock()
+	if inv.seq == nil {
+		inv.seq = map[string]int{}
+	}
+	inv.seq[subject]++
+	n := inv.seq[subject]
+	inv.mu.Unlock()
+	m := inv.msg
+	return m.Stream + ":" + strconv.FormatUint(m.Sequence, 10) + ":" + m.Consumer + ":" + subject + ":" + strconv.Itoa(n)
+}

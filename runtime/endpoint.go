@@ -1,0 +1,152 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Endpoint registers fn as a request/reply micro endpoint on the subject
+// "<service>.<name>", e.g. Endpoint(svc, "stock.get", getStock) serves
+// inventory.stock.get. Instances share requests through micro's queue group.
+func Endpoint[In, Out any](svc *Service, name string, fn Func[In, Out], opts ...Option) {
+	svc.endpoints = append(svc.endpoints, &endpoint{
+		svc:  svc,
+		name: name,
+		opts: newHandlerOptions(opts),
+		core: typed(fn),
+	})
+}
+
+type endpoint struct {
+	name  string
+	opts  handlerOptions
+	core  Handler
+	h     Handler
+	svc   *Service
+	sem   chan struct{}
+	stats endpointStats
+}
+
+// microName is the endpoint's name in micro, which allows no dots.
+func (e *endpoint) microName() string { return strings.ReplaceAll(e.name, ".", "-") }
+
+func (e *endpoint) subject() string { return e.svc.cfg.Name + "." + e.name }
+
+// register adds the endpoint to the micro service.
+func (e *endpoint) register(svc *Service) error {
+	e.h = svc.chain(e.core, e.opts)
+	if e.opts.concurrency > 1 {
+		e.sem = make(chan struct{}, e.opts.concurrency)
+	}
+	md := map[string]string{"kind": "endpoint", "concurrency": strconv.Itoa(e.opts.concurrency)}
+	if e.opts.schema != nil {
+		md["schema"] = e.opts.schema.ID()
+	}
+	if e.opts.description != "" {
+		md["description"] = e.opts.description
+	}
+	for k, v := range e.opts.metadata {
+		md[k] = v
+	}
+	return svc.micro.AddEndpoint(e.microName(), micro.HandlerFunc(e.serve),
+		micro.WithEndpointSubject(e.subject()), micro.WithEndpointMetadata(md))
+}
+
+// serve runs on micro's subscription goroutine. With concurrency above 1 it
+// hands the request to a bounded pool; when the pool is full it blocks, so
+// the subscription's pending limits push back on callers.
+func (e *endpoint) serve(req micro.Request) {
+	if e.sem == nil {
+		e.handle(req, true)
+		return
+	}
+	e.sem <- struct{}{}
+	e.svc.inflight.Add(1)
+	go func() {
+		defer func() {
+			<-e.sem
+			e.svc.inflight.Done()
+		}()
+		e.handle(req, false)
+	}()
+}
+
+func (e *endpoint) handle(req micro.Request, inline bool) {
+	start := time.Now()
+	e.stats.inFlight.Add(1)
+	m := &Message{
+		Kind:    KindRequest,
+		Service: e.svc.cfg.Name,
+		Handler: e.name,
+		Subject: req.Subject(),
+		Header:  nats.Header(req.Headers()),
+		Data:    req.Data(),
+		Schema:  e.opts.schema,
+	}
+	ctx := withInvocation(e.svc.baseCtx, &invocation{msg: m, svc: e.svc})
+	out, err := e.h.Handle(ctx, m)
+	e.reply(req, m, out, err, inline)
+	e.stats.inFlight.Add(-1)
+	e.stats.record(time.Since(start), err)
+}
+
+// reply answers through micro when inline, so that micro's own figures count
+// the error; from the pool it publishes the same message itself, because
+// micro's request is not safe to touch after its handler returned.
+func (e *endpoint) reply(req micro.Request, m *Message, out []byte, err error, inline bool) {
+	hdr := nats.Header{HeaderCorrelationID: []string{m.CorrelationID}}
+	if err != nil {
+		body := errorBody(err)
+		out, _ = json.Marshal(body)
+		code, desc := strconv.Itoa(body.Code), oneLine(body.Description)
+		if inline {
+			_ = req.Error(code, desc, out, micro.WithHeaders(micro.Headers(hdr)))
+			return
+		}
+		hdr.Set(micro.ErrorCodeHeader, code)
+		hdr.Set(micro.ErrorHeader, desc)
+	} else if inline {
+		_ = req.Respond(out, micro.WithHeaders(micro.Headers(hdr)))
+		return
+	}
+	if req.Reply() == "" {
+		return
+	}
+	if perr := e.svc.nc.PublishMsg(&nats.Msg{Subject: req.Reply(), Header: hdr, Data: out}); perr != nil {
+		e.svc.logger.Warn("reply failed", "function", e.svc.cfg.Name, "handler", e.name, "error", perr)
+	}
+}
+
+// oneLine keeps a header value on one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
+
+// invocation is what a handler's context carries: its message and service,
+// and the emit counters that make Nats-Msg-Id deterministic.
+type invocation struct {
+	msg *Message
+	svc *Service
+	ev  *eventHandler
+
+	mu  sync.Mutex
+	seq map[string]int
+}
+
+type invocationKey struct{}
+
+func withInvocation(ctx context.Context, inv *invocation) context.Context {
+	return context.WithValue(ctx, invocationKey{}, inv)
+}
+
+func invocationFrom(ctx context.Context) *invocation {
+	inv, _ := ctx.Value(invocationKey{}).(*invocation)
+	return inv
+}

@@ -1,0 +1,109 @@
+package runtime
+
+import (
+	"context"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Kind tells which trigger delivered a message.
+type Kind int
+
+const (
+	// KindRequest is a micro request/reply endpoint call.
+	KindRequest Kind = iota + 1
+	// KindEvent is a JetStream event delivered to an OnEvent handler.
+	KindEvent
+)
+
+// String returns "request" or "event".
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "request"
+	case KindEvent:
+		return "event"
+	}
+	return "unknown"
+}
+
+// Message is what a trigger hands to the middleware chain: the raw payload
+// and its transport facts. Middleware may read it; handlers reach it with
+// MessageFrom.
+type Message struct {
+	// Kind is the trigger kind.
+	Kind Kind
+	// Service is the name of the function's micro service.
+	Service string
+	// Handler is the endpoint or event handler name.
+	Handler string
+	// Subject is the subject the message arrived on.
+	Subject string
+	// Header holds the NATS headers; nil when the message had none.
+	Header nats.Header
+	// Data is the raw JSON payload.
+	Data []byte
+	// Schema validates Data; nil when the handler declared none.
+	Schema Schema
+
+	// Stream, Sequence, Consumer and Delivered describe a JetStream delivery
+	// (KindEvent only). Delivered is 1 on the first delivery.
+	Stream    string
+	Sequence  uint64
+	Consumer  string
+	Delivered int
+
+	// CorrelationID follows one business flow across every message; the
+	// correlation middleware fills it from X-Correlation-ID or makes one.
+	CorrelationID string
+}
+
+// HeaderValue returns the first value of a header, or "".
+func (m *Message) HeaderValue(key string) string {
+	if m == nil || m.Header == nil {
+		return ""
+	}
+	if v := m.Header.Get(key); v != "" {
+		return v
+	}
+	// nats.Header.Get canonicalizes; headers such as traceparent arrive lowercase.
+	if vs := m.Header[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// ID returns the message's identity for causation: its ce-id or Nats-Msg-Id
+// header, or "<stream>:<seq>" for an event without either.
+func (m *Message) ID() string {
+	if id := m.HeaderValue(HeaderCEID); id != "" {
+		return id
+	}
+	if id := m.HeaderValue(nats.MsgIdHdr); id != "" {
+		return id
+	}
+	if m.Kind == KindEvent {
+		return m.Stream + ":" + uitoa(m.Sequence)
+	}
+	return ""
+}
+
+type messageKey struct{}
+
+// MessageFrom returns the message the current handler is serving, or nil
+// outside a handler.
+func MessageFrom(ctx context.Context) *Message {
+	inv := invocationFrom(ctx)
+	if inv == nil {
+		return nil
+	}
+	return inv.msg
+}
+
+// CorrelationID returns the correlation id of the current handler's message.
+func CorrelationID(ctx context.Context) string {
+	if m := MessageFrom(ctx); m != nil {
+		return m.CorrelationID
+	}
+	return ""
+}

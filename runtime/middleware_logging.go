@@ -1,0 +1,50 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Log writes one line per failed message at warn (4xx) or error (5xx) level
+// and, at debug level, one per success. Every line names the function, the
+// handler and the correlation id.
+func Log(logger *slog.Logger) Middleware {
+	return func(next Handler) Handler {
+		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
+			start := time.Now()
+			out, err := next.Handle(ctx, m)
+			if err == nil && !logger.Enabled(ctx, slog.LevelDebug) {
+				return out, nil
+			}
+			attrs := []slog.Attr{
+				slog.String("function", m.Service),
+				slog.String("handler", m.Handler),
+				slog.String("kind", m.Kind.String()),
+				slog.String("subject", m.Subject),
+				slog.String("correlation_id", m.CorrelationID),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if m.Kind == KindEvent {
+				attrs = append(attrs, slog.Uint64("stream_seq", m.Sequence), slog.Int("delivered", m.Delivered))
+			}
+			if err == nil {
+				logger.LogAttrs(ctx, slog.LevelDebug, "handled", attrs...)
+				return out, nil
+			}
+			code := Code(err)
+			attrs = append(attrs, slog.Int("code", code), slog.String("error", err.Error()))
+			var p *panicError
+			if errors.As(err, &p) {
+				attrs = append(attrs, slog.String("stack", p.stack))
+			}
+			level := slog.LevelWarn
+			if code >= 500 {
+				level = slog.LevelError
+			}
+			logger.LogAttrs(ctx, level, "handler failed", attrs...)
+			return out, err
+		})
+	}
+}

@@ -1,0 +1,130 @@
+package runtime
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+)
+
+// endpointStats are the runtime's own figures for an endpoint. With a worker
+// pool micro counts requests at dispatch only, so these are the honest ones.
+type endpointStats struct {
+	requests   atomic.Int64
+	errors     atomic.Int64
+	inFlight   atomic.Int64
+	processing atomic.Int64
+	lastError  atomic.Pointer[string]
+}
+
+func (s *endpointStats) record(d time.Duration, err error) {
+	s.requests.Add(1)
+	s.processing.Add(int64(d))
+	if err != nil {
+		s.errors.Add(1)
+		msg := err.Error()
+		s.lastError.Store(&msg)
+	}
+}
+
+// EndpointFigures is the stats data of an endpoint in `nats micro stats`.
+type EndpointFigures struct {
+	Kind           string `json:"kind"`
+	Requests       int64  `json:"requests"`
+	Errors         int64  `json:"errors"`
+	LastError      string `json:"last_error,omitempty"`
+	InFlight       int64  `json:"in_flight"`
+	ProcessingTime int64  `json:"processing_time_ns"`
+}
+
+func (s *endpointStats) figures() EndpointFigures {
+	f := EndpointFigures{
+		Kind:           "endpoint",
+		Requests:       s.requests.Load(),
+		Errors:         s.errors.Load(),
+		InFlight:       s.inFlight.Load(),
+		ProcessingTime: s.processing.Load(),
+	}
+	if p := s.lastError.Load(); p != nil {
+		f.LastError = *p
+	}
+	return f
+}
+
+// eventStats count one event handler's deliveries and outcomes.
+type eventStats struct {
+	delivered    atomic.Int64
+	redelivered  atomic.Int64
+	acked        atomic.Int64
+	naked        atomic.Int64
+	terminated   atomic.Int64
+	deadLettered atomic.Int64
+	skipped      atomic.Int64
+	processing   atomic.Int64
+	inFlight     atomic.Int64
+	numPending   atomic.Int64
+	ackPending   atomic.Int64
+	lastError    atomic.Pointer[string]
+}
+
+// EventFigures is the stats data of an event handler in `nats micro stats`.
+type EventFigures struct {
+	Kind           string `json:"kind"`
+	Stream         string `json:"stream"`
+	Consumer       string `json:"consumer"`
+	Subject        string `json:"subject"`
+	Delivered      int64  `json:"delivered"`
+	Redelivered    int64  `json:"redelivered"`
+	Acked          int64  `json:"acked"`
+	Naked          int64  `json:"naked"`
+	Terminated     int64  `json:"terminated"`
+	DeadLettered   int64  `json:"dead_lettered"`
+	InFlight       int64  `json:"in_flight"`
+	Pending        int64  `json:"pending"`
+	AckPending     int64  `json:"ack_pending"`
+	ProcessingTime int64  `json:"processing_time_ns"`
+	LastError      string `json:"last_error,omitempty"`
+}
+
+func (h *eventHandler) figures() EventFigures {
+	s := &h.stats
+	f := EventFigures{
+		Kind:           "event",
+		Stream:         h.topic.Stream(),
+		Consumer:       h.consumerName(),
+		Subject:        h.topic.Subject(),
+		Delivered:      s.delivered.Load(),
+		Redelivered:    s.redelivered.Load(),
+		Acked:          s.acked.Load(),
+		Naked:          s.naked.Load(),
+		Terminated:     s.terminated.Load(),
+		DeadLettered:   s.deadLettered.Load(),
+		InFlight:       s.inFlight.Load(),
+		Pending:        s.numPending.Load(),
+		AckPending:     s.ackPending.Load(),
+		ProcessingTime: s.processing.Load(),
+	}
+	if p := s.lastError.Load(); p != nil {
+		f.LastError = *p
+	}
+	return f
+}
+
+// statsHandler maps micro endpoint names to their figures. The map is built
+// before the micro service starts and never changes, because micro calls the
+// StatsHandler with its service mutex held: it must only read atomics.
+func (s *Service) statsHandler() micro.StatsHandler {
+	by := map[string]func() any{}
+	for _, e := range s.endpoints {
+		by[e.microName()] = func() any { return e.stats.figures() }
+	}
+	for _, h := range s.events {
+		by[h.name] = func() any { return h.figures() }
+	}
+	return func(e *micro.Endpoint) any {
+		if f, ok := by[e.Name]; ok {
+			return f()
+		}
+		return nil
+	}
+}
