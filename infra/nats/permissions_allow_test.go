@@ -1,0 +1,285 @@
+package nats_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// streams and buckets per function, as in the conventions.
+var (
+	ownStreams = map[string]jetstream.StreamConfig{
+		"orders":    streamConfig("ORDERS", "orders.created", "orders.cancelled", "orders.confirmed"),
+		"inventory": streamConfig("INVENTORY", "inventory.reserved", "inventory.rejected", "inventory.released"),
+		"payments":  streamConfig("PAYMENTS", "payments.completed", "payments.failed"),
+	}
+	ownBuckets = map[string][]string{
+		"orders":    {"orders", "idempotency"},
+		"inventory": {"stock", "reservations"},
+		"payments":  {"payments"},
+	}
+)
+
+func streamConfig(name string, subjects ...string) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name: name, Subjects: subjects, Retention: jetstream.LimitsPolicy,
+		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
+	}
+}
+
+func newJS(t *testing.T, c *client) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(c.Conn)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return js
+}
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestFunctionsCanDoTheirJob walks through everything a function does with
+// its own user: streams, KV, consumers, acks, dead letters, advisories and
+// micro endpoints. Any permission the runtime needs and the config lacks
+// shows up here as a violation.
+func TestFunctionsCanDoTheirJob(t *testing.T) {
+	ts := startServer(t)
+	ctx := ctxT(t)
+	clients := map[string]*client{}
+	for _, fn := range functionUsers {
+		c := ts.connect(t, fn)
+		clients[fn] = c
+		js := newJS(t, c)
+		if _, err := js.AccountInfo(ctx); err != nil {
+			t.Fatalf("%s: account info: %v", fn, err)
+		}
+		if _, err := js.CreateOrUpdateStream(ctx, ownStreams[fn]); err != nil {
+			t.Fatalf("%s: create stream: %v", fn, err)
+		}
+		if _, err := js.CreateOrUpdateStream(ctx, streamConfig("DEADLETTER", "deadletter.>")); err != nil {
+			t.Fatalf("%s: create DEADLETTER: %v", fn, err)
+		}
+		for _, b := range ownBuckets[fn] {
+			useBucket(ctx, t, js, b)
+		}
+	}
+
+	t.Run("orders reads stock", func(t *testing.T) {
+		inv := newJS(t, clients["inventory"])
+		kv, err := inv.KeyValue(ctx, "stock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Put(ctx, "sku-1", []byte("5")); err != nil {
+			t.Fatal(err)
+		}
+		kv, err = newJS(t, clients["orders"]).KeyValue(ctx, "stock")
+		if err != nil {
+			t.Fatalf("open stock: %v", err)
+		}
+		if e, err := kv.Get(ctx, "sku-1"); err != nil || string(e.Value()) != "5" {
+			t.Fatalf("get stock: %v", err)
+		}
+	})
+
+	t.Run("saga events flow", func(t *testing.T) {
+		publish(ctx, t, clients["orders"], "orders.created")
+		consumeOne(ctx, t, clients["inventory"], "ORDERS", "inventory-reserve", "orders.created")
+		publish(ctx, t, clients["inventory"], "inventory.reserved")
+		consumeOne(ctx, t, clients["payments"], "INVENTORY", "payments-charge", "inventory.reserved")
+		consumeOne(ctx, t, clients["orders"], "INVENTORY", "orders-reserved", "inventory.reserved")
+		publish(ctx, t, clients["payments"], "payments.failed")
+		consumeOne(ctx, t, clients["inventory"], "PAYMENTS", "inventory-release", "payments.failed")
+		consumeOne(ctx, t, clients["orders"], "PAYMENTS", "orders-failed", "payments.failed")
+		publish(ctx, t, clients["orders"], "orders.cancelled")
+		consumeOne(ctx, t, clients["payments"], "ORDERS", "payments-cancel", "orders.cancelled")
+	})
+
+	t.Run("dead letters", func(t *testing.T) {
+		for fn, c := range clients {
+			deadLetter(ctx, t, ts, c, fn)
+		}
+	})
+
+	t.Run("micro endpoints", func(t *testing.T) {
+		admin := ts.connect(t, "admin")
+		for fn, subject := range map[string]string{
+			"orders": "orders.create", "inventory": "inventory.stock.get", "payments": "payments.gateway.get",
+		} {
+			svc, err := micro.AddService(clients[fn].Conn, micro.Config{Name: fn, Version: "1.0.0"})
+			if err != nil {
+				t.Fatalf("%s: add service: %v", fn, err)
+			}
+			t.Cleanup(func() { _ = svc.Stop() })
+			err = svc.AddEndpoint("ep", micro.HandlerFunc(func(r micro.Request) { _ = r.Respond([]byte("ok")) }),
+				micro.WithEndpointSubject(subject))
+			if err != nil {
+				t.Fatalf("%s: add endpoint: %v", fn, err)
+			}
+			if err := clients[fn].Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if m, err := admin.Request(subject, nil, 2*time.Second); err != nil || string(m.Data) != "ok" {
+				t.Fatalf("request %s: %v", subject, err)
+			}
+			if _, err := admin.Request("$SRV.STATS."+fn, nil, 2*time.Second); err != nil {
+				t.Fatalf("micro stats %s: %v", fn, err)
+			}
+		}
+	})
+
+	for fn, c := range clients {
+		t.Run(fn+" had no violations", func(t *testing.T) { c.noViolations(t) })
+	}
+}
+
+// useBucket creates a KV bucket and does what a function does with it.
+func useBucket(ctx context.Context, t *testing.T, js jetstream.JetStream, bucket string) {
+	t.Helper()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 5})
+	if err != nil {
+		t.Fatalf("create bucket %s: %v", bucket, err)
+	}
+	rev, err := kv.Create(ctx, "k1", []byte("v1"))
+	if err != nil {
+		t.Fatalf("%s: create key: %v", bucket, err)
+	}
+	if _, err := kv.Update(ctx, "k1", []byte("v2"), rev); err != nil {
+		t.Fatalf("%s: update key: %v", bucket, err)
+	}
+	if e, err := kv.Get(ctx, "k1"); err != nil || string(e.Value()) != "v2" {
+		t.Fatalf("%s: get key: %v", bucket, err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		t.Fatalf("%s: watch: %v", bucket, err)
+	}
+	for e := range w.Updates() {
+		if e == nil {
+			break // initial values delivered
+		}
+	}
+	_ = w.Stop()
+	if _, err := kv.ListKeys(ctx); err != nil {
+		t.Fatalf("%s: list keys: %v", bucket, err)
+	}
+	if err := kv.Delete(ctx, "k1"); err != nil {
+		t.Fatalf("%s: delete key: %v", bucket, err)
+	}
+}
+
+func publish(ctx context.Context, t *testing.T, c *client, subject string) {
+	t.Helper()
+	js := newJS(t, c)
+	if _, err := js.Publish(ctx, subject, []byte(`{}`), jetstream.WithMsgID(subject+"-1")); err != nil {
+		t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+// consumeOne binds a durable consumer filtered on subject, fetches one
+// message, marks it in progress and acks it.
+func consumeOne(ctx context.Context, t *testing.T, c *client, stream, durable, subject string) {
+	t.Helper()
+	js := newJS(t, c)
+	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable: durable, FilterSubject: subject, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 5,
+	})
+	if err != nil {
+		t.Fatalf("consumer %s on %s: %v", durable, stream, err)
+	}
+	msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatalf("fetch %s: %v", durable, err)
+	}
+	n := 0
+	for m := range msgs.Messages() {
+		n++
+		if err := m.InProgress(); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatalf("ack %s: %v", durable, err)
+		}
+	}
+	if n != 1 || msgs.Error() != nil {
+		t.Fatalf("%s: fetched %d messages, err %v", durable, n, msgs.Error())
+	}
+	if _, err := cons.Info(ctx); err != nil {
+		t.Fatalf("consumer info %s: %v", durable, err)
+	}
+}
+
+// deadLetter runs the dead-letter path of a function: a handler consumer
+// exhausts MaxDeliver, the advisory arrives, the message is fetched by
+// sequence from the source stream and stored in DEADLETTER, then listed
+// through a consumer filtered on the function's own dead letters.
+func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn string) {
+	t.Helper()
+	js := newJS(t, c)
+	source := map[string]struct{ stream, subject, producer string }{
+		"orders":    {"INVENTORY", "inventory.rejected", "inventory"},
+		"inventory": {"ORDERS", "orders.cancelled", "orders"},
+		"payments":  {"ORDERS", "orders.cancelled", "orders"},
+	}[fn]
+	durable := fn + "-dlq-test"
+	cons, err := js.CreateOrUpdateConsumer(ctx, source.stream, jetstream.ConsumerConfig{
+		Durable: durable, FilterSubject: source.subject, AckPolicy: jetstream.AckExplicitPolicy,
+		MaxDeliver: 1, DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		t.Fatalf("%s: consumer: %v", fn, err)
+	}
+	advisories, err := c.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + source.stream + "." + durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	producer := newJS(t, ts.connect(t, source.producer))
+	ack, err := producer.Publish(ctx, source.subject, []byte(`{}`), jetstream.WithMsgID(fn+"-poison"))
+	if err != nil {
+		t.Fatalf("publish poison: %v", err)
+	}
+	msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range msgs.Messages() {
+		_ = m.Nak()
+	}
+	// The server notices the exhausted message when it looks for the next
+	// one to deliver, as a running handler's pull would make it do.
+	_, _ = cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+	if _, err := advisories.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("%s: no MAX_DELIVERIES advisory: %v", fn, err)
+	}
+	stream, err := js.Stream(ctx, source.stream)
+	if err != nil {
+		t.Fatalf("%s: open %s: %v", fn, source.stream, err)
+	}
+	raw, err := stream.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		t.Fatalf("%s: get msg %d: %v", fn, ack.Sequence, err)
+	}
+	if _, err := js.Publish(ctx, "deadletter."+fn+".test", raw.Data); err != nil {
+		t.Fatalf("%s: dead-letter: %v", fn, err)
+	}
+	list, err := js.OrderedConsumer(ctx, "DEADLETTER", jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"deadletter." + fn + ".>"},
+	})
+	if err != nil {
+		t.Fatalf("%s: list dead letters: %v", fn, err)
+	}
+	if _, err := list.Next(jetstream.FetchMaxWait(5 * time.Second)); err != nil {
+		t.Fatalf("%s: read dead letter: %v", fn, err)
+	}
+}

@@ -1,0 +1,110 @@
+package nats_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// testServer is an in-process nats-server running a config of this directory
+// on a random port, with JetStream in a temporary directory.
+type testServer struct {
+	srv       *server.Server
+	passwords map[string]string
+}
+
+// startServer runs nats-server.conf (the standalone config: the same accounts
+// and permissions as the cluster) in-process.
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	opts := loadConfig(t, "nats-server.conf")
+	opts.Port = -1
+	opts.HTTPPort = 0
+	opts.StoreDir = t.TempDir()
+	opts.NoLog, opts.NoSigs = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	go srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	ts := &testServer{srv: srv, passwords: map[string]string{}}
+	for _, u := range opts.Users {
+		ts.passwords[u.Username] = u.Password
+	}
+	return ts
+}
+
+// client is a connection of one user that records the permission
+// violations the server reports to it.
+type client struct {
+	*nats.Conn
+	mu         sync.Mutex
+	violations []string
+}
+
+// connect connects as user with the password from the config.
+func (ts *testServer) connect(t *testing.T, user string) *client {
+	t.Helper()
+	c := &client{}
+	nc, err := nats.Connect(ts.srv.ClientURL(),
+		nats.UserInfo(user, ts.passwords[user]),
+		nats.Name("infra-test-"+user),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.violations = append(c.violations, err.Error())
+		}),
+	)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(nc.Close)
+	c.Conn = nc
+	return c
+}
+
+// waitViolation waits until the server has reported a permission violation
+// naming subject to this client.
+func (c *client) waitViolation(t *testing.T, kind, subject string) {
+	t.Helper()
+	want := "permissions violation for " + strings.ToLower(kind) + " to \"" + strings.ToLower(subject) + "\""
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for _, v := range c.violations {
+			if strings.Contains(strings.ToLower(v), want) {
+				c.mu.Unlock()
+				return
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.Fatalf("no violation %q reported; got %q", want, c.violations)
+}
+
+// noViolations fails the test if the server refused anything to this client.
+func (c *client) noViolations(t *testing.T) {
+	t.Helper()
+	if err := c.Flush(); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.violations) > 0 {
+		t.Fatalf("unexpected errors: %q", c.violations)
+	}
+}
