@@ -90,9 +90,24 @@ func (h *eventHandler) start(ctx context.Context, svc *Service) error {
 		micro.WithEndpointSubject(svc.cfg.Name+".events."+h.name), micro.WithEndpointMetadata(md))
 }
 
-// bind (re)creates the consumer and starts a Consume loop on it.
+// bind (re)creates the consumer and starts a Consume loop on it. The stream
+// belongs to the function that publishes to it, so bind waits for it to
+// appear: functions may start in any order.
 func (h *eventHandler) bind(ctx context.Context) error {
-	cons, err := h.svc.js.CreateOrUpdateConsumer(ctx, h.topic.Stream(), h.consumerConfig())
+	var cons jetstream.Consumer
+	var err error
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		cons, err = h.svc.js.CreateOrUpdateConsumer(ctx, h.topic.Stream(), h.consumerConfig())
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			break
+		}
+		h.svc.logger.Info("waiting for stream", "handler", h.name, "stream", h.topic.Stream())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("consumer %s: stream %s never appeared: %w", h.consumerName(), h.topic.Stream(), ctx.Err())
+		case <-time.After(wait):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("consumer %s on stream %s: %w", h.consumerName(), h.topic.Stream(), err)
 	}

@@ -39,19 +39,18 @@ func Run(ctx context.Context, cfg Config, services ...*Service) error {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 
-	started := make([]*Service, 0, len(services))
-	var startErr error
+	// Services start together: one may wait for a stream another creates.
+	var g errgroup.Group
 	for _, s := range services {
-		if startErr = s.start(ctx, base, cfg, logger); startErr != nil {
-			break
-		}
-		started = append(started, s)
+		g.Go(func() error { return s.start(ctx, base, cfg, logger) })
 	}
+	startErr := g.Wait()
 	if startErr == nil {
 		ops.markStarted()
 		<-ctx.Done()
 		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	}
+	started := services
 
 	done := make(chan error, 1)
 	go func() { done <- shutdown(started) }()
@@ -66,7 +65,9 @@ func Run(ctx context.Context, cfg Config, services ...*Service) error {
 	case <-timer.C:
 		cancelBase()
 		for _, s := range started {
-			s.nc.Close()
+			if s.nc != nil {
+				s.nc.Close()
+			}
 		}
 		return fmt.Errorf("shutdown: in-flight work did not finish within %s (NATSFN_SHUTDOWN_TIMEOUT)", cfg.ShutdownTimeout)
 	}
