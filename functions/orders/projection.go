@@ -1,0 +1,135 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// eventOptions tune a projection consumer. A step is a few KV operations
+// and at most one publish, so AckWait is short and a crashed instance's
+// messages come back soon. Ten deliveries over about two and a half minutes
+// ride out a KV leader election and the rare event that overtakes the order
+// it is about (see changeOrder); past that the event is dead-lettered for a
+// human.
+func eventOptions(description string) []runtime.Option {
+	return []runtime.Option{
+		runtime.MaxDeliver(10),
+		runtime.BackOff(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second),
+		runtime.AckWait(15 * time.Second),
+		runtime.Description(description),
+	}
+}
+
+// project registers the event handlers that move orders through the saga.
+// Their durable consumers are orders-<handler>.
+func (o *orders) project(svc *runtime.Service) {
+	runtime.OnEvent(svc, "inventory-reserved", contracts.InventoryReserved, o.onReserved,
+		eventOptions("pending → reserved, with unit prices and total")...)
+	runtime.OnEvent(svc, "inventory-rejected", contracts.InventoryRejected, o.onRejected,
+		eventOptions("pending → cancelled (out_of_stock or unknown_product)")...)
+	runtime.OnEvent(svc, "payment-completed", contracts.PaymentCompleted, o.onCompleted,
+		eventOptions("→ confirmed; emits orders.confirmed")...)
+	runtime.OnEvent(svc, "payment-failed", contracts.PaymentFailed, o.onFailed,
+		eventOptions("→ cancelled (payment_declined); emits orders.cancelled")...)
+}
+
+// onReserved records the reservation: a pending order becomes reserved,
+// with its unit prices and total. When the payment overtook the
+// reservation, the confirmed order still gets its prices. A cancelled
+// order stays as it is: its cancellation makes inventory release the stock.
+func (o *orders) onReserved(ctx context.Context, ev contracts.InventoryReservedEvent) (runtime.None, error) {
+	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+		if hasEntry(v, contracts.SubjectInventoryReserved) {
+			return false
+		}
+		detail := ""
+		switch v.Status {
+		case contracts.StatusPending:
+			v.Status = contracts.StatusReserved
+		case contracts.StatusConfirmed:
+			detail = "arrived after the payment"
+		default:
+			return false
+		}
+		price(v, ev)
+		record(v, contracts.SubjectInventoryReserved, detail, o.now())
+		return true
+	})
+}
+
+// onRejected cancels a pending order that inventory could not reserve, with
+// inventory's reason. Nothing was reserved or charged, so there is nothing
+// to announce.
+func (o *orders) onRejected(ctx context.Context, ev contracts.InventoryRejectedEvent) (runtime.None, error) {
+	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+		if v.Status != contracts.StatusPending {
+			return false
+		}
+		cancelWith(v, ev.Reason)
+		record(v, contracts.SubjectInventoryRejected, "product "+ev.ProductID, o.now())
+		return true
+	})
+}
+
+// onCompleted confirms an open order, which then owes orders.confirmed. A
+// payment for an order cancelled in the meantime changes nothing but the
+// timeline, which says the money must go back: the saga has no refund
+// step yet.
+func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedEvent) (runtime.None, error) {
+	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+		switch {
+		case open(v.Status):
+			v.Status = contracts.StatusConfirmed
+			v.PaymentID = ev.PaymentID
+			if v.TotalCents == 0 {
+				v.TotalCents = ev.AmountCents
+			}
+			record(v, contracts.SubjectPaymentsCompleted, "payment "+ev.PaymentID, o.now())
+			return true
+		case v.Status == contracts.StatusCancelled && !hasEntry(v, contracts.SubjectPaymentsCompleted):
+			o.logger.Warn("payment completed for a cancelled order: refund it",
+				"order_id", v.OrderID, "payment_id", ev.PaymentID, "amount_cents", ev.AmountCents)
+			record(v, contracts.SubjectPaymentsCompleted,
+				fmt.Sprintf("payment %s of %d cents arrived after the cancellation: refund it", ev.PaymentID, ev.AmountCents), o.now())
+			return true
+		}
+		return false
+	})
+}
+
+// onFailed cancels an open order whose payment was declined; it then owes
+// orders.cancelled, on which inventory releases the stock.
+func (o *orders) onFailed(ctx context.Context, ev contracts.PaymentFailedEvent) (runtime.None, error) {
+	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+		if !open(v.Status) {
+			return false
+		}
+		cancelWith(v, contracts.ReasonPaymentDeclined)
+		record(v, contracts.SubjectPaymentsFailed, string(ev.Reason), o.now())
+		return true
+	})
+}
+
+// changeOrder applies an event to an order, then publishes whatever the
+// order owes. The announcement runs whether or not this delivery changed
+// anything, so a redelivery finishes what a crash interrupted.
+//
+// An unknown order is retried rather than dead-lettered at once: the event
+// may have overtaken the order's write on a lagging replica. Only if it
+// stays unknown for every delivery does it end in the dead letters.
+func (o *orders) changeOrder(ctx context.Context, id string, change func(v *contracts.OrderView) bool) (runtime.None, error) {
+	v, err := o.store.update(ctx, id, change)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return runtime.None{}, fmt.Errorf("order %s does not exist (yet): %w", id, runtime.ErrUnavailable)
+	}
+	if err != nil {
+		return runtime.None{}, err
+	}
+	_, err = o.announce(ctx, v)
+	return runtime.None{}, err
+}

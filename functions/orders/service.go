@@ -1,0 +1,110 @@
+package orders
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// Version is the orders service's semantic version.
+const Version = "1.0.0"
+
+// DefaultStockWait bounds how long orders.create waits for the `stock`
+// bucket to appear before it answers 503.
+const DefaultStockWait = 3 * time.Second
+
+// Config tunes the orders function. The zero Config is ready to use.
+type Config struct {
+	// Now is the clock of the order timestamps and timeline; time.Now by
+	// default. Tests set it to get predictable times.
+	Now func() time.Time
+	// StockWait bounds how long a create request waits for inventory's
+	// `stock` bucket to exist (DefaultStockWait when 0). It is shorter than
+	// a caller's usual request timeout, so the caller gets a clear 503
+	// rather than a timeout while inventory is not up.
+	StockWait time.Duration
+}
+
+// orders is the state the handlers share. The buckets are set by OnStart,
+// which runs before any handler; the stock bucket opens on first use.
+type orders struct {
+	cfg    Config
+	logger *slog.Logger
+	store  *store
+	idem   jetstream.KeyValue
+	stock  *stockBucket
+}
+
+// New declares the orders service: the create, get and cancel endpoints,
+// the projection's event handlers, the ORDERS stream it publishes to, and
+// the buckets it owns. Run it with runtime.Run or runtime.Main.
+func New(cfg Config) *runtime.Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.StockWait <= 0 {
+		cfg.StockWait = DefaultStockWait
+	}
+	o := &orders{cfg: cfg}
+	svc := runtime.NewService(runtime.ServiceConfig{
+		Name:        "orders",
+		Version:     Version,
+		Description: "Places, reads and cancels orders, and follows them through the order saga",
+	})
+	svc.Stream(ordersStream())
+	svc.OnStart(o.start)
+
+	runtime.Endpoint(svc, "create", o.create,
+		runtime.WithSchema(contracts.CreateOrderRequestV1),
+		runtime.Description("Place an order; honours the Idempotency-Key header"))
+	runtime.Endpoint(svc, "get", o.get,
+		runtime.WithSchema(contracts.GetOrderRequestV1),
+		runtime.Description("Read an order: status, items, total, reason and timeline"))
+	runtime.Endpoint(svc, "cancel", o.cancel,
+		runtime.WithSchema(contracts.CancelOrderRequestV1),
+		runtime.Description("Cancel an order that is not paid yet"))
+	o.project(svc)
+	return svc
+}
+
+// start creates the buckets the function owns. The stock bucket belongs to
+// inventory and is opened lazily, so that orders starts whatever the order
+// in which the functions come up.
+func (o *orders) start(ctx context.Context, d runtime.Deps) error {
+	o.logger = d.Logger
+	ordersKV, idemKV, err := createBuckets(ctx, d.JetStream, d.Replicas)
+	if err != nil {
+		return err
+	}
+	o.store = &store{kv: ordersKV}
+	o.idem = idemKV
+	o.stock = &stockBucket{js: d.JetStream, logger: d.Logger}
+	return nil
+}
+
+// now is the function's clock, in UTC so every stored time reads the same.
+func (o *orders) now() time.Time { return o.cfg.Now().UTC() }
+
+// ordersStream is the ORDERS stream as contracts defines it, with the
+// operational settings the conventions fix. Replicas stay 0: the runtime
+// fills in NATSFN_REPLICAS.
+func ordersStream() jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{
+		Name:       contracts.StreamOrders,
+		Retention:  jetstream.LimitsPolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: 2 * time.Minute,
+	}
+	for _, def := range contracts.Streams() {
+		if def.Name == contracts.StreamOrders {
+			cfg.Subjects = def.Subjects
+			cfg.Description = def.Description
+		}
+	}
+	return cfg
+}

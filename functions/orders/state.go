@@ -1,0 +1,78 @@
+package orders
+
+import (
+	"time"
+
+	"github.com/natsfn/natsfn/contracts"
+)
+
+// final reports whether an order can no longer change status.
+func final(s contracts.OrderStatus) bool {
+	return s == contracts.StatusConfirmed || s == contracts.StatusCancelled
+}
+
+// open reports whether an order can still be cancelled or confirmed.
+func open(s contracts.OrderStatus) bool {
+	return s == contracts.StatusPending || s == contracts.StatusReserved
+}
+
+// hasEntry reports whether the timeline records the event already: each
+// event is recorded at most once, which is what makes a redelivery harmless.
+func hasEntry(v *contracts.OrderView, event string) bool {
+	for _, e := range v.Timeline {
+		if e.Event == event {
+			return true
+		}
+	}
+	return false
+}
+
+// record appends a timeline entry with the order's current status and
+// marks the view as changed at t.
+func record(v *contracts.OrderView, event, detail string, t time.Time) {
+	v.Timeline = append(v.Timeline, contracts.TimelineEntry{
+		Event:  event,
+		Status: v.Status,
+		At:     t,
+		Detail: detail,
+	})
+	v.UpdatedAt = t
+}
+
+// cancelWith moves an open order to cancelled for reason.
+func cancelWith(v *contracts.OrderView, reason contracts.Reason) {
+	v.Status = contracts.StatusCancelled
+	v.Reason = reason
+}
+
+// price sets the reserved unit prices and the total.
+func price(v *contracts.OrderView, ev contracts.InventoryReservedEvent) {
+	prices := make(map[string]int64, len(ev.Items))
+	for _, it := range ev.Items {
+		prices[it.ProductID] = it.UnitPriceCents
+	}
+	for i := range v.Items {
+		if p, ok := prices[v.Items[i].ProductID]; ok {
+			v.Items[i].UnitPriceCents = &p
+		}
+	}
+	v.TotalCents = ev.TotalCents
+}
+
+// newView is a pending order as orders.create records it.
+func newView(id string, req contracts.CreateOrderRequest, t time.Time) contracts.OrderView {
+	items := make([]contracts.OrderViewItem, len(req.Items))
+	for i, it := range req.Items {
+		items[i] = contracts.OrderViewItem{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	v := contracts.OrderView{
+		OrderID:    id,
+		CustomerID: req.CustomerID,
+		Status:     contracts.StatusPending,
+		Items:      items,
+		CreatedAt:  t,
+		Timeline:   []contracts.TimelineEntry{},
+	}
+	record(&v, contracts.SubjectOrdersCreated, "", t)
+	return v
+}
