@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -65,11 +66,19 @@ func LoadConfig() (Config, error) {
 	return cfg, nil
 }
 
-// flattenEnvError keeps caarlos0/env's message, which names the variable.
+// flattenEnvError reports the first of caarlos0/env's errors, naming the
+// environment variable rather than the Go field.
 func flattenEnvError(err error) error {
 	var agg env.AggregateError
 	if errors.As(err, &agg) && len(agg.Errors) > 0 {
-		return agg.Errors[0]
+		err = agg.Errors[0]
+	}
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			return fmt.Errorf("%s: %q cannot be read as %s: %w", name, os.Getenv(name), pe.Type, pe.Err)
+		}
 	}
 	return err
 }

@@ -59,7 +59,7 @@ func Emit(ctx context.Context, t Topic, v any, opts ...EmitOption) error {
 	h[HeaderCESchema] = []string{t.ID()}
 	h[HeaderCESpecVersion] = []string{"1.0"}
 	h[HeaderCETime] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
-	h.Set(HeaderCorrelationID, inv.msg.CorrelationID)
+	h.Set(HeaderCorrelationID, inv.msg.CorrelationID())
 	if cause := inv.msg.ID(); cause != "" {
 		h.Set(HeaderCausationID, cause)
 	}

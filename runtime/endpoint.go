@@ -30,7 +30,7 @@ type endpoint struct {
 	core  Handler
 	h     Handler
 	svc   *Service
-	sem   chan struct{}
+	pool  *pool
 	stats endpointStats
 }
 
@@ -42,8 +42,12 @@ func (e *endpoint) subject() string { return e.svc.cfg.Name + "." + e.name }
 // register adds the endpoint to the micro service.
 func (e *endpoint) register(svc *Service) error {
 	e.h = svc.chain(e.core, e.opts)
+	if e.opts.concurrency == 0 {
+		e.opts.concurrency = 1
+	}
 	if e.opts.concurrency > 1 {
-		e.sem = make(chan struct{}, e.opts.concurrency)
+		e.pool = newPool(e.opts.concurrency)
+		svc.pools = append(svc.pools, e.pool)
 	}
 	md := map[string]string{"kind": "endpoint", "concurrency": strconv.Itoa(e.opts.concurrency)}
 	if e.opts.schema != nil {
@@ -63,19 +67,11 @@ func (e *endpoint) register(svc *Service) error {
 // hands the request to a bounded pool; when the pool is full it blocks, so
 // the subscription's pending limits push back on callers.
 func (e *endpoint) serve(req micro.Request) {
-	if e.sem == nil {
+	if e.pool == nil {
 		e.handle(req, true)
 		return
 	}
-	e.sem <- struct{}{}
-	e.svc.inflight.Add(1)
-	go func() {
-		defer func() {
-			<-e.sem
-			e.svc.inflight.Done()
-		}()
-		e.handle(req, false)
-	}()
+	e.pool.run(func() { e.handle(req, false) })
 }
 
 func (e *endpoint) handle(req micro.Request, inline bool) {
@@ -101,7 +97,12 @@ func (e *endpoint) handle(req micro.Request, inline bool) {
 // the error; from the pool it publishes the same message itself, because
 // micro's request is not safe to touch after its handler returned.
 func (e *endpoint) reply(req micro.Request, m *Message, out []byte, err error, inline bool) {
-	hdr := nats.Header{HeaderCorrelationID: []string{m.CorrelationID}}
+	// The reply names the correlation id when the caller sent one or the
+	// handler used one; a bare request/reply stays header-free and cheap.
+	var hdr nats.Header
+	if m.HeaderValue(HeaderCorrelationID) != "" || m.correlationUsed() {
+		hdr = nats.Header{HeaderCorrelationID: []string{m.CorrelationID()}}
+	}
 	if err != nil {
 		body := errorBody(err)
 		out, _ = json.Marshal(body)
@@ -110,10 +111,17 @@ func (e *endpoint) reply(req micro.Request, m *Message, out []byte, err error, i
 			_ = req.Error(code, desc, out, micro.WithHeaders(micro.Headers(hdr)))
 			return
 		}
+		if hdr == nil {
+			hdr = nats.Header{}
+		}
 		hdr.Set(micro.ErrorCodeHeader, code)
 		hdr.Set(micro.ErrorHeader, desc)
 	} else if inline {
-		_ = req.Respond(out, micro.WithHeaders(micro.Headers(hdr)))
+		if hdr == nil {
+			_ = req.Respond(out)
+		} else {
+			_ = req.Respond(out, micro.WithHeaders(micro.Headers(hdr)))
+		}
 		return
 	}
 	if req.Reply() == "" {

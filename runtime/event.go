@@ -48,7 +48,7 @@ type eventHandler struct {
 
 	consumer  jetstream.Consumer
 	consuming atomic.Pointer[jetstream.ConsumeContext]
-	sem       chan struct{}
+	pool      *pool
 	hbErrors  atomic.Int32
 	stats     eventStats
 }
@@ -72,7 +72,11 @@ func (h *eventHandler) consumerConfig() jetstream.ConsumerConfig {
 // the handler as a micro endpoint whose stats data carries its figures.
 func (h *eventHandler) start(ctx context.Context, svc *Service) error {
 	h.h = svc.chain(h.core, h.opts)
-	h.sem = make(chan struct{}, min(h.opts.concurrency, max(h.opts.maxAckPending, 1)))
+	if h.opts.concurrency == 0 {
+		h.opts.concurrency = DefaultEventConcurrency
+	}
+	h.pool = newPool(min(h.opts.concurrency, max(h.opts.maxAckPending, 1)))
+	svc.pools = append(svc.pools, h.pool)
 	if err := h.bind(ctx); err != nil {
 		return err
 	}
@@ -112,7 +116,7 @@ func (h *eventHandler) bind(ctx context.Context) error {
 		return fmt.Errorf("consumer %s on stream %s: %w", h.consumerName(), h.topic.Stream(), err)
 	}
 	h.consumer = cons
-	batch := min(2*cap(h.sem), h.opts.maxAckPending)
+	batch := min(2*h.opts.concurrency, h.opts.maxAckPending)
 	cc, err := cons.Consume(h.dispatch,
 		jetstream.PullMaxMessages(max(batch, 1)),
 		jetstream.ConsumeErrHandler(h.consumeError))
@@ -136,9 +140,9 @@ func (h *eventHandler) consumeError(_ jetstream.ConsumeContext, err error) {
 		return
 	}
 	h.hbErrors.Store(0)
-	h.svc.inflight.Add(1)
+	h.svc.background.Add(1)
 	go func() {
-		defer h.svc.inflight.Done()
+		defer h.svc.background.Done()
 		if cc := h.consuming.Swap(nil); cc != nil {
 			(*cc).Stop()
 		}
@@ -175,15 +179,7 @@ func (h *eventHandler) stop() {
 // dispatch runs on Consume's goroutine: it hands each message to a bounded
 // pool, blocking when the pool is full.
 func (h *eventHandler) dispatch(msg jetstream.Msg) {
-	h.sem <- struct{}{}
-	h.svc.inflight.Add(1)
-	go func() {
-		defer func() {
-			<-h.sem
-			h.svc.inflight.Done()
-		}()
-		h.process(msg)
-	}()
+	h.pool.run(func() { h.process(msg) })
 }
 
 func (h *eventHandler) process(msg jetstream.Msg) {

@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 )
 
 // Kind tells which trigger delivered a message.
@@ -53,10 +55,31 @@ type Message struct {
 	Consumer  string
 	Delivered int
 
-	// CorrelationID follows one business flow across every message; the
-	// correlation middleware fills it from X-Correlation-ID or makes one.
-	CorrelationID string
+	// correlation follows one business flow across every message: the
+	// X-Correlation-ID header, or one made on first use.
+	correlation     string
+	correlationOnce sync.Once
+	correlationMade bool
 }
+
+// CorrelationID returns the message's correlation id: the X-Correlation-ID
+// it arrived with, or a new one made the first time anyone asks, so a
+// request that never needs one pays nothing for it.
+func (m *Message) CorrelationID() string {
+	m.correlationOnce.Do(func() {
+		if m.correlation == "" {
+			m.correlation = m.HeaderValue(HeaderCorrelationID)
+		}
+		if m.correlation == "" {
+			m.correlation = nuid.Next()
+			m.correlationMade = true
+		}
+	})
+	return m.correlation
+}
+
+// SetCorrelationID sets the correlation id before anyone has read it.
+func (m *Message) SetCorrelationID(id string) { m.correlation = id }
 
 // HeaderValue returns the first value of a header, or "".
 func (m *Message) HeaderValue(key string) string {
@@ -103,7 +126,14 @@ func MessageFrom(ctx context.Context) *Message {
 // CorrelationID returns the correlation id of the current handler's message.
 func CorrelationID(ctx context.Context) string {
 	if m := MessageFrom(ctx); m != nil {
-		return m.CorrelationID
+		return m.CorrelationID()
 	}
 	return ""
+}
+
+// correlationUsed reports whether the correlation id was made here.
+func (m *Message) correlationUsed() bool {
+	// Reading correlationMade without the Once is safe: it is written inside
+	// the Once, and only the handler's own goroutine replies.
+	return m.correlationMade
 }

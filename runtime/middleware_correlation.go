@@ -2,21 +2,16 @@ package runtime
 
 import (
 	"context"
-
-	"github.com/google/uuid"
 )
 
-// Correlate fills Message.CorrelationID from the X-Correlation-ID header, or
-// makes a new one when the message has none, so every log line and emitted
-// event of one flow carries the same id.
+// Correlate takes the correlation id from the X-Correlation-ID header. When
+// there is none, Message.CorrelationID makes one on first use, so every log
+// line and emitted event of one flow carries the same id.
 func Correlate() Middleware {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
-			if m.CorrelationID == "" {
-				m.CorrelationID = m.HeaderValue(HeaderCorrelationID)
-			}
-			if m.CorrelationID == "" {
-				m.CorrelationID = uuid.NewString()
+			if v := m.HeaderValue(HeaderCorrelationID); v != "" {
+				m.SetCorrelationID(v)
 			}
 			return next.Handle(ctx, m)
 		})

@@ -23,7 +23,7 @@ func Log(logger *slog.Logger) Middleware {
 				slog.String("handler", m.Handler),
 				slog.String("kind", m.Kind.String()),
 				slog.String("subject", m.Subject),
-				slog.String("correlation_id", m.CorrelationID),
+				slog.String("correlation_id", m.CorrelationID()),
 				slog.Duration("duration", time.Since(start)),
 			}
 			if m.Kind == KindEvent {

@@ -23,8 +23,10 @@ type handlerOptions struct {
 
 // Defaults for handlers that set nothing.
 const (
-	DefaultTimeout       = 10 * time.Second
-	DefaultConcurrency   = 64
+	DefaultTimeout = 10 * time.Second
+	// DefaultEventConcurrency is how many events one instance handles at
+	// once. Endpoints default to one request at a time (see Concurrency).
+	DefaultEventConcurrency = 64
 	DefaultMaxBytes      = 1 << 20
 	DefaultAckWait       = 30 * time.Second
 	DefaultMaxDeliver    = 5
@@ -37,7 +39,6 @@ var defaultBackOff = []time.Duration{time.Second, 5 * time.Second, 15 * time.Sec
 func newHandlerOptions(opts []Option) handlerOptions {
 	o := handlerOptions{
 		timeout:       DefaultTimeout,
-		concurrency:   DefaultConcurrency,
 		maxBytes:      DefaultMaxBytes,
 		ackWait:       DefaultAckWait,
 		maxDeliver:    DefaultMaxDeliver,
@@ -57,9 +58,18 @@ func WithSchema(s Schema) Option { return func(o *handlerOptions) { o.schema = s
 // WithTimeout bounds each call of the handler (default 10s; 0 means none).
 func WithTimeout(d time.Duration) Option { return func(o *handlerOptions) { o.timeout = d } }
 
-// Concurrency sets how many messages one instance handles at once (default
-// 64). For an endpoint, 1 runs requests one at a time on micro's own
-// subscription goroutine, so micro counts errors and processing time itself.
+// Concurrency sets how many messages one instance handles at once.
+//
+// An endpoint defaults to 1: requests run one at a time on micro's own
+// subscription goroutine, as in a bare micro service, and micro counts
+// errors and processing time itself. That is the fastest choice for a
+// handler that only computes. A handler that waits (on JetStream, KV or a
+// remote call) should set a pool, e.g. Concurrency(64): requests then run
+// on that many workers, and the runtime's own figures in the endpoint's
+// stats data stay honest. runtime/README.md has the measurements.
+//
+// An event handler defaults to DefaultEventConcurrency, bounded by
+// MaxAckPending.
 func Concurrency(n int) Option { return func(o *handlerOptions) { o.concurrency = max(n, 1) } }
 
 // MaxBytes rejects larger payloads with a 413 (default 1 MiB).

@@ -151,7 +151,7 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		}
 	}
 	if len(s.events) > 0 {
-		s.inflight.Add(1)
+		s.background.Add(1)
 		go s.refreshPending()
 	}
 	s.logger.Info("service started", "version", s.cfg.Version, "endpoints", len(s.endpoints), "event_handlers", len(s.events))
@@ -162,7 +162,7 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 // refreshPending keeps the consumers' pending counts fresh for the stats
 // data until shutdown starts.
 func (s *Service) refreshPending() {
-	defer s.inflight.Done()
+	defer s.background.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -210,7 +210,12 @@ func (s *Service) stop() error {
 	if s.dlq != nil {
 		s.dlq.close()
 	}
-	s.inflight.Wait()
+	// Run's shutdown timer bounds this wait.
+	quiesce(s.baseCtx, s.pools)
+	for _, p := range s.pools {
+		p.stop()
+	}
+	s.background.Wait()
 	if s.nc != nil {
 		if err := s.nc.Drain(); err != nil {
 			errs = append(errs, fmt.Errorf("drain: %w", err))

@@ -75,16 +75,18 @@ type Service struct {
 	ready chan struct{}
 
 	// Set by Run.
-	mu       sync.Mutex
-	running  bool
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	micro    micro.Service
-	logger   *slog.Logger
-	baseCtx  context.Context
-	inflight sync.WaitGroup
-	dlq      *deadLetters
-	stopCh   chan struct{}
+	mu      sync.Mutex
+	running bool
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	micro   micro.Service
+	logger  *slog.Logger
+	baseCtx context.Context
+	// pools run messages; background owns the service's other goroutines.
+	pools      []*pool
+	background sync.WaitGroup
+	dlq        *deadLetters
+	stopCh     chan struct{}
 }
 
 // NewService declares a function. Its config is validated by Run.

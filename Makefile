@@ -1,0 +1,56 @@
+# natsfn — the user's menu. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+NATSCLI   := github.com/nats-io/natscli/nats@v0.5.0
+NATS_PORT ?= 4222
+NATS_HOST ?= 127.0.0.1
+DATA_DIR  ?= $(CURDIR)/data
+OPS_ADDR  ?= 127.0.0.1:8080
+BENCHTIME ?= 2s
+export PATH := $(BIN):$(PATH)
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+.PHONY: help run test unit bench load tools fmt vet build clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+run: ## run the whole order flow on an embedded NATS at $(NATS_HOST):$(NATS_PORT) (data in ./data)
+	$(GO) run ./functions/cmd/natsfn -host $(NATS_HOST) -port $(NATS_PORT) -data $(DATA_DIR) -ops $(OPS_ADDR)
+
+tools: $(BIN)/nats ## install the nats CLI (natscli v0.5.0) into ./bin
+
+$(BIN)/nats:
+	GOBIN=$(BIN) $(GO) install $(NATSCLI)
+
+build: ## build every function binary into ./bin
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./functions/cmd/...
+
+fmt: ## fail if any Go file is not gofmt'd
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet
+	$(GO) vet ./...
+
+test: tools fmt vet ## run every test with -race (container suites too when Docker is reachable)
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
+	else echo "make test: no Docker engine reachable; the container suites will skip"; fi
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+unit: tools ## run the tests that need no Docker
+	$(GO) test -race -count=1 -timeout 10m $$($(GO) list ./... | grep -v /tests/containers)
+
+bench: ## run the runtime benchmarks (ratios against bare nats.go in the same run)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./runtime/
+
+load: ## place orders on the all-in-one at a fixed rate and at full speed; print orders/s and p50/p99
+	$(GO) test -run '^$$' -bench BenchmarkOrderFlow -benchtime 1x -timeout 10m ./tests/e2e/
+
+clean: ## remove ./bin and ./data
+	rm -rf $(BIN) $(DATA_DIR)
+
+-include infra/infra.mk
