@@ -27,10 +27,10 @@ const (
 	// DefaultEventConcurrency is how many events one instance handles at
 	// once. Endpoints default to one request at a time (see Concurrency).
 	DefaultEventConcurrency = 64
-	DefaultMaxBytes      = 1 << 20
-	DefaultAckWait       = 30 * time.Second
-	DefaultMaxDeliver    = 5
-	DefaultMaxAckPending = 256
+	DefaultMaxBytes         = 1 << 20
+	DefaultAckWait          = 30 * time.Second
+	DefaultMaxDeliver       = 5
+	DefaultMaxAckPending    = 256
 )
 
 // DefaultBackOff is the redelivery schedule after transient failures.

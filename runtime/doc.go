@@ -1,0 +1,89 @@
+// Package runtime turns plain Go functions into NATS services: request/reply
+// endpoints on nats.go/micro and durable JetStream event handlers, with one
+// middleware chain, dead letters, deterministic emits, config, health and a
+// graceful shutdown around them. It knows nothing of any business domain.
+//
+// A complete function, serving greet.hello and counting orders.created events:
+//
+//	package main
+//
+//	import (
+//		"context"
+//
+//		"github.com/natsfn/natsfn/contracts"
+//		"github.com/natsfn/natsfn/runtime"
+//	)
+//
+//	type Hello struct{ Name string `json:"name"` }
+//	type Greeting struct{ Text string `json:"text"` }
+//
+//	func hello(ctx context.Context, in Hello) (Greeting, error) {
+//		if in.Name == "" {
+//			return Greeting{}, runtime.Errorf(runtime.ErrInvalid, "name is required")
+//		}
+//		return Greeting{Text: "hello " + in.Name}, nil
+//	}
+//
+//	func count(ctx context.Context, ev contracts.OrderCreatedEvent) (runtime.None, error) {
+//		return runtime.None{}, nil // runtime.MessageFrom(ctx) has the delivery
+//	}
+//
+//	func main() {
+//		svc := runtime.NewService(runtime.ServiceConfig{Name: "greet", Version: "1.0.0"})
+//		runtime.Endpoint(svc, "hello", hello)
+//		runtime.OnEvent(svc, "count", contracts.OrderCreated, count, runtime.MaxDeliver(3))
+//		runtime.Main(svc) // env config, connect, serve, drain on SIGTERM
+//	}
+//
+// # Endpoints
+//
+// Endpoint(svc, "hello", fn) serves "<service>.hello" as a micro endpoint, so
+// `nats micro ls|info|stats|ping` show it and instances share requests
+// through micro's queue group. The request is decoded from JSON (validated
+// first when WithSchema is given) and the reply encoded to JSON. An error
+// wrapping ErrInvalid, ErrNotFound, ErrConflict, ErrTooLarge, ErrUnavailable
+// becomes a micro error with code 400, 404, 409, 413 or 503 in the
+// Nats-Service-Error-Code header, a description in Nats-Service-Error, and an
+// ErrorBody as JSON; anything else, and a panic, is a 500.
+//
+// # Event handlers
+//
+// OnEvent(svc, "count", topic, fn) consumes the topic's subject through the
+// durable pull consumer "<service>-count" with explicit acks. A nil error
+// acks. A permanent error (4xx, or Permanent) is terminated and dead-lettered
+// at once; another error is redelivered after the BackOff delay
+// (NakWithDelay) until MaxDeliver, then dead-lettered. A message whose last
+// delivery timed out is dead-lettered from the server's MAX_DELIVERIES
+// advisory. Dead letters are kept in the DEADLETTER stream with their
+// original headers and payload, the reason, the handler and the delivery
+// count; `nats req <svc>.dlq.list ''` lists them and
+// `nats req <svc>.dlq.replay '{"seq":N}'` replays one to its handler.
+//
+// A handler emits events with Emit(ctx, topic, v). Each is validated,
+// published with a Nats-Msg-Id derived from the triggering message, and
+// awaited before the trigger is acked, so a redelivery's re-publish is
+// dropped by the stream's duplicate window. Events carry the correlation id,
+// the causation id and CloudEvents attributes in their headers.
+//
+// Every event handler is also listed as an endpoint of the service, and its
+// figures (delivered, acked, naked, terminated, redelivered, dead-lettered,
+// pending, processing time) are the endpoint's data in `nats micro stats`.
+//
+// # Middleware
+//
+// Both trigger kinds run one chain, written in Service.chain: correlation id,
+// logging, panic recovery, error mapping, size limit, timeout, the service's
+// own middleware (Service.Use), then schema validation and the handler.
+//
+// # Running
+//
+// Main reads Config from the environment (NATS_URL, NATS_USER, ...,
+// NATSFN_*; see Config) and exits non-zero naming any bad variable. Run
+// connects (retrying the first connection, reconnecting forever), creates
+// the declared streams and consumers idempotently, serves the ops HTTP port
+// (/healthz, /readyz, /metrics), and on SIGINT or SIGTERM stops taking work,
+// finishes what is in flight, drains the connection and returns.
+//
+// Package embedded runs a nats-server in-process; package fntest helps test
+// functions against it.
+package runtime
