@@ -56,7 +56,7 @@
 // delivery timed out is dead-lettered from the server's MAX_DELIVERIES
 // advisory. Dead letters are kept in the DEADLETTER stream with their
 // original headers and payload, the reason, the handler and the delivery
-// count; `nats req <svc>.dlq.list ”` lists them and
+// count; `nats req <svc>.dlq.list '{}'` lists them and
 // `nats req <svc>.dlq.replay '{"seq":N}'` replays one to its handler.
 //
 // A handler emits events with Emit(ctx, topic, v). Each is validated,
