@@ -2,11 +2,14 @@ package nats_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nuid"
 )
 
 // streams and buckets per function, as in the conventions.
@@ -30,6 +33,12 @@ func streamConfig(name string, subjects ...string) jetstream.StreamConfig {
 	}
 }
 
+// stream returns cfg with the replicas of the server under test.
+func (ts *testServer) stream(cfg jetstream.StreamConfig) jetstream.StreamConfig {
+	cfg.Replicas = ts.replicas
+	return cfg
+}
+
 func newJS(t *testing.T, c *client) jetstream.JetStream {
 	t.Helper()
 	js, err := jetstream.New(c.Conn)
@@ -46,6 +55,9 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// Consumers made by these tests are named <function>-infratest-<what>, so a
+// run against a live cluster never binds to a real handler's consumer.
+
 // TestFunctionsCanDoTheirJob walks through everything a function does with
 // its own user: streams, KV, consumers, acks, dead letters, advisories and
 // micro endpoints. Any permission the runtime needs and the config lacks
@@ -61,14 +73,14 @@ func TestFunctionsCanDoTheirJob(t *testing.T) {
 		if _, err := js.AccountInfo(ctx); err != nil {
 			t.Fatalf("%s: account info: %v", fn, err)
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, ownStreams[fn]); err != nil {
+		if _, err := js.CreateOrUpdateStream(ctx, ts.stream(ownStreams[fn])); err != nil {
 			t.Fatalf("%s: create stream: %v", fn, err)
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, streamConfig("DEADLETTER", "deadletter.>")); err != nil {
+		if _, err := js.CreateOrUpdateStream(ctx, ts.stream(streamConfig("DEADLETTER", "deadletter.>"))); err != nil {
 			t.Fatalf("%s: create DEADLETTER: %v", fn, err)
 		}
 		for _, b := range ownBuckets[fn] {
-			useBucket(ctx, t, js, b)
+			useBucket(ctx, t, js, b, ts.replicas)
 		}
 	}
 
@@ -85,22 +97,29 @@ func TestFunctionsCanDoTheirJob(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open stock: %v", err)
 		}
-		if e, err := kv.Get(ctx, "sku-1"); err != nil || string(e.Value()) != "5" {
-			t.Fatalf("get stock: %v", err)
+		for { // direct gets may lag a moment on a cluster
+			e, err := kv.Get(ctx, "sku-1")
+			if err == nil && string(e.Value()) == "5" {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("get stock: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 
 	t.Run("saga events flow", func(t *testing.T) {
 		publish(ctx, t, clients["orders"], "orders.created")
-		consumeOne(ctx, t, clients["inventory"], "ORDERS", "inventory-reserve", "orders.created")
+		consumeOne(ctx, t, clients["inventory"], "ORDERS", "inventory-infratest-reserve", "orders.created")
 		publish(ctx, t, clients["inventory"], "inventory.reserved")
-		consumeOne(ctx, t, clients["payments"], "INVENTORY", "payments-charge", "inventory.reserved")
-		consumeOne(ctx, t, clients["orders"], "INVENTORY", "orders-reserved", "inventory.reserved")
+		consumeOne(ctx, t, clients["payments"], "INVENTORY", "payments-infratest-charge", "inventory.reserved")
+		consumeOne(ctx, t, clients["orders"], "INVENTORY", "orders-infratest-reserved", "inventory.reserved")
 		publish(ctx, t, clients["payments"], "payments.failed")
-		consumeOne(ctx, t, clients["inventory"], "PAYMENTS", "inventory-release", "payments.failed")
-		consumeOne(ctx, t, clients["orders"], "PAYMENTS", "orders-failed", "payments.failed")
+		consumeOne(ctx, t, clients["inventory"], "PAYMENTS", "inventory-infratest-release", "payments.failed")
+		consumeOne(ctx, t, clients["orders"], "PAYMENTS", "orders-infratest-failed", "payments.failed")
 		publish(ctx, t, clients["orders"], "orders.cancelled")
-		consumeOne(ctx, t, clients["payments"], "ORDERS", "payments-cancel", "orders.cancelled")
+		consumeOne(ctx, t, clients["payments"], "ORDERS", "payments-infratest-cancel", "orders.cancelled")
 	})
 
 	t.Run("dead letters", func(t *testing.T) {
@@ -142,21 +161,31 @@ func TestFunctionsCanDoTheirJob(t *testing.T) {
 }
 
 // useBucket creates a KV bucket and does what a function does with it.
-func useBucket(ctx context.Context, t *testing.T, js jetstream.JetStream, bucket string) {
+func useBucket(ctx context.Context, t *testing.T, js jetstream.JetStream, bucket string, replicas int) {
 	t.Helper()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 5})
+	key := "k-" + nuid.Next()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 5, Replicas: replicas})
 	if err != nil {
 		t.Fatalf("create bucket %s: %v", bucket, err)
 	}
-	rev, err := kv.Create(ctx, "k1", []byte("v1"))
+	rev, err := kv.Create(ctx, key, []byte("v1"))
 	if err != nil {
 		t.Fatalf("%s: create key: %v", bucket, err)
 	}
-	if _, err := kv.Update(ctx, "k1", []byte("v2"), rev); err != nil {
+	if _, err := kv.Update(ctx, key, []byte("v2"), rev); err != nil {
 		t.Fatalf("%s: update key: %v", bucket, err)
 	}
-	if e, err := kv.Get(ctx, "k1"); err != nil || string(e.Value()) != "v2" {
-		t.Fatalf("%s: get key: %v", bucket, err)
+	// KV buckets allow direct gets, which any replica answers: on a
+	// cluster a read right after a write may be stale for a moment.
+	for {
+		e, err := kv.Get(ctx, key)
+		if err == nil && string(e.Value()) == "v2" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: get key: %v", bucket, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
@@ -171,7 +200,7 @@ func useBucket(ctx context.Context, t *testing.T, js jetstream.JetStream, bucket
 	if _, err := kv.ListKeys(ctx); err != nil {
 		t.Fatalf("%s: list keys: %v", bucket, err)
 	}
-	if err := kv.Delete(ctx, "k1"); err != nil {
+	if err := kv.Delete(ctx, key); err != nil {
 		t.Fatalf("%s: delete key: %v", bucket, err)
 	}
 }
@@ -179,7 +208,7 @@ func useBucket(ctx context.Context, t *testing.T, js jetstream.JetStream, bucket
 func publish(ctx context.Context, t *testing.T, c *client, subject string) {
 	t.Helper()
 	js := newJS(t, c)
-	if _, err := js.Publish(ctx, subject, []byte(`{}`), jetstream.WithMsgID(subject+"-1")); err != nil {
+	if _, err := js.Publish(ctx, subject, []byte(`{}`), jetstream.WithMsgID(nuid.Next())); err != nil {
 		t.Fatalf("publish %s: %v", subject, err)
 	}
 }
@@ -189,8 +218,10 @@ func publish(ctx context.Context, t *testing.T, c *client, subject string) {
 func consumeOne(ctx context.Context, t *testing.T, c *client, stream, durable, subject string) {
 	t.Helper()
 	js := newJS(t, c)
+	durable = c.consumerName(durable)
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable: durable, FilterSubject: subject, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 5,
+		InactiveThreshold: time.Minute,
 	})
 	if err != nil {
 		t.Fatalf("consumer %s on %s: %v", durable, stream, err)
@@ -229,10 +260,10 @@ func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn
 		"inventory": {"ORDERS", "orders.cancelled", "orders"},
 		"payments":  {"ORDERS", "orders.cancelled", "orders"},
 	}[fn]
-	durable := fn + "-dlq-test"
+	durable := c.consumerName(fn + "-infratest-dlq")
 	cons, err := js.CreateOrUpdateConsumer(ctx, source.stream, jetstream.ConsumerConfig{
 		Durable: durable, FilterSubject: source.subject, AckPolicy: jetstream.AckExplicitPolicy,
-		MaxDeliver: 1, DeliverPolicy: jetstream.DeliverNewPolicy,
+		MaxDeliver: 1, DeliverPolicy: jetstream.DeliverNewPolicy, InactiveThreshold: time.Minute,
 	})
 	if err != nil {
 		t.Fatalf("%s: consumer: %v", fn, err)
@@ -245,7 +276,7 @@ func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn
 		t.Fatal(err)
 	}
 	producer := newJS(t, ts.connect(t, source.producer))
-	ack, err := producer.Publish(ctx, source.subject, []byte(`{}`), jetstream.WithMsgID(fn+"-poison"))
+	ack, err := producer.Publish(ctx, source.subject, []byte(`{}`), jetstream.WithMsgID(nuid.Next()))
 	if err != nil {
 		t.Fatalf("publish poison: %v", err)
 	}
@@ -279,7 +310,16 @@ func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn
 	if err != nil {
 		t.Fatalf("%s: list dead letters: %v", fn, err)
 	}
-	if _, err := list.Next(jetstream.FetchMaxWait(5 * time.Second)); err != nil {
-		t.Fatalf("%s: read dead letter: %v", fn, err)
+	// On a cluster the first pull can race the new consumer's interest
+	// crossing the routes ("no responders"): retry until the deadline.
+	for {
+		_, err := list.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) || ctx.Err() != nil {
+			t.Fatalf("%s: read dead letter: %v", fn, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 func TestAnonymousIsRefused(t *testing.T) {
 	ts := startServer(t)
-	nc, err := nats.Connect(ts.srv.ClientURL(), nats.MaxReconnects(0))
+	nc, err := nats.Connect(ts.url, nats.MaxReconnects(0))
 	if err == nil {
 		nc.Close()
 		t.Fatal("anonymous connection accepted")
@@ -29,15 +29,15 @@ func TestFunctionsAreConfined(t *testing.T) {
 	admin := newJS(t, ts.connect(t, "admin"))
 	ctx := ctxT(t)
 	for _, cfg := range ownStreams {
-		if _, err := admin.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if _, err := admin.CreateOrUpdateStream(ctx, ts.stream(cfg)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := admin.CreateOrUpdateStream(ctx, streamConfig("DEADLETTER", "deadletter.>")); err != nil {
+	if _, err := admin.CreateOrUpdateStream(ctx, ts.stream(streamConfig("DEADLETTER", "deadletter.>"))); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range []string{"orders", "stock", "payments"} {
-		if _, err := admin.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b}); err != nil {
+		if _, err := admin.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b, Replicas: ts.replicas}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,8 @@
 package nats_test
 
 import (
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -8,20 +10,45 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 )
 
-// testServer is an in-process nats-server running a config of this directory
-// on a random port, with JetStream in a temporary directory.
+// externalURL, when set, points the permission tests at a running natsfn
+// server or cluster instead of an in-process one, e.g. after `make up-nats`:
+//
+//	NATSFN_TEST_NATS_URL=nats://127.0.0.1:4222 NATSFN_TEST_REPLICAS=3 go test ./infra/nats/
+const (
+	externalURLEnv = "NATSFN_TEST_NATS_URL"
+	replicasEnv    = "NATSFN_TEST_REPLICAS"
+)
+
+// testServer is the server under test: by default an in-process nats-server
+// running a config of this directory on a random port, with JetStream in a
+// temporary directory.
 type testServer struct {
-	srv       *server.Server
+	url       string
+	replicas  int
 	passwords map[string]string
+	run       string // unique per test: consumer names must not meet older runs'
 }
 
 // startServer runs nats-server.conf (the standalone config: the same accounts
-// and permissions as the cluster) in-process.
+// and permissions as the cluster) in-process, or uses the external server
+// named by NATSFN_TEST_NATS_URL.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
 	opts := loadConfig(t, "nats-server.conf")
+	ts := &testServer{replicas: 1, passwords: map[string]string{}, run: nuid.Next()}
+	for _, u := range opts.Users {
+		ts.passwords[u.Username] = u.Password
+	}
+	if url := os.Getenv(externalURLEnv); url != "" {
+		ts.url = url
+		if n, err := strconv.Atoi(os.Getenv(replicasEnv)); err == nil && n > 0 {
+			ts.replicas = n
+		}
+		return ts
+	}
 	opts.Port = -1
 	opts.HTTPPort = 0
 	opts.StoreDir = t.TempDir()
@@ -38,10 +65,7 @@ func startServer(t *testing.T) *testServer {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	ts := &testServer{srv: srv, passwords: map[string]string{}}
-	for _, u := range opts.Users {
-		ts.passwords[u.Username] = u.Password
-	}
+	ts.url = srv.ClientURL()
 	return ts
 }
 
@@ -49,6 +73,7 @@ func startServer(t *testing.T) *testServer {
 // violations the server reports to it.
 type client struct {
 	*nats.Conn
+	ts         *testServer
 	mu         sync.Mutex
 	violations []string
 }
@@ -56,8 +81,8 @@ type client struct {
 // connect connects as user with the password from the config.
 func (ts *testServer) connect(t *testing.T, user string) *client {
 	t.Helper()
-	c := &client{}
-	nc, err := nats.Connect(ts.srv.ClientURL(),
+	c := &client{ts: ts}
+	nc, err := nats.Connect(ts.url,
 		nats.UserInfo(user, ts.passwords[user]),
 		nats.Name("infra-test-"+user),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -72,6 +97,11 @@ func (ts *testServer) connect(t *testing.T, user string) *client {
 	t.Cleanup(nc.Close)
 	c.Conn = nc
 	return c
+}
+
+// consumerName makes base unique to this test run.
+func (c *client) consumerName(base string) string {
+	return base + "-" + c.ts.run
 }
 
 // waitViolation waits until the server has reported a permission violation
