@@ -81,7 +81,9 @@ func (o *orders) onRejected(ctx context.Context, ev contracts.InventoryRejectedE
 // timeline, which says the money must go back: the saga has no refund
 // step yet.
 func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedEvent) (runtime.None, error) {
-	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+	var refund bool
+	_, err := o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+		refund = false
 		switch {
 		case open(v.Status):
 			v.Status = contracts.StatusConfirmed
@@ -92,14 +94,18 @@ func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedE
 			record(v, contracts.SubjectPaymentsCompleted, "payment "+ev.PaymentID, o.now())
 			return true
 		case v.Status == contracts.StatusCancelled && !hasEntry(v, contracts.SubjectPaymentsCompleted):
-			o.logger.Warn("payment completed for a cancelled order: refund it",
-				"order_id", v.OrderID, "payment_id", ev.PaymentID, "amount_cents", ev.AmountCents)
+			refund = true
 			record(v, contracts.SubjectPaymentsCompleted,
 				fmt.Sprintf("payment %s of %d cents arrived after the cancellation: refund it", ev.PaymentID, ev.AmountCents), o.now())
 			return true
 		}
 		return false
 	})
+	if err == nil && refund {
+		o.logger.Warn("payment completed for a cancelled order: refund it",
+			"order_id", ev.OrderID, "payment_id", ev.PaymentID, "amount_cents", ev.AmountCents)
+	}
+	return runtime.None{}, err
 }
 
 // onFailed cancels an open order whose payment was declined; it then owes

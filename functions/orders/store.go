@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -69,7 +70,10 @@ func (s *store) create(ctx context.Context, v contracts.OrderView) (contracts.Or
 // reports whether it changed the view; when it did not, nothing is written.
 // change must depend only on the view it is given: it may run several times.
 func (s *store) update(ctx context.Context, id string, change func(v *contracts.OrderView) bool) (contracts.OrderView, error) {
-	for range maxUpdateAttempts {
+	for attempt := range maxUpdateAttempts {
+		if err := pause(ctx, attempt); err != nil {
+			return contracts.OrderView{}, fmt.Errorf("update order %s: %w", id, err)
+		}
 		v, rev, err := s.load(ctx, id)
 		if err != nil {
 			return v, err
@@ -90,6 +94,23 @@ func (s *store) update(ctx context.Context, id string, change func(v *contracts.
 		}
 	}
 	return contracts.OrderView{}, fmt.Errorf("update order %s: still contended after %d attempts: %w", id, maxUpdateAttempts, runtime.ErrUnavailable)
+}
+
+// pause spaces out compare-and-swap retries: the first few go at once, the
+// later ones wait a little longer each time, so that a read served by a
+// replica that lags behind the last write gets the time to catch up.
+func pause(ctx context.Context, attempt int) error {
+	if attempt < 3 {
+		return nil
+	}
+	t := time.NewTimer(time.Duration(min(attempt, 20)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // unavailable wraps a failure of NATS as a retryable 503.
