@@ -5,17 +5,22 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/runtime"
 )
 
 func TestCreatePending(t *testing.T) {
 	t.Parallel()
-	h := start(t)
+	h := newHarness(t)
+	h.createStock()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	h.run(orders.Config{Now: func() time.Time { return at }})
 	hdr := nats.Header{runtime.HeaderCorrelationID: []string{"corr-create"}}
 	msg, code := h.requestJSON(contracts.SubjectOrdersCreate, order(item("sku-1", 2), item("sku-2", 1)), hdr)
 	if code != 0 {
@@ -36,6 +41,9 @@ func TestCreatePending(t *testing.T) {
 	if v.Status != contracts.StatusPending || v.CustomerID != "cust-1" || len(v.Items) != 2 ||
 		v.TotalCents != 0 || v.Reason != "" || v.PaymentID != "" || v.Items[0].UnitPriceCents != nil {
 		t.Errorf("view %+v", v)
+	}
+	if !v.CreatedAt.Equal(at) || !v.UpdatedAt.Equal(at) || !v.Timeline[0].At.Equal(at) {
+		t.Errorf("times %s %s %s, want the configured clock's %s", v.CreatedAt, v.UpdatedAt, v.Timeline[0].At, at)
 	}
 	if got := timeline(v); got != "orders.created/pending" {
 		t.Errorf("timeline %s", got)
