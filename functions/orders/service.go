@@ -59,13 +59,16 @@ func New(cfg Config) *runtime.Service {
 	svc.Stream(ordersStream())
 	svc.OnStart(o.start)
 
-	runtime.Endpoint(svc, "create", o.create,
+	// Every endpoint waits on KV or JetStream, so each runs a worker pool
+	// rather than micro's one request at a time.
+	pool := runtime.Concurrency(64)
+	runtime.Endpoint(svc, "create", o.create, pool,
 		runtime.WithSchema(contracts.CreateOrderRequestV1),
 		runtime.Description("Place an order; honours the Idempotency-Key header"))
-	runtime.Endpoint(svc, "get", o.get,
+	runtime.Endpoint(svc, "get", o.get, pool,
 		runtime.WithSchema(contracts.GetOrderRequestV1),
 		runtime.Description("Read an order: status, items, total, reason and timeline"))
-	runtime.Endpoint(svc, "cancel", o.cancel,
+	runtime.Endpoint(svc, "cancel", o.cancel, pool,
 		runtime.WithSchema(contracts.CancelOrderRequestV1),
 		runtime.Description("Cancel an order that is not paid yet"))
 	o.project(svc)
