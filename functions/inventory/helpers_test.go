@@ -1,0 +1,249 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/fntest"
+)
+
+// harness is a server with the streams inventory consumes, and a client.
+type harness struct {
+	t   *testing.T
+	srv *fntest.Server
+	js  jetstream.JetStream
+	nc  *nats.Conn
+}
+
+// newHarness starts a server and creates the ORDERS and PAYMENTS streams,
+// which the orders and payments functions would own.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	srv := fntest.NewServer(t)
+	h := &harness{t: t, srv: srv, js: srv.JetStream(t), nc: srv.Connect(t)}
+	for _, name := range []string{contracts.StreamOrders, contracts.StreamPayments} {
+		if _, err := h.js.CreateStream(context.Background(), streamConfig(name)); err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+	}
+	return h
+}
+
+// start runs one inventory instance until the test ends.
+func (h *harness) start(instance string, cfg Config) *fntest.Instance {
+	h.t.Helper()
+	return fntest.RunConfig(h.t, h.srv.Config(instance), New(cfg))
+}
+
+// publish publishes an event with the given Msg-Id.
+func (h *harness) publish(subject, msgID string, v any) {
+	h.t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(nats.MsgIdHdr, msgID)
+	msg.Header.Set(runtime.HeaderCorrelationID, "corr-"+msgID)
+	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
+		h.t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+func (h *harness) created(orderID, msgID string, items ...contracts.OrderItem) {
+	h.t.Helper()
+	h.publish(contracts.SubjectOrdersCreated, msgID, contracts.OrderCreatedEvent{
+		OrderID: orderID, CustomerID: "cust-1", Items: items, CreatedAt: time.Now().UTC(),
+	})
+}
+
+func item(product string, quantity int) contracts.OrderItem {
+	return contracts.OrderItem{ProductID: product, Quantity: quantity}
+}
+
+// request calls an endpoint and returns the reply body and error code.
+func (h *harness) request(subject string, body any) ([]byte, string) {
+	h.t.Helper()
+	data, _ := json.Marshal(body)
+	if s, ok := body.(string); ok {
+		data = []byte(s)
+	}
+	msg, err := h.nc.Request(subject, data, 5*time.Second)
+	if err != nil {
+		h.t.Fatalf("request %s: %v", subject, err)
+	}
+	return msg.Data, msg.Header.Get("Nats-Service-Error-Code")
+}
+
+// quantity reads a product's quantity through inventory.stock.get.
+func (h *harness) quantity(product string) int {
+	h.t.Helper()
+	body, code := h.request(contracts.SubjectInventoryStockGet, contracts.GetStockRequest{ProductID: product})
+	if code != "" {
+		h.t.Fatalf("stock.get %s: %s %s", product, code, body)
+	}
+	var r contracts.StockReply
+	if err := json.Unmarshal(body, &r); err != nil {
+		h.t.Fatal(err)
+	}
+	return r.Quantity
+}
+
+// event is a message stored in a stream.
+type event struct {
+	Subject string
+	Header  nats.Header
+	Data    []byte
+}
+
+// events returns every message of a stream on a subject, oldest first.
+func (h *harness) events(stream, subject string) []event {
+	h.t.Helper()
+	ctx := context.Background()
+	st, err := h.js.Stream(ctx, stream)
+	if err != nil {
+		return nil
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []event
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			continue
+		}
+		if m.Subject == subject {
+			out = append(out, event{Subject: m.Subject, Header: m.Header, Data: m.Data})
+		}
+	}
+	return out
+}
+
+// eventually polls cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// settled waits until a durable consumer has acknowledged every message
+// published so far on its subject.
+func (h *harness) settled(stream, consumer string) {
+	h.t.Helper()
+	ctx := context.Background()
+	var last uint64
+	eventually(h.t, 15*time.Second, consumer+" settled", func() bool {
+		c, err := h.js.Consumer(ctx, stream, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false
+		}
+		if last == 0 {
+			st, err := h.js.Stream(ctx, stream)
+			if err != nil {
+				return false
+			}
+			m, err := st.GetLastMsgForSubject(ctx, info.Config.FilterSubject)
+			if err != nil {
+				return false
+			}
+			last = m.Sequence
+		}
+		return info.AckFloor.Stream >= last && info.NumPending == 0 && info.NumAckPending == 0
+	})
+}
+
+// reservationState reads an order's reservation record directly.
+func (h *harness) reservation(orderID string) *reservation {
+	h.t.Helper()
+	kv, err := h.js.KeyValue(context.Background(), contracts.BucketReservations)
+	if err != nil {
+		return nil
+	}
+	e, err := kv.Get(context.Background(), orderID)
+	if err != nil {
+		return nil
+	}
+	r, err := decodeReservation(orderID, e.Value())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func decode[T any](t *testing.T, ev event) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(ev.Data, &v); err != nil {
+		t.Fatalf("%s: %v", ev.Subject, err)
+	}
+	return v
+}
+
+func catalog(entries ...contracts.SetStockRequest) Config { return Config{Seed: entries} }
+
+func product(id string, quantity int, price int64) contracts.SetStockRequest {
+	return contracts.SetStockRequest{ProductID: id, Quantity: quantity, PriceCents: price}
+}
+
+func orderID(i int) string { return fmt.Sprintf("order-%03d", i) }
+
+// stockOps lists the op markers of a product's retained revisions.
+func (h *harness) stockOps(product string) []string {
+	h.t.Helper()
+	kv, err := h.js.KeyValue(context.Background(), contracts.BucketStock)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	hist, err := kv.History(context.Background(), product)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var ops []string
+	for _, e := range hist {
+		rec, err := decodeStock(product, e.Value())
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		ops = append(ops, rec.Op)
+	}
+	return ops
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,147 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// Name is the function's micro service name.
+const Name = "inventory"
+
+// Version is the function's version, shown by `nats micro info`.
+const Version = "1.0.0"
+
+// stockHistory is how many revisions of a product the stock bucket keeps:
+// the most JetStream allows, so that a resumed reservation can almost
+// always tell whether its last stock write landed.
+const stockHistory = 64
+
+// defaultLease is how long a worker's claim on a reservation in progress
+// lasts after its last write.
+const defaultLease = 5 * time.Second
+
+// Config configures the inventory function.
+type Config struct {
+	// Seed lists products created when the service starts, each only if it
+	// does not exist yet (KV Create), so a restart never resets stock that
+	// orders have taken. DemoCatalog is a ready-made seed.
+	Seed []contracts.SetStockRequest
+
+	// hooks inject faults in tests; the zero value does nothing.
+	hooks hooks
+}
+
+// function is one inventory instance: its config and the buckets it opens
+// when it starts.
+type function struct {
+	cfg    Config
+	lease  time.Duration
+	stock  jetstream.KeyValue
+	res    jetstream.KeyValue
+	logger *slog.Logger
+}
+
+// New declares the inventory function. Run it with runtime.Run or
+// runtime.Main; every instance shares the buckets and the consumers.
+func New(cfg Config) *runtime.Service {
+	f := &function{cfg: cfg, lease: defaultLease}
+	if cfg.hooks.lease > 0 {
+		f.lease = cfg.hooks.lease
+	}
+	svc := runtime.NewService(runtime.ServiceConfig{
+		Name:        Name,
+		Version:     Version,
+		Description: "natsfn inventory: stock and prices; reserves and releases the stock of orders",
+	})
+	svc.Stream(streamConfig(contracts.StreamInventory))
+	svc.OnStart(f.start)
+
+	runtime.Endpoint(svc, "stock.get", f.getStock, runtime.WithSchema(contracts.GetStockRequestV1),
+		runtime.Description("read a product's available quantity and price"))
+	runtime.Endpoint(svc, "stock.set", f.setStock, runtime.WithSchema(contracts.SetStockRequestV1),
+		runtime.Description("set a product's available quantity and price"))
+
+	// A reservation is resumable, so a transient failure is retried for a
+	// few minutes before the message is dead-lettered (and replayable).
+	retry := []runtime.Option{runtime.MaxDeliver(10),
+		runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 15*time.Second, 30*time.Second)}
+	runtime.OnEvent(svc, "reserve", contracts.OrderCreated, f.reserve,
+		append(retry, runtime.Description("reserve every item of a new order, or reject it"))...)
+	runtime.OnEvent(svc, "release-on-payment-failed", contracts.PaymentFailed, f.releaseOnPaymentFailed,
+		append(retry, runtime.Description("put back the stock of an order whose payment failed"))...)
+	runtime.OnEvent(svc, "release-on-cancel", contracts.OrderCancelled, f.releaseOnCancel,
+		append(retry, runtime.Description("put back the stock of a cancelled order"))...)
+	return svc
+}
+
+// start opens the buckets inventory owns and applies the seed.
+func (f *function) start(ctx context.Context, d runtime.Deps) error {
+	f.logger = d.Logger
+	var err error
+	f.stock, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      contracts.BucketStock,
+		Description: "natsfn inventory: quantity and price per product",
+		History:     stockHistory,
+		Storage:     jetstream.FileStorage,
+		Replicas:    d.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", contracts.BucketStock, err)
+	}
+	f.res, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      contracts.BucketReservations,
+		Description: "natsfn inventory: what was reserved for each order",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    d.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", contracts.BucketReservations, err)
+	}
+	return f.seed(ctx)
+}
+
+// seed creates the products of the seed catalog that do not exist yet.
+func (f *function) seed(ctx context.Context) error {
+	for _, p := range f.cfg.Seed {
+		doc, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", p.ProductID, err)
+		}
+		if err := contracts.SetStockRequestV1.Validate(doc); err != nil {
+			return fmt.Errorf("seed %s: %w", p.ProductID, err)
+		}
+		rec := stockRecord{Quantity: p.Quantity, PriceCents: p.PriceCents, Op: "seed"}
+		_, err = f.stock.Create(ctx, p.ProductID, rec.encode())
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("seed %s: %w", p.ProductID, err)
+		}
+	}
+	return nil
+}
+
+// streamConfig is the stream a function declares, from its contract.
+func streamConfig(name string) jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{
+		Name:       name,
+		Retention:  jetstream.LimitsPolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: 2 * time.Minute,
+	}
+	for _, def := range contracts.Streams() {
+		if def.Name == name {
+			cfg.Subjects = def.Subjects
+			cfg.Description = def.Description
+		}
+	}
+	return cfg
+}
