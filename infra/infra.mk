@@ -58,20 +58,23 @@ image-nats: ## Build natsfn/nats-server:NATSFN_TAG from the nats-server module v
 		--build-arg CREATED=$(INFRA_CREATED) \
 		$(INFRA_BIN)/image-nats
 
-image-functions: ## Build the function images natsfn/{orders,inventory,payments}:NATSFN_TAG from functions/cmd/*
-	@set -e; for fn in $(INFRA_FUNCTIONS); do \
-		echo "$(INFRA_GOBUILD) -o $(INFRA_BIN)/$$fn ./functions/cmd/$$fn"; \
-		$(INFRA_GOBUILD) -o $(INFRA_BIN)/$$fn ./functions/cmd/$$fn; \
-		rm -rf $(INFRA_BIN)/image-$$fn && mkdir -p $(INFRA_BIN)/image-$$fn; \
-		cp $(INFRA_BIN)/$$fn $(INFRA_BIN)/image-$$fn/; \
-		if [ -f $(INFRA_CA_BUNDLE) ]; then cp $(INFRA_CA_BUNDLE) $(INFRA_BIN)/image-$$fn/ca-certificates.crt; \
-		else : > $(INFRA_BIN)/image-$$fn/ca-certificates.crt; fi; \
-		echo "docker build natsfn/$$fn:$(NATSFN_TAG)"; \
-		$(INFRA_DOCKER_BUILD) -f $(INFRA_DIR)/Dockerfile -t natsfn/$$fn:$(NATSFN_TAG) \
-			--build-arg BIN=$$fn --build-arg VERSION=$(NATSFN_TAG) \
-			--build-arg REVISION=$(INFRA_REVISION) --build-arg CREATED=$(INFRA_CREATED) \
-			$(INFRA_BIN)/image-$$fn; \
-	done
+INFRA_FUNCTION_IMAGES := $(addprefix image-,$(INFRA_FUNCTIONS))
+.PHONY: $(INFRA_FUNCTION_IMAGES)
+
+image-functions: $(INFRA_FUNCTION_IMAGES) ## Build the function images natsfn/{orders,inventory,payments}:NATSFN_TAG from functions/cmd/*
+
+# image-orders, image-inventory, image-payments: one function image each.
+# The build context is a staging dir holding only the binary and a CA bundle.
+$(INFRA_FUNCTION_IMAGES): image-%:
+	$(INFRA_GOBUILD) -o $(INFRA_BIN)/$* ./functions/cmd/$*
+	@rm -rf $(INFRA_BIN)/image-$* && mkdir -p $(INFRA_BIN)/image-$*
+	@cp $(INFRA_BIN)/$* $(INFRA_BIN)/image-$*/
+	@if [ -f $(INFRA_CA_BUNDLE) ]; then cp $(INFRA_CA_BUNDLE) $(INFRA_BIN)/image-$*/ca-certificates.crt; \
+	else : > $(INFRA_BIN)/image-$*/ca-certificates.crt; fi
+	$(INFRA_DOCKER_BUILD) -f $(INFRA_DIR)/Dockerfile -t natsfn/$*:$(NATSFN_TAG) \
+		--build-arg BIN=$* --build-arg VERSION=$(NATSFN_TAG) \
+		--build-arg REVISION=$(INFRA_REVISION) --build-arg CREATED=$(INFRA_CREATED) \
+		$(INFRA_BIN)/image-$*
 
 up: images ## Build the images, start 3 NATS nodes + 2 replicas of each function (compose), wait until all are healthy
 	$(INFRA_COMPOSE) up -d --remove-orphans

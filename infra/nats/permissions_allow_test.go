@@ -301,7 +301,8 @@ func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn
 	if err != nil {
 		t.Fatalf("%s: get msg %d: %v", fn, ack.Sequence, err)
 	}
-	if _, err := js.Publish(ctx, "deadletter."+fn+".test", raw.Data); err != nil {
+	dlAck, err := js.Publish(ctx, "deadletter."+fn+".test", raw.Data)
+	if err != nil {
 		t.Fatalf("%s: dead-letter: %v", fn, err)
 	}
 	list, err := js.OrderedConsumer(ctx, "DEADLETTER", jetstream.OrderedConsumerConfig{
@@ -321,5 +322,25 @@ func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn
 			t.Fatalf("%s: read dead letter: %v", fn, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Replay: republish the entry on its original subject for this
+	// function's consumer, remove it from DEADLETTER, pause the consumer.
+	dlStream, err := js.Stream(ctx, "DEADLETTER")
+	if err != nil {
+		t.Fatalf("%s: open DEADLETTER: %v", fn, err)
+	}
+	entry, err := dlStream.GetMsg(ctx, dlAck.Sequence)
+	if err != nil {
+		t.Fatalf("%s: get dead letter: %v", fn, err)
+	}
+	replay := &nats.Msg{Subject: source.subject, Header: nats.Header{"Natsfn-Replay-For": {durable}}, Data: entry.Data}
+	if _, err := js.PublishMsg(ctx, replay); err != nil {
+		t.Fatalf("%s: replay on %s: %v", fn, source.subject, err)
+	}
+	if err := dlStream.DeleteMsg(ctx, dlAck.Sequence); err != nil {
+		t.Fatalf("%s: remove replayed dead letter: %v", fn, err)
+	}
+	if _, err := js.PauseConsumer(ctx, source.stream, durable, time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("%s: pause consumer: %v", fn, err)
 	}
 }
