@@ -1,0 +1,103 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// maxReloads bounds how often one delivery reloads a record it lost.
+const maxReloads = 10
+
+// charge handles inventory.reserved: it records the payment as charging,
+// charges the gateway, records the outcome and announces it. A record
+// that exists already says what to do: announce its outcome again, do
+// nothing (voided), or charge again (the gateway is idempotent).
+func (f *function) charge(ctx context.Context, ev contracts.InventoryReservedEvent) (runtime.None, error) {
+	for range maxReloads {
+		err := f.chargeOnce(ctx, ev)
+		if !errors.Is(err, errLost) {
+			return runtime.None{}, err
+		}
+	}
+	return runtime.None{}, runtime.RetryAfter(100*time.Millisecond, fmt.Errorf("charge %s: too much contention: %w", ev.OrderID, runtime.ErrUnavailable))
+}
+
+func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReservedEvent) error {
+	r, rev, err := f.load(ctx, ev.OrderID)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		r = &record{OrderID: ev.OrderID, State: stateCharging, AmountCents: ev.TotalCents}
+		if rev, err = f.create(ctx, r); err != nil {
+			return err
+		}
+	}
+	switch r.State {
+	case stateCompleted, stateFailed:
+		return f.announce(ctx, r)
+	case stateVoided:
+		return nil
+	}
+	id, err := f.breaker.Charge(ctx, r.OrderID, r.AmountCents)
+	switch {
+	case err == nil:
+		r.State, r.PaymentID = stateCompleted, id
+	case errors.Is(err, ErrDeclined):
+		r.State, r.Reason = stateFailed, contracts.FailureDeclined
+	case ctx.Err() != nil:
+		return fmt.Errorf("charge %s: %w", r.OrderID, err)
+	default:
+		return f.waitForGateway(ctx, r.OrderID, err)
+	}
+	if err := f.cfg.hooks.fire(pointCharged, r.OrderID); err != nil {
+		return err
+	}
+	if err := f.update(ctx, r, rev); err != nil {
+		return err
+	}
+	return f.announce(ctx, r)
+}
+
+// waitForGateway makes the order wait while the gateway fails: it pauses
+// the charge consumer for every instance until the breaker lets a call
+// through again (once per such period), and asks for this message back
+// after the same delay. While a half-open breaker's trial call is under
+// way, the message just comes back a little later.
+func (f *function) waitForGateway(ctx context.Context, orderID string, cause error) error {
+	err := fmt.Errorf("charge %s: %w: %w", orderID, cause, runtime.ErrUnavailable)
+	if errors.Is(cause, gobreaker.ErrTooManyRequests) {
+		return runtime.RetryAfter(f.breaker.timeout/4, err)
+	}
+	d := f.breaker.wait()
+	if f.breaker.claimPause(d) {
+		if perr := runtime.Pause(ctx, d); perr != nil {
+			f.logger.Warn("could not pause the charge consumer", "error", perr)
+		} else {
+			f.breaker.paused.Add(1)
+			f.logger.Warn("payment gateway failing: charges paused", "for", d, "error", cause)
+		}
+	}
+	return runtime.RetryAfter(d, err)
+}
+
+// announce emits a final payment's outcome, keyed by the order so that
+// every delivery of the order announces it once.
+func (f *function) announce(ctx context.Context, r *record) error {
+	switch r.State {
+	case stateCompleted:
+		ev := contracts.PaymentCompletedEvent{OrderID: r.OrderID, PaymentID: r.PaymentID, AmountCents: r.AmountCents}
+		return runtime.Emit(ctx, contracts.PaymentCompleted, ev, runtime.MsgID("payments.completed:"+r.OrderID))
+	case stateFailed:
+		ev := contracts.PaymentFailedEvent{OrderID: r.OrderID, Reason: r.Reason, AmountCents: r.AmountCents}
+		return runtime.Emit(ctx, contracts.PaymentFailed, ev, runtime.MsgID("payments.failed:"+r.OrderID))
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+// Package payments is the natsfn payments function: it charges the total
+// of every reserved order through a payment Gateway behind a circuit
+// breaker, and voids the orders cancelled before their payment.
+//
+// Endpoints (micro service "payments"): gateway.get and gateway.set, which
+// read and steer the simulated gateway. Event handlers: "charge" on
+// inventory.reserved and "void" on orders.cancelled. It publishes
+// payments.completed and payments.failed to the PAYMENTS stream, which it
+// declares.
+//
+// # State
+//
+// The payments bucket holds one record per order (key = order id):
+// charging, then completed or failed; or voided when the cancel came
+// first. The record is created with KV Create, so the first of "charge"
+// and "void" decides.
+//
+// The gateway bucket is the simulated gateway's shared state: the key
+// "settings" holds {mode, failure_rate, latency_ms}, which every instance
+// watches, and the keys "charge.<order_id>" are its ledger. A ledger entry
+// is created with KV Create and is the charge itself, so an order is never
+// charged twice, across retries, instances and crashes: a second call
+// returns the first outcome. [Charges] counts the ledger's charges.
+//
+// # Outages
+//
+// The gateway is wrapped by a circuit breaker (sony/gobreaker). A decline
+// is an answer, so it counts as a success for the breaker; an outage, or
+// any other gateway error, is a failure. While the gateway fails, the
+// order waits instead of failing: the charge pauses its consumer for every
+// instance (runtime.Pause) until the breaker lets a call through again,
+// and asks for the message back after that delay (runtime.RetryAfter).
+// The charge handler has no delivery limit for the same reason: an outage
+// may last any time, and it must not dead-letter an order.
+//
+// Every event is emitted with a Nats-Msg-Id derived from the order id
+// ("payments.completed:<order_id>"), so a redelivery or a duplicate
+// inventory.reserved re-emits the recorded outcome and the stream keeps
+// one copy.
+package payments

@@ -1,0 +1,51 @@
+package payments
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/natsfn/natsfn/contracts"
+)
+
+func TestGatewaySettingsReachEveryInstance(t *testing.T) {
+	h := newHarness(t)
+	a := h.start("pay-1", Config{})
+	b := h.start("pay-2", Config{})
+
+	body, code := h.request(contracts.SubjectPaymentsGatewayGet, "")
+	if code != "" || string(body) != `{"mode":"ok","failure_rate":0,"latency_ms":0}` {
+		t.Fatalf("defaults: %q %s", code, body)
+	}
+	got := h.setGateway(`{"mode":"decline","latency_ms":5}`)
+	if got != (contracts.GatewayReply{Mode: contracts.GatewayDecline, LatencyMS: 5}) {
+		t.Fatalf("set reply %+v", got)
+	}
+	for _, f := range []*function{a, b} {
+		eventually(t, 5*time.Second, "the settings on both instances", func() bool {
+			return f.sim.current() == got
+		})
+	}
+	// Absent fields keep their value.
+	got = h.setGateway(`{"mode":"ok","failure_rate":0.25}`)
+	if got != (contracts.GatewayReply{Mode: contracts.GatewayOK, FailureRate: 0.25, LatencyMS: 5}) {
+		t.Fatalf("set reply %+v", got)
+	}
+	body, _ = h.request(contracts.SubjectPaymentsGatewayGet, "{}")
+	var read contracts.GatewayReply
+	if err := json.Unmarshal(body, &read); err != nil || read != got {
+		t.Fatalf("get %s", body)
+	}
+	if err := contracts.GatewayReplyV1.Validate(body); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*function{a, b} {
+		eventually(t, 5*time.Second, "the settings on both instances", func() bool { return f.sim.current() == got })
+	}
+
+	for _, bad := range []string{`{}`, `{"mode":"broken"}`, `{"mode":"ok","failure_rate":2}`, `{"mode":"ok","latency_ms":-1}`, `{"mode":"ok","x":1}`} {
+		if body, code := h.request(contracts.SubjectPaymentsGatewaySet, bad); code != "400" {
+			t.Errorf("set %s: %q %s", bad, code, body)
+		}
+	}
+}

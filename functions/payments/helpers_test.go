@@ -1,0 +1,219 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/fntest"
+)
+
+// harness is a server with the streams payments consumes, and a client.
+type harness struct {
+	t   *testing.T
+	srv *fntest.Server
+	js  jetstream.JetStream
+	nc  *nats.Conn
+}
+
+// newHarness starts a server and creates the INVENTORY and ORDERS
+// streams, which the inventory and orders functions would own.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	srv := fntest.NewServer(t)
+	h := &harness{t: t, srv: srv, js: srv.JetStream(t), nc: srv.Connect(t)}
+	for _, name := range []string{contracts.StreamInventory, contracts.StreamOrders} {
+		if _, err := h.js.CreateStream(context.Background(), streamConfig(name)); err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+	}
+	return h
+}
+
+// start runs one payments instance until the test ends.
+func (h *harness) start(instance string, cfg Config) *function {
+	h.t.Helper()
+	f, svc := newFunction(cfg)
+	fntest.RunConfig(h.t, h.srv.Config(instance), svc)
+	return f
+}
+
+// publish publishes an event with the given Msg-Id.
+func (h *harness) publish(subject, msgID string, v any) {
+	h.t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(nats.MsgIdHdr, msgID)
+	msg.Header.Set(runtime.HeaderCorrelationID, "corr-"+msgID)
+	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
+		h.t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+// reserved publishes inventory.reserved for an order of total cents.
+func (h *harness) reserved(orderID, msgID string, total int64) {
+	h.t.Helper()
+	h.publish(contracts.SubjectInventoryReserved, msgID, contracts.InventoryReservedEvent{
+		OrderID:    orderID,
+		Items:      []contracts.ReservedItem{{ProductID: "sku-1", Quantity: 1, UnitPriceCents: total}},
+		TotalCents: total,
+	})
+}
+
+// setGateway calls payments.gateway.set and returns the reply.
+func (h *harness) setGateway(body string) contracts.GatewayReply {
+	h.t.Helper()
+	data, code := h.request(contracts.SubjectPaymentsGatewaySet, body)
+	if code != "" {
+		h.t.Fatalf("gateway.set %s: %s %s", body, code, data)
+	}
+	var r contracts.GatewayReply
+	if err := json.Unmarshal(data, &r); err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// request calls an endpoint and returns the reply body and error code.
+func (h *harness) request(subject, body string) ([]byte, string) {
+	h.t.Helper()
+	msg, err := h.nc.Request(subject, []byte(body), 5*time.Second)
+	if err != nil {
+		h.t.Fatalf("request %s: %v", subject, err)
+	}
+	return msg.Data, msg.Header.Get("Nats-Service-Error-Code")
+}
+
+// event is a message stored in a stream.
+type event struct {
+	Header nats.Header
+	Data   []byte
+}
+
+// events returns every message of a stream on a subject, oldest first.
+func (h *harness) events(stream, subject string) []event {
+	h.t.Helper()
+	ctx := context.Background()
+	st, err := h.js.Stream(ctx, stream)
+	if err != nil {
+		return nil
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []event
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err == nil && m.Subject == subject {
+			out = append(out, event{Header: m.Header, Data: m.Data})
+		}
+	}
+	return out
+}
+
+// completed and failed decode the payments events by order id.
+func (h *harness) completed() map[string]contracts.PaymentCompletedEvent {
+	h.t.Helper()
+	out := map[string]contracts.PaymentCompletedEvent{}
+	for _, ev := range h.events(contracts.StreamPayments, contracts.SubjectPaymentsCompleted) {
+		var v contracts.PaymentCompletedEvent
+		if err := json.Unmarshal(ev.Data, &v); err != nil {
+			h.t.Fatal(err)
+		}
+		out[v.OrderID] = v
+	}
+	return out
+}
+
+func (h *harness) failed() map[string]contracts.PaymentFailedEvent {
+	h.t.Helper()
+	out := map[string]contracts.PaymentFailedEvent{}
+	for _, ev := range h.events(contracts.StreamPayments, contracts.SubjectPaymentsFailed) {
+		var v contracts.PaymentFailedEvent
+		if err := json.Unmarshal(ev.Data, &v); err != nil {
+			h.t.Fatal(err)
+		}
+		out[v.OrderID] = v
+	}
+	return out
+}
+
+// charges reads the gateway's ledger.
+func (h *harness) charges() map[string]int {
+	h.t.Helper()
+	c, err := Charges(h.t.Context(), h.js)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// paymentState reads an order's payment record.
+func (h *harness) paymentState(orderID string) state {
+	h.t.Helper()
+	kv, err := h.js.KeyValue(context.Background(), contracts.BucketPayments)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	e, err := kv.Get(context.Background(), orderID)
+	if err != nil {
+		return ""
+	}
+	var r record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		h.t.Fatal(err)
+	}
+	return r.State
+}
+
+// eventually polls cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// settled waits until a durable consumer has acknowledged every message
+// published so far on its subject.
+func (h *harness) settled(stream, consumer string) {
+	h.t.Helper()
+	ctx := context.Background()
+	var last uint64
+	eventually(h.t, 20*time.Second, consumer+" settled", func() bool {
+		c, err := h.js.Consumer(ctx, stream, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false
+		}
+		if last == 0 {
+			st, err := h.js.Stream(ctx, stream)
+			if err != nil {
+				return false
+			}
+			m, err := st.GetLastMsgForSubject(ctx, info.Config.FilterSubject)
+			if err != nil {
+				return false
+			}
+			last = m.Sequence
+		}
+		return info.AckFloor.Stream >= last && info.NumPending == 0 && info.NumAckPending == 0
+	})
+}

@@ -1,0 +1,132 @@
+package payments
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// Name is the function's micro service name.
+const Name = "payments"
+
+// Version is the function's version, shown by `nats micro info`.
+const Version = "1.0.0"
+
+// BucketGateway is the simulated gateway's bucket: its settings and its
+// ledger of charges.
+const BucketGateway = "gateway"
+
+// Config configures the payments function. The zero value is ready to use.
+type Config struct {
+	// Gateway charges the orders; nil means the simulated gateway, steered
+	// by payments.gateway.set.
+	Gateway Gateway
+	// Breaker tunes the circuit breaker around the gateway.
+	Breaker BreakerConfig
+
+	// hooks inject faults in tests; the zero value does nothing.
+	hooks hooks
+}
+
+// function is one payments instance.
+type function struct {
+	cfg      Config
+	payments jetstream.KeyValue
+	gateway  jetstream.KeyValue
+	sim      *simulated // nil when Config.Gateway is set
+	breaker  *breaker
+	logger   *slog.Logger
+}
+
+// New declares the payments function. Run it with runtime.Run or
+// runtime.Main; every instance shares the buckets and the consumers.
+func New(cfg Config) *runtime.Service {
+	_, svc := newFunction(cfg)
+	return svc
+}
+
+func newFunction(cfg Config) (*function, *runtime.Service) {
+	f := &function{cfg: cfg}
+	svc := runtime.NewService(runtime.ServiceConfig{
+		Name:        Name,
+		Version:     Version,
+		Description: "natsfn payments: charges reserved orders through a payment gateway behind a circuit breaker",
+	})
+	svc.Stream(streamConfig(contracts.StreamPayments))
+	svc.OnStart(f.start)
+
+	runtime.Endpoint(svc, "gateway.get", f.getGateway, runtime.WithSchema(contracts.GetGatewayRequestV1),
+		runtime.Description("read the simulated gateway's settings"))
+	runtime.Endpoint(svc, "gateway.set", f.setGateway, runtime.WithSchema(contracts.SetGatewayRequestV1),
+		runtime.Description("steer the simulated gateway: mode ok|decline|outage, failure_rate, latency_ms"))
+
+	// MaxDeliver(-1): an outage must delay an order, never dead-letter it,
+	// however long it lasts; a permanent error is still dead-lettered at
+	// once. The timeout leaves room for a gateway latency of up to 10s.
+	runtime.OnEvent(svc, "charge", contracts.InventoryReserved, f.charge,
+		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second),
+		runtime.Description("charge a reserved order"))
+	runtime.OnEvent(svc, "void", contracts.OrderCancelled, f.void,
+		runtime.MaxDeliver(10), runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 30*time.Second),
+		runtime.Description("void the payment of an order cancelled before it was charged"))
+	return f, svc
+}
+
+// start opens the buckets payments owns and the gateway.
+func (f *function) start(ctx context.Context, d runtime.Deps) error {
+	f.logger = d.Logger
+	var err error
+	f.payments, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      contracts.BucketPayments,
+		Description: "natsfn payments: the payment of each order",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    d.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", contracts.BucketPayments, err)
+	}
+	f.gateway, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketGateway,
+		Description: "natsfn payments: the simulated gateway's settings and ledger",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+		Replicas:    d.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", BucketGateway, err)
+	}
+	gw := f.cfg.Gateway
+	if gw == nil {
+		// The watch lives as long as the service's run context.
+		if f.sim, err = startSimulated(ctx, f.gateway, d.Logger); err != nil {
+			return err
+		}
+		gw = f.sim
+	}
+	f.breaker = newBreaker(f.cfg.Breaker, gw, d.Logger)
+	return nil
+}
+
+// streamConfig is the stream a function declares, from its contract.
+func streamConfig(name string) jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{
+		Name:       name,
+		Retention:  jetstream.LimitsPolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: 2 * time.Minute,
+	}
+	for _, def := range contracts.Streams() {
+		if def.Name == name {
+			cfg.Subjects = def.Subjects
+			cfg.Description = def.Description
+		}
+	}
+	return cfg
+}

@@ -1,0 +1,86 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// state is where an order's payment stands.
+type state string
+
+const (
+	// stateCharging: the charge is under way (or was, before a crash).
+	stateCharging state = "charging"
+	// stateCompleted: charged. Final.
+	stateCompleted state = "completed"
+	// stateFailed: declined. Final.
+	stateFailed state = "failed"
+	// stateVoided: cancelled before the charge; it never happens. Final.
+	stateVoided state = "voided"
+)
+
+// record is the value of an order in the payments bucket.
+type record struct {
+	OrderID     string                  `json:"order_id"`
+	State       state                   `json:"state"`
+	AmountCents int64                   `json:"amount_cents"`
+	PaymentID   string                  `json:"payment_id,omitempty"`
+	Reason      contracts.FailureReason `json:"reason,omitempty"`
+	UpdatedAt   time.Time               `json:"updated_at"`
+}
+
+// errLost: another worker wrote the record first.
+var errLost = errors.New("payment record changed by another worker")
+
+// create writes a new record; errLost when the order has one already.
+func (f *function) create(ctx context.Context, r *record) (uint64, error) {
+	r.UpdatedAt = time.Now().UTC()
+	data, _ := json.Marshal(r) // plain values always encode
+	rev, err := f.payments.Create(ctx, r.OrderID, data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, errLost
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write payment %s: %v: %w", r.OrderID, err, runtime.ErrUnavailable)
+	}
+	return rev, nil
+}
+
+// update writes the record at the revision it was read; errLost when
+// another worker wrote it since.
+func (f *function) update(ctx context.Context, r *record, rev uint64) error {
+	r.UpdatedAt = time.Now().UTC()
+	data, _ := json.Marshal(r)
+	_, err := f.payments.Update(ctx, r.OrderID, data, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return errLost
+	}
+	if err != nil {
+		return fmt.Errorf("write payment %s: %v: %w", r.OrderID, err, runtime.ErrUnavailable)
+	}
+	return nil
+}
+
+// load reads an order's record, or nil when it has none.
+func (f *function) load(ctx context.Context, orderID string) (*record, uint64, error) {
+	e, err := f.payments.Get(ctx, orderID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read payment %s: %v: %w", orderID, err, runtime.ErrUnavailable)
+	}
+	var r record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, 0, runtime.Permanent(fmt.Errorf("payment %s is not a payment record: %v: %w", orderID, err, runtime.ErrInternal))
+	}
+	return &r, e.Revision(), nil
+}

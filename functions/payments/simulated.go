@@ -1,0 +1,138 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/contracts"
+)
+
+// simulated is a payment gateway for demos and tests. Its settings come
+// from the gateway bucket, watched so that every instance follows
+// payments.gateway.set at once; its ledger is the bucket's charge.<order>
+// keys.
+type simulated struct {
+	kv       jetstream.KeyValue
+	settings atomic.Pointer[contracts.GatewayReply]
+}
+
+// ledgerEntry is the gateway's answer for an order, kept forever.
+type ledgerEntry struct {
+	OrderID     string    `json:"order_id"`
+	Status      string    `json:"status"` // "charged" or "declined"
+	PaymentID   string    `json:"payment_id,omitempty"`
+	AmountCents int64     `json:"amount_cents"`
+	At          time.Time `json:"at"`
+}
+
+const (
+	statusCharged  = "charged"
+	statusDeclined = "declined"
+	ledgerPrefix   = "charge."
+)
+
+// startSimulated loads the settings and keeps them current until ctx ends
+// or the connection closes.
+func startSimulated(ctx context.Context, kv jetstream.KeyValue, logger *slog.Logger) (*simulated, error) {
+	s := &simulated{kv: kv}
+	s.settings.Store(&defaultSettings)
+	w, err := kv.Watch(ctx, settingsKey)
+	if err != nil {
+		return nil, fmt.Errorf("watch gateway settings: %w", err)
+	}
+	// The first nil entry marks the end of the initial value.
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		s.apply(e, logger)
+	}
+	go func() {
+		for e := range w.Updates() {
+			if e != nil {
+				s.apply(e, logger)
+			}
+		}
+	}()
+	return s, nil
+}
+
+func (s *simulated) apply(e jetstream.KeyValueEntry, logger *slog.Logger) {
+	if e.Operation() != jetstream.KeyValuePut {
+		s.settings.Store(&defaultSettings)
+		return
+	}
+	v, err := decodeSettings(e.Value())
+	if err != nil {
+		logger.Warn("ignoring bad gateway settings", "error", err)
+		return
+	}
+	s.settings.Store(&v)
+}
+
+// current returns the settings this instance follows.
+func (s *simulated) current() contracts.GatewayReply { return *s.settings.Load() }
+
+// Charge answers as the settings say: outage fails every call, decline
+// declines, ok charges and declines with probability failure_rate. The
+// first answer for an order is created in the ledger, and every later
+// call returns it.
+func (s *simulated) Charge(ctx context.Context, orderID string, amountCents int64) (string, error) {
+	st := s.current()
+	if st.LatencyMS > 0 {
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Duration(st.LatencyMS) * time.Millisecond):
+		}
+	}
+	if st.Mode == contracts.GatewayOutage {
+		return "", fmt.Errorf("simulated gateway is in outage mode: %w", ErrOutage)
+	}
+	key := ledgerPrefix + orderID
+	for {
+		e, err := s.kv.Get(ctx, key)
+		if err == nil {
+			return answer(e.Value())
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return "", fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
+		}
+		entry := ledgerEntry{OrderID: orderID, Status: statusCharged, AmountCents: amountCents, At: time.Now().UTC()}
+		if st.Mode == contracts.GatewayDecline || rand.Float64() < st.FailureRate {
+			entry.Status = statusDeclined
+		} else {
+			entry.PaymentID = "pay-" + uuid.NewString()
+		}
+		data, _ := json.Marshal(entry) // plain values always encode
+		_, err = s.kv.Create(ctx, key, data)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			continue // a concurrent call answered first: return its answer
+		}
+		if err != nil {
+			return "", fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
+		}
+		return answer(data)
+	}
+}
+
+// answer turns a ledger entry into Charge's result.
+func answer(data []byte) (string, error) {
+	var e ledgerEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return "", fmt.Errorf("simulated gateway ledger entry: %v: %w", err, ErrOutage)
+	}
+	if e.Status == statusDeclined {
+		return "", fmt.Errorf("simulated gateway declined order %s: %w", e.OrderID, ErrDeclined)
+	}
+	return e.PaymentID, nil
+}
