@@ -12,6 +12,8 @@
 #   COMPOSE     compose command (auto)      INFRA_MAX_IMAGE_BYTES  size limit
 
 INFRA_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+# Including this file must not change the including Makefile's default goal.
+INFRA_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 NATSFN_TAG ?= dev
 NATS_IMAGE ?= natsfn/nats-server:$(NATSFN_TAG)
@@ -89,3 +91,5 @@ down: ## Stop the compose stack and remove its containers, network and volumes (
 
 sweep: ## Remove every container, network and volume labelled io.natsfn.project=natsfn (compose and testcontainers leftovers)
 	@sh $(INFRA_DIR)/scripts/sweep.sh
+
+.DEFAULT_GOAL := $(INFRA_DEFAULT_GOAL)
