@@ -76,8 +76,8 @@ func (t *txn) giveBack(ctx context.Context, i int) error {
 }
 
 // cas saves the intent, then writes the product's new quantity at rev. It
-// reports false when another write came first; the intent then stays in
-// memory only until the next attempt overwrites it.
+// reports false when another write came first: the intent is void then,
+// and dropped (a saved copy settles as "not landed").
 func (t *txn) cas(ctx context.Context, i int, kind opKind, rec stockRecord, rev uint64, quantity int, op string) (bool, error) {
 	t.r.Pending = &intent{Line: i, Kind: kind, FromRev: rev}
 	if err := t.save(ctx); err != nil {
@@ -89,6 +89,7 @@ func (t *txn) cas(ctx context.Context, i int, kind opKind, rec stockRecord, rev 
 	rec.Quantity, rec.Op = quantity, op
 	_, err := t.f.stock.Update(ctx, t.r.Lines[i].ProductID, rec.encode(), rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		t.r.Pending = nil
 		return false, nil
 	}
 	if err != nil {
