@@ -70,17 +70,24 @@ func New(cfg Config) *runtime.Service {
 	runtime.Endpoint(svc, "stock.set", f.setStock, runtime.WithSchema(contracts.SetStockRequestV1),
 		runtime.Description("set a product's available quantity and price"))
 
-	// A reservation is resumable, so a transient failure is retried for a
-	// few minutes before the message is dead-lettered (and replayable).
-	retry := []runtime.Option{runtime.MaxDeliver(10),
-		runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 15*time.Second, 30*time.Second)}
 	runtime.OnEvent(svc, "reserve", contracts.OrderCreated, f.reserve,
-		append(retry, runtime.Description("reserve every item of a new order, or reject it"))...)
+		retrying("reserve every item of a new order, or reject it")...)
 	runtime.OnEvent(svc, "release-on-payment-failed", contracts.PaymentFailed, f.releaseOnPaymentFailed,
-		append(retry, runtime.Description("put back the stock of an order whose payment failed"))...)
+		retrying("put back the stock of an order whose payment failed")...)
 	runtime.OnEvent(svc, "release-on-cancel", contracts.OrderCancelled, f.releaseOnCancel,
-		append(retry, runtime.Description("put back the stock of a cancelled order"))...)
+		retrying("put back the stock of a cancelled order")...)
 	return svc
+}
+
+// retrying are the options of every inventory handler. A reservation is
+// resumable, so a transient failure is retried for a few minutes before
+// the message is dead-lettered (and can be replayed).
+func retrying(description string) []runtime.Option {
+	return []runtime.Option{
+		runtime.MaxDeliver(10),
+		runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 15*time.Second, 30*time.Second),
+		runtime.Description(description),
+	}
 }
 
 // start opens the buckets inventory owns and applies the seed.
