@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config is how a function process connects and behaves. main reads it from
@@ -50,8 +52,33 @@ type Config struct {
 	// creates: 1 on one server, 3 on a cluster.
 	Replicas int `env:"NATSFN_REPLICAS" envDefault:"1"`
 
+	// TracesExporter is where spans go: "otlp", "console" (stdout) or
+	// "none". Empty means otlp when an OTLP endpoint is set and no tracing
+	// otherwise, so a process nobody configured pays nothing for tracing.
+	TracesExporter string `env:"OTEL_TRACES_EXPORTER"`
+	// Traces is a shorthand: "stdout" prints spans as OTEL_TRACES_EXPORTER=
+	// console does; "off" turns tracing off whatever else is set.
+	Traces string `env:"NATSFN_TRACES"`
+	// OTLPEndpoint is the collector's base URL for OTLP over HTTP, e.g.
+	// http://otel-collector:4318; spans go to <endpoint>/v1/traces.
+	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	// OTLPTracesEndpoint is the full URL spans are posted to; it wins over
+	// OTLPEndpoint. The exporter reads the other OTEL_EXPORTER_OTLP_*
+	// variables (headers, timeout, compression) itself.
+	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	// OTelDisabled (OTEL_SDK_DISABLED=true) turns tracing off.
+	OTelDisabled bool `env:"OTEL_SDK_DISABLED"`
+
 	// Logger overrides the logger built from LogLevel and LogFormat.
 	Logger *slog.Logger `env:"-"`
+	// TracerProvider overrides the one built from the OTEL_* settings, e.g.
+	// a test's provider with an in-memory exporter. Run does not shut it
+	// down. A trace/noop provider turns tracing off.
+	TracerProvider trace.TracerProvider `env:"-"`
+	// MeterProvider overrides the Prometheus one Run builds for /metrics,
+	// e.g. a test's provider with a ManualReader. /metrics is then not
+	// served: the provider's owner exports its metrics.
+	MeterProvider metric.MeterProvider `env:"-"`
 }
 
 // LoadConfig reads the environment. Its error names the variable at fault.
@@ -136,6 +163,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return bad("NATSFN_REPLICAS", "%d is not between 1 and 5", c.Replicas)
+	}
+	switch c.TracesExporter {
+	case "", "otlp", "console", "none":
+	default:
+		return bad("OTEL_TRACES_EXPORTER", "%q is not otlp, console or none", c.TracesExporter)
+	}
+	if c.Traces != "" && c.Traces != "stdout" && c.Traces != "off" {
+		return bad("NATSFN_TRACES", "%q is not stdout or off", c.Traces)
+	}
+	for name, u := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.OTLPEndpoint,
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.OTLPTracesEndpoint} {
+		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return bad(name, "%q is not an http:// or https:// URL", u)
+		}
 	}
 	if c.InstanceID == "" {
 		c.InstanceID, _ = os.Hostname()

@@ -11,8 +11,9 @@ import (
 
 // Connect dials NATS with the config's credentials. It retries the first
 // connection until ctx ends or ConnectTimeout passes, reconnects forever with
-// jittered backoff, and logs every disconnect and reconnect. The connection
-// is named "<name>/<instance>".
+// jittered backoff, and logs every disconnect and reconnect to logger (Run
+// passes the function's logger, which names it). The connection is named
+// "<name>/<instance>".
 func Connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) (*nats.Conn, error) {
 	connected := make(chan struct{}, 1)
 	opts := []nats.Option{
@@ -23,24 +24,24 @@ func Connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.ReconnectBufSize(16 << 20),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			logger.Info("connected to NATS", "function", name, "server", nc.ConnectedUrlRedacted())
+			logger.Info("connected to NATS", "server", nc.ConnectedUrlRedacted())
 			connected <- struct{}{}
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			logger.Warn("disconnected from NATS", "function", name, "error", err)
+			logger.Warn("disconnected from NATS", "error", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			logger.Info("reconnected to NATS", "function", name, "server", nc.ConnectedUrlRedacted())
+			logger.Info("reconnected to NATS", "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.ClosedHandler(func(*nats.Conn) {
-			logger.Info("NATS connection closed", "function", name)
+			logger.Info("NATS connection closed")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
 			if sub != nil {
 				subject = sub.Subject
 			}
-			logger.Warn("NATS async error", "function", name, "subject", subject, "error", err)
+			logger.Warn("NATS async error", "subject", subject, "error", err)
 		}),
 	}
 	switch {

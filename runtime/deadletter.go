@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DeadLetterStream stores every dead letter, on "deadletter.<service>.<handler>".
@@ -127,6 +128,11 @@ func (d *deadLetters) onMaxDeliveries(h *eventHandler) nats.MsgHandler {
 			return
 		}
 		m := &Message{Service: d.svc.cfg.Name, Handler: h.name, Consumer: adv.Consumer, Stream: adv.Stream, Sequence: adv.StreamSeq, Delivered: adv.Deliveries}
+		if d.svc.tracer != nil {
+			// No handler span survives an ack timeout: the dead letter joins
+			// the trace the message itself carries.
+			ctx = propagator.Extract(ctx, HeaderCarrier(raw.Header))
+		}
 		reason := "max deliveries (" + strconv.Itoa(adv.Deliveries) + ") exhausted: ack wait expired"
 		if err := d.store(ctx, h, deadLetterOf(raw.Subject, raw.Header, raw.Data, m, reason)); err != nil {
 			d.svc.logger.Error("dead-letter failed", "stream", adv.Stream, "seq", adv.StreamSeq, "error", err)
@@ -154,13 +160,27 @@ func (d *deadLetters) store(ctx context.Context, h *eventHandler, dl DeadLetter)
 	hdr.Set(HeaderDLQStreamSeq, uitoa(dl.StreamSeq))
 	hdr.Set(HeaderDLQDeliveries, strconv.Itoa(dl.Deliveries))
 	msg := &nats.Msg{Subject: deadLetterSubject(d.svc.cfg.Name, h.name), Header: hdr, Data: dl.Data}
+	// Its producer span replaces the original's traceparent, so that a
+	// replay continues the trace from here.
+	var span trace.Span
+	if d.svc.tracer != nil {
+		span = startSend(ctx, d.svc.tracer, msg.Subject, hdr.Get(nats.MsgIdHdr), hdr)
+		ctx = trace.ContextWithSpan(ctx, span)
+	}
 	ack, err := d.svc.js.PublishMsg(ctx, msg)
 	if err != nil {
-		return fmt.Errorf("dead-letter %s seq %d: %w", dl.Stream, dl.StreamSeq, err)
+		err = fmt.Errorf("dead-letter %s seq %d: %w", dl.Stream, dl.StreamSeq, err)
+	}
+	if span != nil {
+		EndSpan(span, err)
+	}
+	if err != nil {
+		return err
 	}
 	if !ack.Duplicate {
 		h.stats.deadLettered.Add(1)
-		d.svc.logger.Warn("dead-lettered", "function", d.svc.cfg.Name, "handler", h.name,
+		h.metrics.deadLetter()
+		d.svc.logger.WarnContext(ctx, "dead-lettered", "handler", h.name,
 			"stream", dl.Stream, "stream_seq", dl.StreamSeq, "deliveries", dl.Deliveries, "reason", dl.Reason,
 			"correlation_id", hdr.Get(HeaderCorrelationID))
 	}

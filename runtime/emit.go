@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // EmitOption tunes one Emit.
@@ -63,8 +64,29 @@ func Emit(ctx context.Context, t Topic, v any, opts ...EmitOption) error {
 	if cause := inv.msg.ID(); cause != "" {
 		h.Set(HeaderCausationID, cause)
 	}
-	if _, err := inv.svc.js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("emit %s: %v: %w", t.Subject(), err, ErrUnavailable)
+	span := inv.traceEmit(ctx, t.Subject(), id, h)
+	_, err = inv.svc.js.PublishMsg(ctx, msg)
+	if err != nil {
+		err = fmt.Errorf("emit %s: %v: %w", t.Subject(), err, ErrUnavailable)
+	}
+	if span != nil {
+		EndSpan(span, err)
+	}
+	return err
+}
+
+// traceEmit starts the emit's producer span and puts its traceparent in the
+// event's headers. With tracing off it starts nothing and only passes on the
+// trace context the triggering message carried, so a trace still crosses a
+// function that does not record it.
+func (inv *invocation) traceEmit(ctx context.Context, subject, id string, h nats.Header) trace.Span {
+	if tr := inv.svc.tracer; tr != nil {
+		return startSend(ctx, tr, subject, id, h)
+	}
+	for _, k := range [...]string{"traceparent", "tracestate"} {
+		if v := inv.msg.HeaderValue(k); v != "" {
+			h[k] = []string{v}
+		}
 	}
 	return nil
 }

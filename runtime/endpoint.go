@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Endpoint registers fn as a request/reply micro endpoint on the subject
@@ -25,13 +26,14 @@ func Endpoint[In, Out any](svc *Service, name string, fn Func[In, Out], opts ...
 }
 
 type endpoint struct {
-	name  string
-	opts  handlerOptions
-	core  Handler
-	h     Handler
-	svc   *Service
-	pool  *pool
-	stats endpointStats
+	name    string
+	opts    handlerOptions
+	core    Handler
+	h       Handler
+	svc     *Service
+	pool    *pool
+	stats   endpointStats
+	metrics *handlerMetrics
 }
 
 // microName is the endpoint's name in micro, which allows no dots.
@@ -41,7 +43,9 @@ func (e *endpoint) subject() string { return e.svc.cfg.Name + "." + e.name }
 
 // register adds the endpoint to the micro service.
 func (e *endpoint) register(svc *Service) error {
-	e.h = svc.chain(e.core, e.opts)
+	site := handlerSite{kind: KindRequest, name: e.name, subject: e.subject()}
+	e.metrics = svc.metricsFor(site)
+	e.h = svc.chain(e.core, e.opts, site, e.metrics)
 	if e.opts.concurrency == 0 {
 		e.opts.concurrency = 1
 	}
@@ -128,7 +132,7 @@ func (e *endpoint) reply(req micro.Request, m *Message, out []byte, err error, i
 		return
 	}
 	if perr := e.svc.nc.PublishMsg(&nats.Msg{Subject: req.Reply(), Header: hdr, Data: out}); perr != nil {
-		e.svc.logger.Warn("reply failed", "function", e.svc.cfg.Name, "handler", e.name, "error", perr)
+		e.svc.logger.Warn("reply failed", "handler", e.name, "error", perr)
 	}
 }
 
@@ -138,11 +142,13 @@ func oneLine(s string) string {
 }
 
 // invocation is what a handler's context carries: its message and service,
-// and the emit counters that make Nats-Msg-Id deterministic.
+// the emit counters that make Nats-Msg-Id deterministic, and the context of
+// the handler's span (set by the tracing middleware when tracing is on).
 type invocation struct {
-	msg *Message
-	svc *Service
-	ev  *eventHandler
+	msg  *Message
+	svc  *Service
+	ev   *eventHandler
+	span trace.SpanContext
 
 	mu  sync.Mutex
 	seq map[string]int

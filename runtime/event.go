@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Topic is an event type: the subject it is published on, the stream that
@@ -51,6 +52,7 @@ type eventHandler struct {
 	pool      *pool
 	hbErrors  atomic.Int32
 	stats     eventStats
+	metrics   *handlerMetrics
 }
 
 func (h *eventHandler) consumerName() string { return h.svc.cfg.Name + "-" + h.name }
@@ -71,7 +73,10 @@ func (h *eventHandler) consumerConfig() jetstream.ConsumerConfig {
 // start creates or updates the durable consumer, starts consuming, and lists
 // the handler as a micro endpoint whose stats data carries its figures.
 func (h *eventHandler) start(ctx context.Context, svc *Service) error {
-	h.h = svc.chain(h.core, h.opts)
+	site := handlerSite{kind: KindEvent, name: h.name, subject: h.topic.Subject(),
+		stream: h.topic.Stream(), consumer: h.consumerName()}
+	h.metrics = svc.metricsFor(site)
+	h.h = svc.chain(h.core, h.opts, site, h.metrics)
 	if h.opts.concurrency == 0 {
 		h.opts.concurrency = DefaultEventConcurrency
 	}
@@ -131,7 +136,7 @@ func (h *eventHandler) bind(ctx context.Context) error {
 // consumeError logs Consume's errors and rebinds after repeated missed
 // heartbeats or a deleted consumer, which Consume never recovers from alone.
 func (h *eventHandler) consumeError(_ jetstream.ConsumeContext, err error) {
-	h.svc.logger.Warn("consume error", "function", h.svc.cfg.Name, "handler", h.name, "error", err)
+	h.svc.logger.Warn("consume error", "handler", h.name, "error", err)
 	rebind := errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound)
 	if errors.Is(err, jetstream.ErrNoHeartbeat) && h.hbErrors.Add(1) >= 3 {
 		rebind = true
@@ -149,7 +154,7 @@ func (h *eventHandler) consumeError(_ jetstream.ConsumeContext, err error) {
 		ctx, cancel := context.WithTimeout(h.svc.baseCtx, 10*time.Second)
 		defer cancel()
 		if err := h.bind(ctx); err != nil {
-			h.svc.logger.Error("rebind consumer failed", "function", h.svc.cfg.Name, "handler", h.name, "error", err)
+			h.svc.logger.Error("rebind consumer failed", "handler", h.name, "error", err)
 		}
 	}()
 }
@@ -191,6 +196,7 @@ func (h *eventHandler) process(msg jetstream.Msg) {
 	h.stats.delivered.Add(1)
 	if md.NumDelivered > 1 {
 		h.stats.redelivered.Add(1)
+		h.metrics.redelivery()
 	}
 	if rf := msg.Headers().Get(HeaderReplayFor); rf != "" && rf != h.consumerName() {
 		h.stats.skipped.Add(1)
@@ -213,11 +219,11 @@ func (h *eventHandler) process(msg jetstream.Msg) {
 	h.stats.inFlight.Add(1)
 	start := time.Now()
 	keepAlive := h.keepAlive(msg)
-	ctx := withInvocation(h.svc.baseCtx, &invocation{msg: m, svc: h.svc, ev: h})
-	_, err = h.h.Handle(ctx, m)
+	inv := &invocation{msg: m, svc: h.svc, ev: h}
+	_, err = h.h.Handle(withInvocation(h.svc.baseCtx, inv), m)
 	keepAlive.Stop()
 	h.stats.processing.Add(int64(time.Since(start)))
-	h.settle(msg, m, err)
+	h.settle(msg, inv, err)
 	h.stats.inFlight.Add(-1)
 }
 
@@ -236,9 +242,11 @@ func (h *eventHandler) keepAlive(msg jetstream.Msg) *time.Timer {
 
 // settle acks, naks or terminates the message after its handler ran. The
 // handler's emits were awaited already, so an ack means durable effects.
-func (h *eventHandler) settle(msg jetstream.Msg, m *Message, err error) {
+func (h *eventHandler) settle(msg jetstream.Msg, inv *invocation, err error) {
+	m := inv.msg
 	if err == nil {
 		h.stats.acked.Add(1)
+		h.metrics.settle(settleAck)
 		_ = msg.Ack()
 		return
 	}
@@ -255,19 +263,26 @@ func (h *eventHandler) settle(msg jetstream.Msg, m *Message, err error) {
 			delay = h.opts.delayFor(m.Delivered)
 		}
 		h.stats.naked.Add(1)
+		h.metrics.settle(settleNak)
 		_ = msg.NakWithDelay(delay)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.svc.baseCtx), 5*time.Second)
 	defer cancel()
+	if inv.span.IsValid() {
+		// The dead letter's span is a child of the handler's span.
+		ctx = trace.ContextWithSpanContext(ctx, inv.span)
+	}
 	if dlErr := h.svc.dlq.store(ctx, h, deadLetterOf(msg.Subject(), msg.Headers(), msg.Data(), m, reason)); dlErr != nil {
 		// Keep the message rather than lose it: it comes back after the delay.
-		h.svc.logger.Error("dead-letter failed; retrying the message", "function", h.svc.cfg.Name, "handler", h.name, "error", dlErr)
+		h.svc.logger.ErrorContext(ctx, "dead-letter failed; retrying the message", "handler", h.name, "error", dlErr)
 		h.stats.naked.Add(1)
+		h.metrics.settle(settleNak)
 		_ = msg.NakWithDelay(h.opts.delayFor(m.Delivered))
 		return
 	}
 	h.stats.terminated.Add(1)
+	h.metrics.settle(settleTerm)
 	_ = msg.TermWithReason(truncate(reason, 256))
 }
 

@@ -8,9 +8,11 @@ import (
 )
 
 // Log writes one line per failed message at warn (4xx) or error (5xx) level
-// and, at debug level, one per success. Every line names the function, the
-// handler and the correlation id.
+// and, at debug level, one per success. It logs with the handler's context,
+// so every line names the handler, the correlation id and, when tracing is
+// on, the trace and span ids; the service's logger adds the function.
 func Log(logger *slog.Logger) Middleware {
+	logger = withContextAttrs(logger)
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
 			start := time.Now()
@@ -19,11 +21,8 @@ func Log(logger *slog.Logger) Middleware {
 				return out, nil
 			}
 			attrs := []slog.Attr{
-				slog.String("function", m.Service),
-				slog.String("handler", m.Handler),
 				slog.String("kind", m.Kind.String()),
 				slog.String("subject", m.Subject),
-				slog.String("correlation_id", m.CorrelationID()),
 				slog.Duration("duration", time.Since(start)),
 			}
 			if m.Kind == KindEvent {

@@ -21,7 +21,9 @@ type ops struct {
 	mux      *http.ServeMux
 }
 
-func startOps(cfg Config, logger *slog.Logger, services []*Service) (*ops, error) {
+// startOps serves the ops port; metrics is the /metrics handler, nil when
+// Run does not own the meter provider.
+func startOps(cfg Config, logger *slog.Logger, services []*Service, metrics http.Handler) (*ops, error) {
 	o := &ops{services: services, mux: http.NewServeMux()}
 	if cfg.OpsAddr == "" || cfg.OpsAddr == "off" {
 		return o, nil
@@ -30,6 +32,9 @@ func startOps(cfg Config, logger *slog.Logger, services []*Service) (*ops, error
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	o.mux.HandleFunc("GET /readyz", o.readyz)
+	if metrics != nil {
+		o.mux.Handle("GET /metrics", metrics)
+	}
 	ln, err := net.Listen("tcp", cfg.OpsAddr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: NATSFN_OPS_ADDR: %w", ErrConfigValidation, err)

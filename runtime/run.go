@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -28,7 +30,17 @@ func Run(ctx context.Context, cfg Config, services ...*Service) error {
 			return err
 		}
 	}
-	ops, err := startOps(cfg, logger, services)
+	tel, err := newTelemetry(ctx, cfg, services)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: spans of the shutdown are flushed too.
+	defer func() {
+		if err := tel.close(); err != nil {
+			logger.Warn("telemetry shutdown", "error", err)
+		}
+	}()
+	ops, err := startOps(cfg, logger, services, tel.handler)
 	if err != nil {
 		return err
 	}
@@ -42,7 +54,7 @@ func Run(ctx context.Context, cfg Config, services ...*Service) error {
 	// Services start together: one may wait for a stream another creates.
 	var g errgroup.Group
 	for _, s := range services {
-		g.Go(func() error { return s.start(ctx, base, cfg, logger) })
+		g.Go(func() error { return s.start(ctx, base, cfg, logger, tel) })
 	}
 	startErr := g.Wait()
 	if startErr == nil {
@@ -85,7 +97,7 @@ func shutdown(services []*Service) error {
 
 // start connects the service and brings it up in dependency order: streams,
 // OnStart hooks, dead letters, the micro service, then consumers.
-func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logger) error {
+func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logger, tel *telemetry) error {
 	s.mu.Lock()
 	if s.running {
 		s.mu.Unlock()
@@ -95,7 +107,9 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 	s.mu.Unlock()
 
 	s.baseCtx = base
-	s.logger = logger.With("function", s.cfg.Name, "instance", cfg.InstanceID)
+	s.logger = withContextAttrs(logger).With("function", s.cfg.Name, "instance", cfg.InstanceID)
+	s.tracer = tel.tracers[s]
+	s.metrics = tel.metrics
 	nc, err := Connect(ctx, cfg, s.cfg.Name, s.logger)
 	if err != nil {
 		return fmt.Errorf("service %s: %w", s.cfg.Name, err)
@@ -114,7 +128,14 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 			return fmt.Errorf("service %s: stream %s: %w", s.cfg.Name, sc.Name, err)
 		}
 	}
-	deps := Deps{Conn: nc, JetStream: js, Logger: s.logger, Replicas: cfg.Replicas, InstanceID: cfg.InstanceID}
+	deps := Deps{Conn: nc, JetStream: js, Logger: s.logger, Replicas: cfg.Replicas, InstanceID: cfg.InstanceID,
+		Meter: metricnoop.Meter{}, Tracer: tracenoop.Tracer{}}
+	if s.metrics != nil {
+		deps.Meter = s.metrics.meter
+	}
+	if s.tracer != nil {
+		deps.Tracer = s.tracer
+	}
 	for _, fn := range s.onStart {
 		if err := fn(ctx, deps); err != nil {
 			return fmt.Errorf("service %s: start: %w", s.cfg.Name, err)
@@ -149,6 +170,9 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		if err := h.start(ctx, s); err != nil {
 			return fmt.Errorf("service %s: handler %s: %w", s.cfg.Name, h.name, err)
 		}
+	}
+	if err := s.registerMetrics(); err != nil {
+		return fmt.Errorf("service %s: %w", s.cfg.Name, err)
 	}
 	if len(s.events) > 0 {
 		s.background.Add(1)
@@ -216,6 +240,11 @@ func (s *Service) stop() error {
 		p.stop()
 	}
 	s.background.Wait()
+	if s.metricsReg != nil {
+		if err := s.metricsReg.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("metrics: %w", err))
+		}
+	}
 	if s.nc != nil {
 		if err := s.nc.Drain(); err != nil {
 			errs = append(errs, fmt.Errorf("drain: %w", err))

@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrConfigValidation is wrapped by every configuration error the runtime
@@ -60,6 +62,13 @@ type Deps struct {
 	Replicas int
 	// InstanceID identifies this instance (NATSFN_INSTANCE_ID).
 	InstanceID string
+	// Meter makes the function's own metrics, exported with the runtime's
+	// on /metrics; a no-op meter when metrics are off. Service.Gauge is the
+	// short way to report one value.
+	Meter metric.Meter
+	// Tracer makes spans outside a handler (a watcher, a warm-up); inside
+	// one, StartSpan is simpler. A no-op tracer when tracing is off.
+	Tracer trace.Tracer
 }
 
 // Service is one function: a micro service with endpoints and event
@@ -71,6 +80,7 @@ type Service struct {
 	events     []*eventHandler
 	streams    []jetstream.StreamConfig
 	onStart    []func(context.Context, Deps) error
+	gauges     []gauge
 
 	ready chan struct{}
 
@@ -87,6 +97,10 @@ type Service struct {
 	background sync.WaitGroup
 	dlq        *deadLetters
 	stopCh     chan struct{}
+	// tracer is nil when tracing is off, metrics when metrics are off.
+	tracer     trace.Tracer
+	metrics    *instruments
+	metricsReg metric.Registration
 }
 
 // NewService declares a function. Its config is validated by Run.
@@ -118,26 +132,59 @@ func (s *Service) OnStart(fn func(ctx context.Context, d Deps) error) {
 // Ready is closed once the service serves every endpoint and consumer.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
+// handlerSite says where a handler sits: its trigger kind, name and subject
+// and, for an event handler, its stream and durable consumer. Tracing and
+// metrics label their spans and series with it.
+type handlerSite struct {
+	kind     Kind
+	name     string
+	subject  string
+	stream   string
+	consumer string
+}
+
 // chain wraps a handler's core in the service's middleware. The order is
-// written here once for both trigger kinds.
-func (s *Service) chain(core Handler, o handlerOptions) Handler {
-	mws := []Middleware{
-		Correlate(),
-		Log(s.logger),
+// written here once for both trigger kinds: tracing comes first so that
+// every log line has the span; tracing and metrics see the error after
+// Recover and MapErrors made it final. Tracing and metrics are left out
+// when they are off, so they cost nothing then.
+func (s *Service) chain(core Handler, o handlerOptions, site handlerSite, hm *handlerMetrics) Handler {
+	mws := []Middleware{Correlate()}
+	if s.tracer != nil {
+		mws = append(mws, traced(s.tracer, site))
+	}
+	mws = append(mws, Log(s.logger))
+	if hm != nil {
+		mws = append(mws, measure(hm))
+	}
+	mws = append(mws,
 		Recover(),
 		MapErrors(),
 		LimitBytes(o.maxBytes),
 		Timeout(o.timeout),
-	}
+	)
 	mws = append(mws, s.middleware...)
 	mws = append(mws, Validate())
 	return Chain(core, mws...)
+}
+
+// metricsFor makes a handler's metric label sets; nil when metrics are off.
+func (s *Service) metricsFor(site handlerSite) *handlerMetrics {
+	if s.metrics == nil {
+		return nil
+	}
+	return s.metrics.forHandler(s.cfg.Name, site)
 }
 
 // validate checks the declarations before anything connects.
 func (s *Service) validate() error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
+	}
+	for _, g := range s.gauges {
+		if !instrumentNameRe.MatchString(g.name) || g.read == nil {
+			return fmt.Errorf("%w: service %s: gauge %q: a name of letters, digits and _ . / - and a read func", ErrConfigValidation, s.cfg.Name, g.name)
+		}
 	}
 	seen := map[string]bool{}
 	for _, e := range s.endpoints {

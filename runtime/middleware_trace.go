@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// traced runs each message of one handler in a span named "process
+// <subject>": SpanKindServer for a request, SpanKindConsumer for an event,
+// the child of the traceparent the message carries, or the root of a new
+// trace. It records the error a handler returns. The span's status is Error
+// for a failed event and for a request answered with a 5xx; a 4xx reply is
+// the service working as designed, so it is noted but not a failure.
+//
+// Run leaves it out of the chain when tracing is off.
+func traced(tr trace.Tracer, site handlerSite) Middleware {
+	kind := trace.SpanKindServer
+	if site.kind == KindEvent {
+		kind = trace.SpanKindConsumer
+	}
+	attrs := []attribute.KeyValue{
+		messagingNATS,
+		semconv.MessagingOperationTypeProcess,
+		semconv.MessagingOperationName("process"),
+		semconv.MessagingDestinationName(site.subject),
+		AttrHandler.String(site.name),
+	}
+	if site.consumer != "" {
+		attrs = append(attrs, semconv.MessagingConsumerGroupName(site.consumer), AttrStream.String(site.stream))
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(kind), trace.WithAttributes(attrs...)}
+	name := "process " + site.subject
+	return func(next Handler) Handler {
+		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
+			if m.Header != nil {
+				ctx = propagator.Extract(ctx, HeaderCarrier(m.Header))
+			}
+			ctx, span := tr.Start(ctx, name, opts...)
+			if span.IsRecording() {
+				span.SetAttributes(messageAttrs(m)...)
+			}
+			if inv := invocationFrom(ctx); inv != nil {
+				inv.span = span.SpanContext() // the parent of a dead letter's span
+			}
+			out, err := next.Handle(ctx, m)
+			if err != nil {
+				recordError(span, err, m.Kind == KindEvent || Code(err) >= 500)
+			}
+			span.End()
+			return out, err
+		})
+	}
+}
+
+// messageAttrs are the span attributes that change with every message.
+func messageAttrs(m *Message) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 4)
+	if m.Kind == KindEvent {
+		attrs = append(attrs, semconv.MessagingMessageID(m.ID()),
+			AttrDeliveryCount.Int(m.Delivered), AttrStreamSequence.Int64(int64(m.Sequence)))
+	}
+	if id := m.HeaderValue(HeaderCorrelationID); id != "" {
+		attrs = append(attrs, AttrCorrelationID.String(id))
+	}
+	return attrs
+}
