@@ -1,0 +1,83 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/fntest"
+)
+
+// TestHandlerLogLines: a line a handler logs with its context, and the
+// runtime's own line for a failed request, are JSON with trace_id, span_id,
+// correlation_id, function and handler, each key once.
+func TestHandlerLogLines(t *testing.T) {
+	srv := fntest.NewServer(t)
+	rec := newSpanRecorder(t)
+	var buf syncBuffer
+	svc := runtime.NewService(runtime.ServiceConfig{Name: "logger", Version: "1.0.0"})
+	var logger *slog.Logger
+	svc.OnStart(func(ctx context.Context, d runtime.Deps) error {
+		logger = d.Logger
+		return nil
+	})
+	runtime.Endpoint(svc, "work", func(ctx context.Context, in echoIn) (echoOut, error) {
+		logger.InfoContext(ctx, "working", "msg_len", len(in.Msg))
+		if in.Msg == "fail" {
+			return echoOut{}, fmt.Errorf("nope: %w", runtime.ErrConflict)
+		}
+		return echoOut{Echo: in.Msg}, nil
+	})
+	cfg := srv.Config("logs")
+	cfg.TracerProvider = rec
+	cfg.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	fntest.RunConfig(t, cfg, svc)
+	nc := srv.Connect(t)
+
+	header, tid, _ := traceparent()
+	msg := natsMsg("logger.work", `{"msg":"fail"}`)
+	msg.Header["traceparent"] = []string{header}
+	msg.Header.Set(runtime.HeaderCorrelationID, "corr-42")
+	if _, err := nc.RequestMsg(msg, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	span := rec.one(t, "process logger.work")
+
+	lines := map[string]string{}
+	eventually(t, 5*time.Second, "two log lines", func() bool {
+		for _, line := range strings.Split(buf.String(), "\n") {
+			var v map[string]any
+			if json.Unmarshal([]byte(line), &v) == nil {
+				if m, ok := v["msg"].(string); ok {
+					lines[m] = line
+				}
+			}
+		}
+		return lines["working"] != "" && lines["handler failed"] != ""
+	})
+	for _, name := range []string{"working", "handler failed"} {
+		line := lines[name]
+		var v map[string]any
+		_ = json.Unmarshal([]byte(line), &v)
+		want := map[string]string{
+			"trace_id":       tid.String(),
+			"span_id":        span.SpanContext.SpanID().String(),
+			"correlation_id": "corr-42",
+			"function":       "logger",
+			"handler":        "work",
+		}
+		for key, value := range want {
+			if v[key] != value {
+				t.Errorf("%q line: %s = %v, want %s\n%s", name, key, v[key], value, line)
+			}
+			if n := strings.Count(line, `"`+key+`":`); n != 1 {
+				t.Errorf("%q line has %s %d times\n%s", name, key, n, line)
+			}
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// spanRecorder is a tracer provider that keeps every ended span in memory.
+type spanRecorder struct {
+	*sdktrace.TracerProvider
+	exp *tracetest.InMemoryExporter
+}
+
+func newSpanRecorder(t *testing.T) *spanRecorder {
+	t.Helper()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return &spanRecorder{TracerProvider: tp, exp: exp}
+}
+
+// find returns the ended spans with the given name.
+func (r *spanRecorder) find(name string) []tracetest.SpanStub {
+	var out []tracetest.SpanStub
+	for _, s := range r.exp.GetSpans() {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// one waits for exactly one ended span with the given name and returns it.
+func (r *spanRecorder) one(t *testing.T, name string) tracetest.SpanStub {
+	t.Helper()
+	eventually(t, 5*time.Second, "span "+name, func() bool { return len(r.find(name)) >= 1 })
+	spans := r.find(name)
+	if len(spans) != 1 {
+		t.Fatalf("%d spans named %q, want 1", len(spans), name)
+	}
+	return spans[0]
+}
+
+// attr returns a span attribute as a string, or "".
+func attr(s tracetest.SpanStub, key string) string {
+	for _, kv := range s.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+// traceparent builds a sampled W3C traceparent with fixed ids.
+func traceparent() (header string, tid trace.TraceID, sid trace.SpanID) {
+	tid, _ = trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ = trace.SpanIDFromHex("b7ad6b7169203331")
+	return "00-" + tid.String() + "-" + sid.String() + "-01", tid, sid
+}
+
+// meterRecorder is a meter provider read on demand.
+type meterRecorder struct {
+	*sdkmetric.MeterProvider
+	reader *sdkmetric.ManualReader
+}
+
+func newMeterRecorder(t *testing.T) *meterRecorder {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return &meterRecorder{MeterProvider: mp, reader: reader}
+}
+
+// value sums the points of the metric whose attributes include every
+// key=value in labels; for a histogram it sums the counts.
+func (m *meterRecorder) value(t *testing.T, name string, labels ...string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := m.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	match := func(set attribute.Set) bool {
+		for i := 0; i+1 < len(labels); i += 2 {
+			v, ok := set.Value(attribute.Key(labels[i]))
+			if !ok || v.Emit() != labels[i+1] {
+				return false
+			}
+		}
+		return true
+	}
+	var total int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, md := range sm.Metrics {
+			if md.Name != name {
+				continue
+			}
+			switch d := md.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					if match(p.Attributes) {
+						total += p.Value
+					}
+				}
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					if match(p.Attributes) {
+						total += p.Value
+					}
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					if match(p.Attributes) {
+						total += int64(p.Count)
+					}
+				}
+			}
+		}
+	}
+	return total
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) (string, int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	return "127.0.0.1:" + strconv.Itoa(port), port
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
