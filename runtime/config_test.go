@@ -19,6 +19,10 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 		{"url", "NATS_URL", "not a url"},
 		{"creds file", "NATS_CREDS", "/nonexistent/user.creds"},
 		{"password without user", "NATS_PASSWORD", "secret"},
+		{"traces exporter", "OTEL_TRACES_EXPORTER", "zipkin"},
+		{"natsfn traces", "NATSFN_TRACES", "loud"},
+		{"otlp endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"},
+		{"otlp traces endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://collector:4317"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
