@@ -61,6 +61,15 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 		return err
 	}
 	if err := f.update(ctx, r, rev); err != nil {
+		if errors.Is(err, errLost) && r.State == stateCompleted {
+			// A void landed while the gateway charged: the order is
+			// cancelled but the money is taken. Say so loudly; a refund
+			// step is not part of this saga yet.
+			if now, _, lerr := f.load(ctx, r.OrderID); lerr == nil && now != nil && now.State == stateVoided {
+				f.logger.Error("order charged while it was being cancelled: refund needed",
+					"order_id", r.OrderID, "payment_id", r.PaymentID, "amount_cents", r.AmountCents)
+			}
+		}
 		return err
 	}
 	return f.announce(ctx, r)

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/inventory"
+	"github.com/natsfn/natsfn/functions/orders"
+	"github.com/natsfn/natsfn/functions/payments"
+	"github.com/natsfn/natsfn/runtime/fntest"
+)
+
+// flow is the whole order flow on one embedded server.
+type flow struct {
+	t   testing.TB
+	srv *fntest.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+// startFlow runs the three functions, as the all-in-one does.
+func startFlow(t testing.TB) *flow {
+	t.Helper()
+	srv := fntest.NewServer(t)
+	fntest.Run(t, srv,
+		orders.New(orders.Config{}),
+		inventory.New(inventory.Config{}),
+		payments.New(payments.Config{}),
+	)
+	nc := srv.Connect(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &flow{t: t, srv: srv, nc: nc, js: js}
+}
+
+// reply is a micro reply: its error code (0 on success) and body.
+type reply struct {
+	code int
+	desc string
+	data []byte
+	hdr  nats.Header
+}
+
+// request sends a request with optional headers (key, value pairs).
+func (f *flow) request(subject string, body []byte, headers ...string) reply {
+	f.t.Helper()
+	msg := nats.NewMsg(subject)
+	msg.Data = body
+	for i := 0; i+1 < len(headers); i += 2 {
+		msg.Header.Set(headers[i], headers[i+1])
+	}
+	m, err := f.nc.RequestMsg(msg, 10*time.Second)
+	if err != nil {
+		f.t.Fatalf("%s: %v", subject, err)
+	}
+	r := reply{data: m.Data, hdr: m.Header}
+	if c := m.Header.Get(micro.ErrorCodeHeader); c != "" {
+		fmt.Sscan(c, &r.code)
+		r.desc = m.Header.Get(micro.ErrorHeader)
+	}
+	return r
+}
+
+// call sends v as JSON and decodes a successful reply into out.
+func (f *flow) call(subject string, v, out any) {
+	f.t.Helper()
+	body, _ := json.Marshal(v)
+	r := f.request(subject, body)
+	if r.code != 0 {
+		f.t.Fatalf("%s: %d %s", subject, r.code, r.desc)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.data, out); err != nil {
+			f.t.Fatalf("%s: reply %q: %v", subject, r.data, err)
+		}
+	}
+}
+
+func (f *flow) setStock(sku string, qty int, cents int64) {
+	f.t.Helper()
+	f.call(contracts.SubjectInventoryStockSet, contracts.SetStockRequest{ProductID: sku, Quantity: qty, PriceCents: cents}, nil)
+}
+
+func (f *flow) stock(sku string) int {
+	f.t.Helper()
+	var s contracts.StockReply
+	f.call(contracts.SubjectInventoryStockGet, contracts.GetStockRequest{ProductID: sku}, &s)
+	return s.Quantity
+}
+
+func (f *flow) gateway(mode contracts.GatewayMode) {
+	f.t.Helper()
+	f.call(contracts.SubjectPaymentsGatewaySet, contracts.SetGatewayRequest{Mode: mode}, nil)
+}
+
+// place creates an order and returns its id.
+func (f *flow) place(customer string, items ...contracts.OrderItem) string {
+	f.t.Helper()
+	var r contracts.CreateOrderReply
+	f.call(contracts.SubjectOrdersCreate, contracts.CreateOrderRequest{CustomerID: customer, Items: items}, &r)
+	if r.Status != contracts.StatusPending || r.OrderID == "" {
+		f.t.Fatalf("create replied %+v", r)
+	}
+	return r.OrderID
+}
+
+func (f *flow) order(id string) contracts.OrderView {
+	f.t.Helper()
+	var v contracts.OrderView
+	f.call(contracts.SubjectOrdersGet, contracts.GetOrderRequest{OrderID: id}, &v)
+	return v
+}
+
+// settle waits until the order is confirmed or cancelled and returns it.
+func (f *flow) settle(id string, within time.Duration) contracts.OrderView {
+	f.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		v := f.order(id)
+		if v.Status == contracts.StatusConfirmed || v.Status == contracts.StatusCancelled {
+			return v
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("order %s still %s after %s: %+v", id, v.Status, within, v.Timeline)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// charges counts the gateway's real charges per order.
+func (f *flow) charges() map[string]int {
+	f.t.Helper()
+	c, err := payments.Charges(context.Background(), f.js)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// count returns the messages a stream holds on a subject.
+func (f *flow) count(stream, subject string) uint64 {
+	f.t.Helper()
+	st, err := f.js.Stream(context.Background(), stream)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return info.State.Subjects[subject]
+}
+
+// keys returns how many keys a bucket holds.
+func (f *flow) keys(bucket string) int {
+	f.t.Helper()
+	kv, err := f.js.KeyValue(context.Background(), bucket)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	lister, err := kv.ListKeys(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	n := 0
+	for range lister.Keys() {
+		n++
+	}
+	return n
+}
+
+func item(sku string, qty int) contracts.OrderItem { return contracts.OrderItem{ProductID: sku, Quantity: qty} }
+
