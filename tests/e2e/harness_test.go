@@ -179,5 +179,6 @@ func (f *flow) keys(bucket string) int {
 	return n
 }
 
-func item(sku string, qty int) contracts.OrderItem { return contracts.OrderItem{ProductID: sku, Quantity: qty} }
-
+func item(sku string, qty int) contracts.OrderItem {
+	return contracts.OrderItem{ProductID: sku, Quantity: qty}
+}
