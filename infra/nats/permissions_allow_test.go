@@ -22,7 +22,7 @@ var (
 	ownBuckets = map[string][]string{
 		"orders":    {"orders", "idempotency"},
 		"inventory": {"stock", "reservations"},
-		"payments":  {"payments"},
+		"payments":  {"payments", "gateway"},
 	}
 )
 
