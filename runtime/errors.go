@@ -72,11 +72,23 @@ func classify(err error) (int, string) {
 	return CodeInternal, "internal"
 }
 
-// Errorf builds an error wrapping one of the sentinels, e.g.
-// runtime.Errorf(runtime.ErrNotFound, "order %s", id).
+// Errorf builds an error of one of the sentinels' kinds whose text is just
+// the message, e.g. runtime.Errorf(runtime.ErrNotFound, "order %s", id):
+// errors.Is(err, runtime.ErrNotFound) holds, and the caller reads
+// "order 42" rather than "order 42: not found". Use %w in format to keep a
+// cause as well.
 func Errorf(kind error, format string, args ...any) error {
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), kind)
+	return &kindError{err: fmt.Errorf(format, args...), kind: kind}
 }
+
+// kindError is a message classified by a sentinel.
+type kindError struct {
+	err  error
+	kind error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
 
 // permanentError marks an error that no retry can fix.
 type permanentError struct{ err error }

@@ -59,6 +59,6 @@ func ExampleEndpoint() {
 	fmt.Println("shutdown:", <-done)
 	// Output:
 	// {"text":"hello gopher"}
-	// 400 name is required: invalid input
+	// 400 name is required
 	// shutdown: <nil>
 }

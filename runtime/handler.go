@@ -44,7 +44,7 @@ func typed[In, Out any](fn Func[In, Out]) Handler {
 		var in In
 		if len(m.Data) > 0 || m.Schema != nil {
 			if err := json.Unmarshal(m.Data, &in); err != nil {
-				return nil, fmt.Errorf("malformed JSON: %v: %w", err, ErrInvalid)
+				return nil, Errorf(ErrInvalid, "malformed JSON: %v", err)
 			}
 		}
 		out, err := fn(ctx, in)

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"fmt"
 )
 
 // LimitBytes rejects a payload over n bytes with a 413 before anything
@@ -14,7 +13,7 @@ func LimitBytes(n int) Middleware {
 		}
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
 			if len(m.Data) > n {
-				return nil, fmt.Errorf("payload of %d bytes is over the %d byte limit: %w", len(m.Data), n, ErrTooLarge)
+				return nil, Errorf(ErrTooLarge, "payload of %d bytes is over the %d byte limit", len(m.Data), n)
 			}
 			return next.Handle(ctx, m)
 		})

@@ -2,7 +2,7 @@ package runtime
 
 import (
 	"context"
-	"fmt"
+	"strings"
 )
 
 // Schema validates a JSON document before a handler sees it.
@@ -25,7 +25,11 @@ func Validate() Middleware {
 					m.Data = []byte("{}")
 				}
 				if err := m.Schema.Validate(m.Data); err != nil {
-					return nil, fmt.Errorf("%s: %v: %w", m.Schema.ID(), err, ErrInvalid)
+					// Name the schema, unless its error does already.
+					if msg := err.Error(); !strings.HasPrefix(msg, m.Schema.ID()) {
+						return nil, Errorf(ErrInvalid, "%s: %w", m.Schema.ID(), err)
+					}
+					return nil, Errorf(ErrInvalid, "%w", err)
 				}
 			}
 			return next.Handle(ctx, m)
