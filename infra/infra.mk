@@ -3,7 +3,9 @@
 #
 #   make images      build static binaries + every image, check the sizes
 #   make image-nats  only the NATS server image
-#   make up / down   the compose stack (3 NATS nodes, 2 replicas per function)
+#   make up / down   the compose stack (3 NATS nodes, 2 replicas per function);
+#                    up builds the images but leaves the size gate to `images`,
+#                    and starts the functions once JetStream is healthy
 #   make up-nats     only the 3-node NATS cluster
 #   make sweep       remove everything labelled io.natsfn.project=natsfn
 #
@@ -78,7 +80,9 @@ $(INFRA_FUNCTION_IMAGES): image-%:
 		--build-arg REVISION=$(INFRA_REVISION) --build-arg CREATED=$(INFRA_CREATED) \
 		$(INFRA_BIN)/image-$*
 
-up: images ## Build the images, start 3 NATS nodes + 2 replicas of each function (compose), wait until all are healthy
+up: image-nats image-functions ## Build the images, start 3 NATS nodes, then 2 replicas of each function (compose), wait until all are healthy
+	$(INFRA_COMPOSE) up -d nats-1 nats-2 nats-3
+	@sh $(INFRA_DIR)/scripts/wait-healthy.sh $(INFRA_WAIT_SECONDS) "$(INFRA_COMPOSE)"
 	$(INFRA_COMPOSE) up -d --remove-orphans
 	@sh $(INFRA_DIR)/scripts/wait-healthy.sh $(INFRA_WAIT_SECONDS) "$(INFRA_COMPOSE)"
 
