@@ -41,7 +41,7 @@ INFRA_WAIT_SECONDS ?= 120
 
 .PHONY: images image-nats image-functions up up-nats down sweep
 
-images: image-nats image-functions ## Build static binaries and every image (NATSFN_TAG), print sizes, fail if a function image is over 15 MB
+images: image-nats image-functions ## build static binaries and every image (NATSFN_TAG), print sizes, fail if a function image is over 15 MB
 	@docker image prune -f --filter label=io.natsfn.project=natsfn >/dev/null
 	@docker images --filter 'reference=natsfn/*:$(NATSFN_TAG)' \
 		--format 'table {{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}'
@@ -52,7 +52,7 @@ images: image-nats image-functions ## Build static binaries and every image (NAT
 		fi; \
 	done; exit $$fail
 
-image-nats: ## Build natsfn/nats-server:NATSFN_TAG from the nats-server module version in go.mod
+image-nats: ## build natsfn/nats-server:NATSFN_TAG from the nats-server module version in go.mod
 	$(INFRA_GOBUILD) -o $(INFRA_BIN)/nats-server github.com/nats-io/nats-server/v2
 	@rm -rf $(INFRA_BIN)/image-nats && mkdir -p $(INFRA_BIN)/image-nats/etc/nats $(INFRA_BIN)/image-nats/data
 	@cp $(INFRA_BIN)/nats-server $(INFRA_BIN)/image-nats/
@@ -65,7 +65,7 @@ image-nats: ## Build natsfn/nats-server:NATSFN_TAG from the nats-server module v
 INFRA_FUNCTION_IMAGES := $(addprefix image-,$(INFRA_FUNCTIONS))
 .PHONY: $(INFRA_FUNCTION_IMAGES)
 
-image-functions: $(INFRA_FUNCTION_IMAGES) ## Build the function images natsfn/{orders,inventory,payments}:NATSFN_TAG from functions/cmd/*
+image-functions: $(INFRA_FUNCTION_IMAGES) ## build the function images natsfn/{orders,inventory,payments}:NATSFN_TAG from functions/cmd/*
 
 # image-orders, image-inventory, image-payments: one function image each.
 # The build context is a staging dir holding only the binary and a CA bundle.
@@ -80,20 +80,20 @@ $(INFRA_FUNCTION_IMAGES): image-%:
 		--build-arg REVISION=$(INFRA_REVISION) --build-arg CREATED=$(INFRA_CREATED) \
 		$(INFRA_BIN)/image-$*
 
-up: image-nats image-functions ## Build the images, start 3 NATS nodes, then 2 replicas of each function (compose), wait until all are healthy
+up: image-nats image-functions ## build the images, start 3 NATS nodes, then 2 replicas of each function (compose), wait until all are healthy
 	$(INFRA_COMPOSE) up -d nats-1 nats-2 nats-3
 	@sh $(INFRA_DIR)/scripts/wait-healthy.sh $(INFRA_WAIT_SECONDS) "$(INFRA_COMPOSE)"
 	$(INFRA_COMPOSE) up -d --remove-orphans
 	@sh $(INFRA_DIR)/scripts/wait-healthy.sh $(INFRA_WAIT_SECONDS) "$(INFRA_COMPOSE)"
 
-up-nats: image-nats ## Start only the 3-node NATS cluster (client 127.0.0.1:4222, monitoring :8222-8224) and wait for JetStream
+up-nats: image-nats ## start only the 3-node NATS cluster (client 127.0.0.1:4222, monitoring :8222-8224) and wait for JetStream
 	$(INFRA_COMPOSE) up -d nats-1 nats-2 nats-3
 	@sh $(INFRA_DIR)/scripts/wait-healthy.sh $(INFRA_WAIT_SECONDS) "$(INFRA_COMPOSE)"
 
-down: ## Stop the compose stack and remove its containers, network and volumes (JetStream data)
+down: ## stop the compose stack and remove its containers, network and volumes (JetStream data)
 	$(INFRA_COMPOSE) down --volumes --remove-orphans --timeout 40
 
-sweep: ## Remove every container, network and volume labelled io.natsfn.project=natsfn (compose and testcontainers leftovers)
+sweep: ## remove every container, network and volume labelled io.natsfn.project=natsfn (compose and testcontainers leftovers)
 	@sh $(INFRA_DIR)/scripts/sweep.sh
 
 .DEFAULT_GOAL := $(INFRA_DEFAULT_GOAL)
