@@ -55,6 +55,7 @@ images: image-nats image-functions ## build static binaries and every image (NAT
 image-nats: ## build natsfn/nats-server:NATSFN_TAG from the nats-server module version in go.mod
 	$(INFRA_GOBUILD) -o $(INFRA_BIN)/nats-server github.com/nats-io/nats-server/v2
 	@rm -rf $(INFRA_BIN)/image-nats && mkdir -p $(INFRA_BIN)/image-nats/etc/nats $(INFRA_BIN)/image-nats/data
+	@mkdir -m 1777 $(INFRA_BIN)/image-nats/tmp
 	@cp $(INFRA_BIN)/nats-server $(INFRA_BIN)/image-nats/
 	@cp $(INFRA_DIR)/nats/*.conf $(INFRA_BIN)/image-nats/etc/nats/
 	$(INFRA_DOCKER_BUILD) -f $(INFRA_DIR)/nats/Dockerfile -t natsfn/nats-server:$(NATSFN_TAG) \
