@@ -178,6 +178,11 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		s.background.Add(1)
 		go s.refreshPending()
 	}
+	// Subscribing only buffers a SUB: flush so that the server routes
+	// requests to every endpoint before Ready says it does.
+	if err := nc.FlushTimeout(cfg.ConnectTimeout); err != nil {
+		return fmt.Errorf("service %s: flush subscriptions: %w", s.cfg.Name, err)
+	}
 	s.logger.Info("service started", "version", s.cfg.Version, "endpoints", len(s.endpoints), "event_handlers", len(s.events))
 	close(s.ready)
 	return nil
