@@ -21,17 +21,19 @@ func traced(tr trace.Tracer, site handlerSite) Middleware {
 	if site.kind == KindEvent {
 		kind = trace.SpanKindConsumer
 	}
-	attrs := []attribute.KeyValue{
+	// The attributes every span of the handler shares. They are set after
+	// Start rather than passed to it, which saves the SDK a copy; no
+	// sampler the runtime knows of decides by them.
+	static := []attribute.KeyValue{
 		messagingNATS,
 		semconv.MessagingOperationTypeProcess,
 		semconv.MessagingOperationName("process"),
 		semconv.MessagingDestinationName(site.subject),
-		AttrHandler.String(site.name),
 	}
 	if site.consumer != "" {
-		attrs = append(attrs, semconv.MessagingConsumerGroupName(site.consumer), AttrStream.String(site.stream))
+		static = append(static, semconv.MessagingConsumerGroupName(site.consumer), AttrStream.String(site.stream))
 	}
-	opts := []trace.SpanStartOption{trace.WithSpanKind(kind), trace.WithAttributes(attrs...)}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(kind)}
 	name := "process " + site.subject
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
@@ -40,7 +42,7 @@ func traced(tr trace.Tracer, site handlerSite) Middleware {
 			}
 			ctx, span := tr.Start(ctx, name, opts...)
 			if span.IsRecording() {
-				span.SetAttributes(messageAttrs(m)...)
+				span.SetAttributes(messageAttrs(m, static)...)
 			}
 			if inv := invocationFrom(ctx); inv != nil {
 				inv.span = span.SpanContext() // the parent of a dead letter's span
@@ -55,15 +57,21 @@ func traced(tr trace.Tracer, site handlerSite) Middleware {
 	}
 }
 
-// messageAttrs are the span attributes that change with every message.
-func messageAttrs(m *Message) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 4)
+// messageAttrs returns the handler's static attributes followed by those
+// that change with every message, copying static only when there are some.
+func messageAttrs(m *Message, static []attribute.KeyValue) []attribute.KeyValue {
+	corr := m.HeaderValue(HeaderCorrelationID)
+	if m.Kind != KindEvent && corr == "" {
+		return static
+	}
+	attrs := make([]attribute.KeyValue, len(static), len(static)+4)
+	copy(attrs, static)
 	if m.Kind == KindEvent {
 		attrs = append(attrs, semconv.MessagingMessageID(m.ID()),
 			AttrDeliveryCount.Int(m.Delivered), AttrStreamSequence.Int64(int64(m.Sequence)))
 	}
-	if id := m.HeaderValue(HeaderCorrelationID); id != "" {
-		attrs = append(attrs, AttrCorrelationID.String(id))
+	if corr != "" {
+		attrs = append(attrs, AttrCorrelationID.String(corr))
 	}
 	return attrs
 }

@@ -21,8 +21,6 @@ const (
 	AttrStream = attribute.Key("messaging.nats.stream.name")
 	// AttrStreamSequence is the event's sequence in its stream.
 	AttrStreamSequence = attribute.Key("messaging.nats.stream.sequence")
-	// AttrHandler is the endpoint or event handler name.
-	AttrHandler = attribute.Key("natsfn.handler")
 	// AttrCorrelationID is the X-Correlation-ID the message arrived with.
 	AttrCorrelationID = attribute.Key("natsfn.correlation_id")
 	// AttrErrorCode is the micro error code of a failure (400 ... 503).

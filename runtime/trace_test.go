@@ -44,7 +44,6 @@ func TestRequestSpanContinuesTraceparent(t *testing.T) {
 		"messaging.system":           "nats",
 		"messaging.destination.name": "echo.say",
 		"messaging.operation.type":   "process",
-		"natsfn.handler":             "say",
 	} {
 		if got := attr(span, key); got != want {
 			t.Errorf("attribute %s = %q, want %q", key, got, want)
@@ -165,7 +164,6 @@ func TestEventTraceCrossesEmit(t *testing.T) {
 		"messaging.destination.name":            "jobs.created",
 		"messaging.nats.stream.sequence":        "1",
 		"messaging.system":                      "nats",
-		"natsfn.handler":                        "forward",
 		"messaging.message.id":                  "JOBS:1",
 	} {
 		if got := attr(consume, key); got != want {
