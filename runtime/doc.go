@@ -72,8 +72,33 @@
 // # Middleware
 //
 // Both trigger kinds run one chain, written in Service.chain: correlation id,
-// logging, panic recovery, error mapping, size limit, timeout, the service's
-// own middleware (Service.Use), then schema validation and the handler.
+// tracing, logging, metrics, panic recovery, error mapping, size limit,
+// timeout, the service's own middleware (Service.Use), then schema
+// validation and the handler. Tracing and metrics are left out of the chain
+// when they are off.
+//
+// # Observability
+//
+// Tracing is on when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; OTLP over HTTP), or with
+// OTEL_TRACES_EXPORTER=console or NATSFN_TRACES=stdout; otherwise it is off
+// and costs nothing. A request runs in a server span and an event in a
+// consumer span, each a child of the W3C traceparent the message carries;
+// Emit and dead letters are producer spans whose traceparent goes into the
+// published headers, so one order is one trace across functions. StartSpan
+// and EndSpan wrap a handler's own work (a KV write, a gateway call).
+//
+// Metrics are OpenTelemetry instruments served in Prometheus text format on
+// the ops port at /metrics: messages handled, errors by code, latency,
+// redeliveries, acks, naks, terminations, dead letters, consumer pending
+// counts and the NATS connection; Service.Gauge adds a function's own value
+// (a circuit breaker's state). Config.TracerProvider and
+// Config.MeterProvider let a test or a main bring its own providers; the
+// runtime never sets otel's globals.
+//
+// Every line a handler logs with its context through Deps.Logger names the
+// function, handler, correlation_id, trace_id and span_id. runtime/README.md
+// lists every span attribute and metric.
 //
 // # Running
 //
