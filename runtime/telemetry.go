@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -58,14 +57,14 @@ func NewTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig) (*sdk
 	case "console":
 		exp, err = stdouttrace.New()
 	case "otlp":
-		var opts []otlptracehttp.Option
+		endpoint := "http://localhost:4318/v1/traces"
 		switch {
 		case cfg.OTLPTracesEndpoint != "":
-			opts = append(opts, otlptracehttp.WithEndpointURL(cfg.OTLPTracesEndpoint))
+			endpoint = cfg.OTLPTracesEndpoint
 		case cfg.OTLPEndpoint != "":
-			opts = append(opts, otlptracehttp.WithEndpointURL(strings.TrimRight(cfg.OTLPEndpoint, "/")+"/v1/traces"))
+			endpoint = strings.TrimRight(cfg.OTLPEndpoint, "/") + "/v1/traces"
 		}
-		exp, err = otlptracehttp.New(ctx, opts...)
+		exp, err = newOTLPExporter(ctx, endpoint)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("trace exporter: %w", err)
