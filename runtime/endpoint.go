@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,7 +108,7 @@ func (e *endpoint) reply(req micro.Request, m *Message, out []byte, err error, i
 	}
 	if err != nil {
 		body := errorBody(err)
-		out, _ = json.Marshal(body)
+		out = body.encode()
 		code, desc := strconv.Itoa(body.Code), oneLine(body.Description)
 		if inline {
 			_ = req.Error(code, desc, out, micro.WithHeaders(micro.Headers(hdr)))

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -149,6 +151,16 @@ type ErrorBody struct {
 	Code        int    `json:"code"`
 	Error       string `json:"error"`
 	Description string `json:"description"`
+}
+
+// encode marshals the body without escaping <, > and & (a description
+// such as "must be >= 1" stays readable in `nats req`).
+func (b ErrorBody) encode() []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(b) // plain values always encode
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // errorBody describes err for a caller. Internal errors keep their text too:

@@ -82,7 +82,7 @@ func (h *eventHandler) start(ctx context.Context, svc *Service) error {
 	}
 	h.pool = newPool(min(h.opts.concurrency, max(h.opts.maxAckPending, 1)))
 	svc.pools = append(svc.pools, h.pool)
-	if err := h.bind(ctx); err != nil {
+	if err := svc.retryStart(ctx, "consumer "+h.consumerName(), h.bind); err != nil {
 		return err
 	}
 	md := map[string]string{
@@ -105,8 +105,16 @@ func (h *eventHandler) start(ctx context.Context, svc *Service) error {
 func (h *eventHandler) bind(ctx context.Context) error {
 	var cons jetstream.Consumer
 	var err error
+	cfg := h.consumerConfig()
+	// Creating or updating a consumer un-pauses it; keep a pause that an
+	// instance set (a circuit breaker open) when another one starts.
+	if old, err := h.svc.js.Consumer(ctx, h.topic.Stream(), h.consumerName()); err == nil {
+		if until := old.CachedInfo().Config.PauseUntil; until != nil && until.After(time.Now()) {
+			cfg.PauseUntil = until
+		}
+	}
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		cons, err = h.svc.js.CreateOrUpdateConsumer(ctx, h.topic.Stream(), h.consumerConfig())
+		cons, err = h.svc.js.CreateOrUpdateConsumer(ctx, h.topic.Stream(), cfg)
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
 			break
 		}

@@ -207,3 +207,36 @@ func TestTwoInstancesShareConsumer(t *testing.T) {
 		t.Fatalf("consumer not shared: %d / %d", per[0].Load(), per[1].Load())
 	}
 }
+
+// TestPauseSurvivesAnotherInstance: a consumer paused by one instance (a
+// breaker open) stays paused when another instance starts and binds it.
+func TestPauseSurvivesAnotherInstance(t *testing.T) {
+	srv := fntest.NewServer(t)
+	newSvc := func() *runtime.Service {
+		svc := runtime.NewService(runtime.ServiceConfig{Name: "pauser", Version: "1.0.0"})
+		jobsStream(svc)
+		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+			if err := runtime.Pause(ctx, time.Minute); err != nil {
+				return runtime.None{}, err
+			}
+			return runtime.None{}, runtime.RetryAfter(time.Minute, fmt.Errorf("gateway down: %w", runtime.ErrUnavailable))
+		})
+		return svc
+	}
+	fntest.RunConfig(t, srv.Config("first"), newSvc())
+	js := srv.JetStream(t)
+	publish(t, js, jobsIn, event{ID: "p"})
+	paused := func() bool {
+		c, err := js.Consumer(context.Background(), "JOBS", "pauser-work")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.Paused
+	}
+	eventually(t, 5*time.Second, "the consumer paused", paused)
+	fntest.RunConfig(t, srv.Config("second"), newSvc())
+	if !paused() {
+		t.Fatal("a second instance's start un-paused the consumer")
+	}
+}

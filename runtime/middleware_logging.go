@@ -39,7 +39,9 @@ func Log(logger *slog.Logger) Middleware {
 				attrs = append(attrs, slog.String("stack", p.stack))
 			}
 			level := slog.LevelWarn
-			if code >= 500 {
+			if _, retry := retryDelay(err); code >= 500 && !retry {
+				// A RetryAfter is the handler waiting on purpose (a
+				// breaker open), not a failure to page anyone about.
 				level = slog.LevelError
 			}
 			logger.LogAttrs(ctx, level, "handler failed", attrs...)

@@ -107,6 +107,7 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 	s.mu.Unlock()
 
 	s.baseCtx = base
+	s.startTimeout = cfg.ConnectTimeout
 	s.logger = withContextAttrs(logger).With("function", s.cfg.Name, "instance", cfg.InstanceID)
 	s.tracer = tel.tracers[s]
 	s.metrics = tel.metrics
@@ -124,7 +125,11 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		if sc.Replicas == 0 {
 			sc.Replicas = cfg.Replicas
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := s.retryStart(ctx, "stream "+sc.Name, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("service %s: stream %s: %w", s.cfg.Name, sc.Name, err)
 		}
 	}
@@ -137,12 +142,18 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		deps.Tracer = s.tracer
 	}
 	for _, fn := range s.onStart {
-		if err := fn(ctx, deps); err != nil {
+		err := s.retryStart(ctx, "OnStart", func(ctx context.Context) error { return fn(ctx, deps) })
+		if err != nil {
 			return fmt.Errorf("service %s: start: %w", s.cfg.Name, err)
 		}
 	}
 	if len(s.events) > 0 {
-		if s.dlq, err = openDeadLetters(ctx, s, cfg.Replicas); err != nil {
+		err := s.retryStart(ctx, "stream "+DeadLetterStream, func(ctx context.Context) error {
+			var err error
+			s.dlq, err = openDeadLetters(ctx, s, cfg.Replicas)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("service %s: %w", s.cfg.Name, err)
 		}
 		s.dlq.declareEndpoints(s)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -97,6 +98,8 @@ type Service struct {
 	background sync.WaitGroup
 	dlq        *deadLetters
 	stopCh     chan struct{}
+	// startTimeout bounds the retries of each start step.
+	startTimeout time.Duration
 	// tracer is nil when tracing is off, metrics when metrics are off.
 	tracer     trace.Tracer
 	metrics    *instruments

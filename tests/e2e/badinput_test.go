@@ -20,7 +20,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed JSON", contracts.SubjectOrdersCreate, `{"customer_id":`, 400, "malformed JSON"},
 		{"empty items", contracts.SubjectOrdersCreate, `{"customer_id":"c-1","items":[]}`, 400, "/items"},
-		{"quantity 0", contracts.SubjectOrdersCreate, `{"customer_id":"c-1","items":[{"product_id":"sku-a","quantity":0}]}`, 400, "/items/0/quantity"},
+		{"quantity 0", contracts.SubjectOrdersCreate, `{"customer_id":"c-1","items":[{"product_id":"sku-a","quantity":0}]}`, 400, "at '/items/0/quantity': must be >= 1"},
 		{"unknown product", contracts.SubjectOrdersCreate, `{"customer_id":"c-1","items":[{"product_id":"sku-nope","quantity":1}]}`, 404, "sku-nope"},
 		{"2 MB payload", contracts.SubjectOrdersCreate, big, 413, "byte limit"},
 		{"unknown order", contracts.SubjectOrdersGet, `{"order_id":"no-such-order"}`, 404, "no-such-order"},
@@ -36,6 +36,9 @@ func TestBadInput(t *testing.T) {
 		}
 		if !strings.Contains(r.desc, c.desc) {
 			t.Errorf("%s: description %q lacks %q", c.name, r.desc, c.desc)
+		}
+		if !strings.Contains(string(r.data), `"description":"`+strings.ReplaceAll(r.desc, `"`, `\"`)+`"`) {
+			t.Errorf("%s: JSON body %s does not carry the description %q as is", c.name, r.data, r.desc)
 		}
 	}
 	if n := f.keys(contracts.BucketOrders); n != 0 {
