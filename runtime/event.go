@@ -105,14 +105,10 @@ func (h *eventHandler) start(ctx context.Context, svc *Service) error {
 func (h *eventHandler) bind(ctx context.Context) error {
 	var cons jetstream.Consumer
 	var err error
+	// An update without PauseUntil leaves a pause in place (the server
+	// keeps it; TestPauseSurvivesAnotherInstance checks), so a starting
+	// instance does not undo another one's open breaker.
 	cfg := h.consumerConfig()
-	// Creating or updating a consumer un-pauses it; keep a pause that an
-	// instance set (a circuit breaker open) when another one starts.
-	if old, err := h.svc.js.Consumer(ctx, h.topic.Stream(), h.consumerName()); err == nil {
-		if until := old.CachedInfo().Config.PauseUntil; until != nil && until.After(time.Now()) {
-			cfg.PauseUntil = until
-		}
-	}
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		cons, err = h.svc.js.CreateOrUpdateConsumer(ctx, h.topic.Stream(), cfg)
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
