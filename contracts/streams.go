@@ -52,3 +52,13 @@ func streamDescription(name string) string {
 		return "natsfn events"
 	}
 }
+
+// LookupStream returns the definition of the stream with the given name.
+func LookupStream(name string) (StreamDef, bool) {
+	for _, d := range Streams() {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return StreamDef{}, false
+}

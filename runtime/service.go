@@ -123,8 +123,18 @@ func (s *Service) Config() ServiceConfig { return s.cfg }
 func (s *Service) Use(mw ...Middleware) { s.middleware = append(s.middleware, mw...) }
 
 // Stream declares a stream the function publishes to. Run creates or updates
-// it; Replicas 0 takes the configured replica count.
-func (s *Service) Stream(cfg jetstream.StreamConfig) { s.streams = append(s.streams, cfg) }
+// it; Replicas 0 takes the configured replica count, and Duplicates 0 the
+// DefaultDuplicateWindow that makes emits effectively-once. The zero
+// Retention and Storage are limits and file.
+func (s *Service) Stream(cfg jetstream.StreamConfig) {
+	if cfg.Duplicates == 0 {
+		cfg.Duplicates = DefaultDuplicateWindow
+	}
+	s.streams = append(s.streams, cfg)
+}
+
+// DefaultDuplicateWindow is how long a stream remembers Nats-Msg-Ids.
+const DefaultDuplicateWindow = 2 * time.Minute
 
 // OnStart registers a hook that runs after the streams exist and before any
 // endpoint or consumer starts: the place to open KV buckets.

@@ -17,7 +17,7 @@ func TestStockEndpoints(t *testing.T) {
 		t.Fatalf("get unknown: code %q %s", code, body)
 	}
 	var eb runtime.ErrorBody
-	if err := json.Unmarshal(body, &eb); err != nil || eb.Code != 404 || eb.Description != "unknown product sku-x: not found" {
+	if err := json.Unmarshal(body, &eb); err != nil || eb.Code != 404 || eb.Description != "unknown product sku-x" {
 		t.Fatalf("error body %s", body)
 	}
 

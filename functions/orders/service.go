@@ -97,17 +97,7 @@ func (o *orders) now() time.Time { return o.cfg.Now().UTC() }
 // operational settings the conventions fix. Replicas stay 0: the runtime
 // fills in NATSFN_REPLICAS.
 func ordersStream() jetstream.StreamConfig {
-	cfg := jetstream.StreamConfig{
-		Name:       contracts.StreamOrders,
-		Retention:  jetstream.LimitsPolicy,
-		Storage:    jetstream.FileStorage,
-		Duplicates: 2 * time.Minute,
-	}
-	for _, def := range contracts.Streams() {
-		if def.Name == contracts.StreamOrders {
-			cfg.Subjects = def.Subjects
-			cfg.Description = def.Description
-		}
-	}
-	return cfg
+	d, _ := contracts.LookupStream(contracts.StreamOrders)
+	return jetstream.StreamConfig{Name: d.Name, Subjects: d.Subjects, Description: d.Description,
+		Duplicates: runtime.DefaultDuplicateWindow}
 }

@@ -116,17 +116,7 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 
 // streamConfig is the stream a function declares, from its contract.
 func streamConfig(name string) jetstream.StreamConfig {
-	cfg := jetstream.StreamConfig{
-		Name:       name,
-		Retention:  jetstream.LimitsPolicy,
-		Storage:    jetstream.FileStorage,
-		Duplicates: 2 * time.Minute,
-	}
-	for _, def := range contracts.Streams() {
-		if def.Name == name {
-			cfg.Subjects = def.Subjects
-			cfg.Description = def.Description
-		}
-	}
-	return cfg
+	d, _ := contracts.LookupStream(name)
+	return jetstream.StreamConfig{Name: d.Name, Subjects: d.Subjects, Description: d.Description,
+		Duplicates: runtime.DefaultDuplicateWindow}
 }
