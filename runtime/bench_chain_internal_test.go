@@ -23,13 +23,18 @@ func BenchmarkChain(b *testing.B) {
 	for _, c := range []struct {
 		name            string
 		traced, metered bool
-	}{{"plain", false, false}, {"traced", true, false}, {"metered", false, true}, {"both", true, true}} {
+		sdkBatcher      bool
+	}{{"plain", false, false, false}, {"traced", true, false, false}, {"traced-sdk-batcher", true, false, true},
+		{"metered", false, true, false}, {"both", true, true, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			s := NewService(ServiceConfig{Name: "bench", Version: "1.0.0"})
 			s.logger = withContextAttrs(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 			if c.traced {
-				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-					sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+				proc := sdktrace.SpanProcessor(newSpanBatcher(tracetest.NewNoopExporter()))
+				if c.sdkBatcher {
+					proc = sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter())
+				}
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(proc))
 				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 				s.tracer = tp.Tracer(instrumentationName)
 			}

@@ -73,7 +73,7 @@ func NewTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig) (*sdk
 	if err != nil {
 		return nil, err
 	}
-	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)), nil
+	return sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(newSpanBatcher(exp)), sdktrace.WithResource(res)), nil
 }
 
 // serviceResource describes the process to a backend. OTEL_SERVICE_NAME and
