@@ -54,7 +54,7 @@ func (t *txn) giveBack(ctx context.Context, i int) error {
 		if errors.Is(err, runtime.ErrNotFound) {
 			// Someone deleted the product by hand: there is nothing to
 			// put the units back into.
-			t.f.logger.Warn("release: product gone, units dropped", "order_id", t.orderID, "product_id", l.ProductID, "quantity", l.Quantity)
+			t.f.logger.WarnContext(ctx, "release: product gone, units dropped", "order_id", t.orderID, "product_id", l.ProductID, "quantity", l.Quantity)
 			l.Held = false
 			return nil
 		}

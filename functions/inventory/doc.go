@@ -45,4 +45,9 @@
 // Every event is emitted with a Nats-Msg-Id derived from the order id
 // ("inventory.reserved:<order_id>"), so a redelivery or a duplicate
 // orders.created re-emits the same result and the stream keeps one copy.
+//
+// Every write of the stock and reservations buckets is a
+// "kv.<op> <bucket>" span under the handler's span (a lost
+// compare-and-swap is an outcome, not an error), and the handlers log with
+// their context, so a line carries the trace, span and correlation ids.
 package inventory

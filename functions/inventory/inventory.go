@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/internal/tracedkv"
 	"github.com/natsfn/natsfn/runtime"
 )
 
@@ -93,8 +94,7 @@ func retrying(description string) []runtime.Option {
 // start opens the buckets inventory owns and applies the seed.
 func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	f.logger = d.Logger
-	var err error
-	f.stock, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	stock, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      contracts.BucketStock,
 		Description: "natsfn inventory: quantity and price per product",
 		History:     stockHistory,
@@ -104,7 +104,7 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", contracts.BucketStock, err)
 	}
-	f.res, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	res, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      contracts.BucketReservations,
 		Description: "natsfn inventory: what was reserved for each order",
 		History:     5,
@@ -114,6 +114,8 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", contracts.BucketReservations, err)
 	}
+	// Every write of the buckets is a span in the handler's trace.
+	f.stock, f.res = tracedkv.Wrap(stock), tracedkv.Wrap(res)
 	return f.seed(ctx)
 }
 

@@ -24,7 +24,7 @@ func (t *txn) settle(ctx context.Context) error {
 		// Err on the side of lost units, never oversold ones: a take is
 		// done again, a return is not.
 		landed = p.Kind == opReturn
-		t.f.logger.Warn("reservation: cannot tell whether a stock write landed; some units may be lost",
+		t.f.logger.WarnContext(ctx, "reservation: cannot tell whether a stock write landed; some units may be lost",
 			"order_id", t.orderID, "product_id", l.ProductID, "op", p.Kind, "assumed_landed", landed)
 	} else if err != nil {
 		return err

@@ -24,4 +24,8 @@
 // The function owns the ORDERS stream and the `orders` and `idempotency`
 // buckets, and reads the `stock` bucket that inventory owns, waiting for it
 // when inventory has not started yet.
+//
+// Every write of the `orders` and `idempotency` buckets is a
+// "kv.<op> <bucket>" span under the handler's span, and the handlers log
+// with their context, so a line carries the trace, span and correlation ids.
 package orders

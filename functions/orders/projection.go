@@ -102,7 +102,7 @@ func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedE
 		return false
 	})
 	if err == nil && refund {
-		o.logger.Warn("payment completed for a cancelled order: refund it",
+		o.logger.WarnContext(ctx, "payment completed for a cancelled order: refund it",
 			"order_id", ev.OrderID, "payment_id", ev.PaymentID, "amount_cents", ev.AmountCents)
 	}
 	return runtime.None{}, err

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/internal/tracedkv"
 	"github.com/natsfn/natsfn/runtime"
 )
 
@@ -84,8 +85,9 @@ func (o *orders) start(ctx context.Context, d runtime.Deps) error {
 	if err != nil {
 		return err
 	}
-	o.store = &store{kv: ordersKV}
-	o.idem = idemKV
+	// Every write of the buckets is a span in the handler's trace.
+	o.store = &store{kv: tracedkv.Wrap(ordersKV)}
+	o.idem = tracedkv.Wrap(idemKV)
 	o.stock = &stockBucket{js: d.JetStream, logger: d.Logger}
 	return nil
 }

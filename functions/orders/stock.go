@@ -42,7 +42,7 @@ func (b *stockBucket) open(ctx context.Context) (jetstream.KeyValue, error) {
 	b.mu.Lock()
 	if b.kv == nil {
 		b.kv = kv
-		b.logger.Info("stock bucket opened")
+		b.logger.InfoContext(ctx, "stock bucket opened")
 	}
 	kv = b.kv
 	b.mu.Unlock()
