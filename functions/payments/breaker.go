@@ -54,7 +54,7 @@ type breaker struct {
 	paused atomic.Int64 // how often the consumer was paused
 }
 
-func newBreaker(cfg BreakerConfig, next Gateway, logger *slog.Logger) *breaker {
+func newBreaker(cfg BreakerConfig, next Gateway, logger *slog.Logger, m *meters) *breaker {
 	cfg = cfg.withDefaults()
 	b := &breaker{next: next, timeout: cfg.OpenTimeout}
 	b.cb = gobreaker.NewCircuitBreaker[string](gobreaker.Settings{
@@ -70,6 +70,7 @@ func newBreaker(cfg BreakerConfig, next Gateway, logger *slog.Logger) *breaker {
 			logger.Warn("payment gateway breaker", "from", from.String(), "to", to.String())
 			if to == gobreaker.StateOpen {
 				b.opened.Add(1)
+				m.opened()
 				b.mu.Lock()
 				b.openUntil = time.Now().Add(cfg.OpenTimeout)
 				b.mu.Unlock()

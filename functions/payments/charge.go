@@ -46,7 +46,7 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 	case stateVoided:
 		return nil
 	}
-	id, err := f.breaker.Charge(ctx, r.OrderID, r.AmountCents)
+	id, err := f.callGateway(ctx, r)
 	switch {
 	case err == nil:
 		r.State, r.PaymentID = stateCompleted, id
@@ -66,7 +66,7 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 			// cancelled but the money is taken. Say so loudly; a refund
 			// step is not part of this saga yet.
 			if now, _, lerr := f.load(ctx, r.OrderID); lerr == nil && now != nil && now.State == stateVoided {
-				f.logger.Error("order charged while it was being cancelled: refund needed",
+				f.logger.ErrorContext(ctx, "order charged while it was being cancelled: refund needed",
 					"order_id", r.OrderID, "payment_id", r.PaymentID, "amount_cents", r.AmountCents)
 			}
 		}
@@ -88,10 +88,11 @@ func (f *function) waitForGateway(ctx context.Context, orderID string, cause err
 	d := f.breaker.wait()
 	if f.breaker.claimPause(d) {
 		if perr := runtime.Pause(ctx, d); perr != nil {
-			f.logger.Warn("could not pause the charge consumer", "error", perr)
+			f.logger.WarnContext(ctx, "could not pause the charge consumer", "error", perr)
 		} else {
 			f.breaker.paused.Add(1)
-			f.logger.Warn("payment gateway failing: charges paused", "for", d, "error", cause)
+			f.meters.paused()
+			f.logger.WarnContext(ctx, "payment gateway failing: charges paused", "for", d, "error", cause)
 		}
 	}
 	return runtime.RetryAfter(d, err)

@@ -37,4 +37,22 @@
 // ("payments.completed:<order_id>"), so a redelivery or a duplicate
 // inventory.reserved re-emits the recorded outcome and the stream keeps
 // one copy.
+//
+// # Telemetry
+//
+// Besides the runtime's spans and metrics, a charge shows its gateway call
+// as a "gateway.charge" span under the handler's span, with order_id,
+// amount_cents, gateway.outcome (charged, declined, outage, breaker-open or
+// cancelled) and payment_id once charged; a decline is an answer, so only
+// an outage, an open breaker or a cancelled call mark it as an error. Every
+// write of the payments and gateway buckets is a "kv.<op> <bucket>" span
+// (the ledger's under the gateway call).
+//
+// Metrics, each labelled function="payments" (Prometheus names in
+// brackets):
+//
+//	payments.breaker.state    gauge: 0 closed, 1 half-open, 2 open  [payments_breaker_state]
+//	payments.gateway.charges  counter by outcome                    [payments_gateway_charges_total]
+//	payments.breaker.opens    counter: times the breaker opened     [payments_breaker_opens_total]
+//	payments.charge.pauses    counter: charge consumer pauses       [payments_charge_pauses_total]
 package payments

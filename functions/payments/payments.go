@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/internal/tracedkv"
 	"github.com/natsfn/natsfn/runtime"
 )
 
@@ -41,6 +42,7 @@ type function struct {
 	gateway  jetstream.KeyValue
 	sim      *simulated // nil when Config.Gateway is set
 	breaker  *breaker
+	meters   *meters
 	logger   *slog.Logger
 }
 
@@ -60,6 +62,7 @@ func newFunction(cfg Config) (*function, *runtime.Service) {
 	})
 	svc.Stream(streamConfig(contracts.StreamPayments))
 	svc.OnStart(f.start)
+	svc.Gauge("payments.breaker.state", "Payment gateway circuit breaker: 0 closed, 1 half-open, 2 open.", f.breakerState)
 
 	runtime.Endpoint(svc, "gateway.get", f.getGateway, runtime.WithSchema(contracts.GetGatewayRequestV1),
 		runtime.Description("read the simulated gateway's settings"))
@@ -82,7 +85,10 @@ func newFunction(cfg Config) (*function, *runtime.Service) {
 func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	f.logger = d.Logger
 	var err error
-	f.payments, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if f.meters, err = newMeters(d.Meter); err != nil {
+		return err
+	}
+	payments, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      contracts.BucketPayments,
 		Description: "natsfn payments: the payment of each order",
 		History:     5,
@@ -92,7 +98,7 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", contracts.BucketPayments, err)
 	}
-	f.gateway, err = d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	gateway, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      BucketGateway,
 		Description: "natsfn payments: the simulated gateway's settings and ledger",
 		History:     5,
@@ -102,6 +108,9 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", BucketGateway, err)
 	}
+	// Every write of the buckets, the simulated gateway's ledger included,
+	// is a span in the handler's trace.
+	f.payments, f.gateway = tracedkv.Wrap(payments), tracedkv.Wrap(gateway)
 	gw := f.cfg.Gateway
 	if gw == nil {
 		// The watch lives as long as the service's run context.
@@ -110,7 +119,7 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 		}
 		gw = f.sim
 	}
-	f.breaker = newBreaker(f.cfg.Breaker, gw, d.Logger)
+	f.breaker = newBreaker(f.cfg.Breaker, gw, d.Logger, f.meters)
 	return nil
 }
 

@@ -75,7 +75,7 @@ func (f *function) setGateway(ctx context.Context, req contracts.SetGatewayReque
 		if err != nil {
 			return s, fmt.Errorf("write gateway settings: %v: %w", err, runtime.ErrUnavailable)
 		}
-		f.logger.Info("gateway settings changed", "mode", s.Mode, "failure_rate", s.FailureRate, "latency_ms", s.LatencyMS)
+		f.logger.InfoContext(ctx, "gateway settings changed", "mode", s.Mode, "failure_rate", s.FailureRate, "latency_ms", s.LatencyMS)
 		return s, nil
 	}
 }

@@ -41,7 +41,7 @@ func (f *function) voidOnce(ctx context.Context, ev contracts.OrderCancelledEven
 		return nil
 	}
 	if err == nil {
-		f.logger.Info("payment voided before the charge", "order_id", ev.OrderID, "reason", ev.Reason)
+		f.logger.InfoContext(ctx, "payment voided before the charge", "order_id", ev.OrderID, "reason", ev.Reason)
 	}
 	return err
 }

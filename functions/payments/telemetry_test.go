@@ -1,0 +1,267 @@
+package payments
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime/fntest"
+)
+
+// observed is a payments instance whose spans, metrics and logs the test
+// reads.
+type observed struct {
+	*function
+	spans  *tracetest.InMemoryExporter
+	reader *sdkmetric.ManualReader
+	logs   *syncBuffer
+}
+
+// startObserved runs one payments instance with an in-memory span
+// exporter, a manually read meter provider and a JSON log buffer.
+func (h *harness) startObserved(cfg Config) *observed {
+	h.t.Helper()
+	o := &observed{spans: tracetest.NewInMemoryExporter(), reader: sdkmetric.NewManualReader(), logs: &syncBuffer{}}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(o.spans))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(o.reader))
+	h.t.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	f, svc := newFunction(cfg)
+	rc := h.srv.Config("pay-1")
+	rc.TracerProvider, rc.MeterProvider = tp, mp
+	rc.Logger = slog.New(slog.NewJSONHandler(o.logs, nil))
+	fntest.RunConfig(h.t, rc, svc)
+	o.function = f
+	return o
+}
+
+// metric sums the int64 points of a metric whose attributes include every
+// key=value pair in labels; ok is false while the metric has no such point.
+func (o *observed) metric(t *testing.T, name string, labels ...string) (total int64, ok bool) {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := o.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	match := func(set attribute.Set) bool {
+		for i := 0; i+1 < len(labels); i += 2 {
+			if v, found := set.Value(attribute.Key(labels[i])); !found || v.Emit() != labels[i+1] {
+				return false
+			}
+		}
+		return true
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			var points []metricdata.DataPoint[int64]
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				points = d.DataPoints
+			case metricdata.Gauge[int64]:
+				points = d.DataPoints
+			}
+			for _, p := range points {
+				if match(p.Attributes) {
+					total, ok = total+p.Value, true
+				}
+			}
+		}
+	}
+	return total, ok
+}
+
+// spansNamed returns the ended spans with a name.
+func (o *observed) spansNamed(name string) []tracetest.SpanStub {
+	var out []tracetest.SpanStub
+	for _, s := range o.spans.GetSpans() {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// attr returns a span attribute as a string, or "".
+func attr(s tracetest.SpanStub, key string) string {
+	for _, kv := range s.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+// TestBreakerMetrics: during an outage the breaker gauge reads 2 (open),
+// and the openings, pauses and outage calls are counted; once the gateway
+// is back the order is charged and the gauge reads 0 (closed).
+func TestBreakerMetrics(t *testing.T) {
+	h := newHarness(t)
+	o := h.startObserved(Config{Breaker: BreakerConfig{Failures: 1, OpenTimeout: time.Second}})
+	if v, ok := o.metric(t, "payments.breaker.state", "function", "payments"); !ok || v != 0 {
+		t.Fatalf("breaker gauge %d (reported %v), want 0", v, ok)
+	}
+	h.setGateway(`{"mode":"outage"}`)
+	eventually(t, 5*time.Second, "outage mode", func() bool { return o.sim.current().Mode == contracts.GatewayOutage })
+	h.reserved("o-1", "m-1", 500)
+
+	eventually(t, 10*time.Second, "the breaker gauge at 2 (open)", func() bool {
+		v, _ := o.metric(t, "payments.breaker.state", "function", "payments")
+		return v == 2
+	})
+	for _, c := range []struct {
+		name   string
+		labels []string
+	}{
+		{"payments.breaker.opens", nil},
+		{"payments.charge.pauses", nil},
+		{"payments.gateway.charges", []string{"outcome", "outage"}},
+	} {
+		if v, _ := o.metric(t, c.name, append([]string{"function", "payments"}, c.labels...)...); v < 1 {
+			t.Errorf("%s%v = %d during the outage, want >= 1", c.name, c.labels, v)
+		}
+	}
+
+	h.setGateway(`{"mode":"ok"}`)
+	eventually(t, 15*time.Second, "the order charged", func() bool { return len(h.completed()) == 1 })
+	eventually(t, 5*time.Second, "one charged call and the gauge at 0", func() bool {
+		charged, _ := o.metric(t, "payments.gateway.charges", "function", "payments", "outcome", "charged")
+		state, _ := o.metric(t, "payments.breaker.state", "function", "payments")
+		return charged == 1 && state == 0
+	})
+}
+
+// TestGatewaySpan: each gateway call is a gateway.charge span under the
+// charge handler's span, with the order, amount and outcome; a decline is
+// not an error; the ledger write is a KV span under the gateway call and
+// the payment record's writes are KV spans under the handler.
+func TestGatewaySpan(t *testing.T) {
+	h := newHarness(t)
+	o := h.startObserved(Config{})
+	h.reserved("o-1", "m-1", 700)
+	eventually(t, 10*time.Second, "o-1 charged", func() bool { return len(h.completed()) == 1 })
+	h.setGateway(`{"mode":"decline"}`)
+	eventually(t, 5*time.Second, "decline mode", func() bool { return o.sim.current().Mode == contracts.GatewayDecline })
+	h.reserved("o-2", "m-2", 300)
+	eventually(t, 10*time.Second, "o-2 declined", func() bool { return len(h.failed()) == 1 })
+	eventually(t, 5*time.Second, "two charge spans", func() bool { return len(o.spansNamed("process inventory.reserved")) == 2 })
+
+	handlers := map[string]tracetest.SpanStub{} // by span id
+	for _, s := range o.spansNamed("process inventory.reserved") {
+		handlers[s.SpanContext.SpanID().String()] = s
+	}
+	calls := map[string]tracetest.SpanStub{} // by order id
+	for _, s := range o.spansNamed("gateway.charge") {
+		calls[attr(s, "order_id")] = s
+	}
+	for id, want := range map[string]struct{ amount, outcome string }{
+		"o-1": {"700", "charged"},
+		"o-2": {"300", "declined"},
+	} {
+		s, ok := calls[id]
+		if !ok {
+			t.Fatalf("no gateway.charge span for %s", id)
+		}
+		if attr(s, "amount_cents") != want.amount || attr(s, "gateway.outcome") != want.outcome || s.Status.Code == codes.Error {
+			t.Errorf("%s: gateway.charge %v status %v, want amount %s outcome %s", id, s.Attributes, s.Status, want.amount, want.outcome)
+		}
+		if (attr(s, "payment_id") != "") != (want.outcome == "charged") {
+			t.Errorf("%s: payment_id %q", id, attr(s, "payment_id"))
+		}
+		if _, ok := handlers[s.Parent.SpanID().String()]; !ok {
+			t.Errorf("%s: gateway.charge parent %s is not a charge handler span", id, s.Parent.SpanID())
+		}
+	}
+	for _, s := range o.spansNamed("kv.create gateway") {
+		key := attr(s, "kv.key")
+		if !strings.HasPrefix(key, "charge.") {
+			continue // the settings, written by gateway.set
+		}
+		if call, ok := calls[strings.TrimPrefix(key, "charge.")]; !ok || s.Parent.SpanID() != call.SpanContext.SpanID() {
+			t.Errorf("ledger write %s: parent %s, want its order's gateway call", key, s.Parent.SpanID())
+		}
+	}
+	// The payment record's writes (key = order id) sit under the handler
+	// span that made the order's gateway call.
+	for _, name := range []string{"kv.create payments", "kv.update payments"} {
+		spans := o.spansNamed(name)
+		if len(spans) != 2 {
+			t.Errorf("%d %s spans, want 2", len(spans), name)
+		}
+		for _, s := range spans {
+			call := calls[attr(s, "kv.key")]
+			if s.Parent.SpanID() != call.Parent.SpanID() {
+				t.Errorf("%s %s: parent %s, want the charge handler span %s", name, attr(s, "kv.key"), s.Parent.SpanID(), call.Parent.SpanID())
+			}
+		}
+	}
+}
+
+// TestHandlerLogsCarryTrace: a line a handler logs carries the function,
+// handler, correlation id, and the trace and span of the handler's span.
+func TestHandlerLogsCarryTrace(t *testing.T) {
+	h := newHarness(t)
+	o := h.startObserved(Config{})
+	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
+	eventually(t, 10*time.Second, "the void span", func() bool { return len(o.spansNamed("process orders.cancelled")) == 1 })
+	span := o.spansNamed("process orders.cancelled")[0]
+
+	var line map[string]any
+	for l := range strings.SplitSeq(o.logs.String(), "\n") {
+		if strings.Contains(l, "payment voided before the charge") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line == nil {
+		t.Fatalf("no void log line in:\n%s", o.logs.String())
+	}
+	for key, want := range map[string]string{
+		"function":       "payments",
+		"handler":        "void",
+		"order_id":       "o-1",
+		"correlation_id": "corr-c-1",
+		"trace_id":       span.SpanContext.TraceID().String(),
+		"span_id":        span.SpanContext.SpanID().String(),
+	} {
+		if got, _ := line[key].(string); got != want {
+			t.Errorf("log %s = %q, want %q", key, got, want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer a logger and a test can share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
