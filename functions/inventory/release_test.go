@@ -20,9 +20,11 @@ func TestReleaseOnPaymentFailedOnce(t *testing.T) {
 	failed := contracts.PaymentFailedEvent{OrderID: "o-1", Reason: contracts.FailureDeclined, AmountCents: 700}
 	h.publish(contracts.SubjectPaymentsFailed, "f-1", failed)
 	h.publish(contracts.SubjectPaymentsFailed, "f-2", failed)
-	// A cancel after the release changes nothing either.
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonPaymentDeclined})
 	h.settled(contracts.StreamPayments, "inventory-release-on-payment-failed")
+	// A cancel after the release changes nothing either. (Published before
+	// the release, it would race it on its own consumer and might release
+	// the stock itself, with cause orders.cancelled.)
+	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonPaymentDeclined})
 	h.settled(contracts.StreamOrders, "inventory-release-on-cancel")
 
 	if q := h.quantity("sku-1"); q != 10 {
