@@ -15,6 +15,7 @@ import (
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/payments"
+	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -29,12 +30,29 @@ type flow struct {
 // startFlow runs the three functions, as the all-in-one does.
 func startFlow(t testing.TB) *flow {
 	t.Helper()
+	return startFlowConfig(t, nil)
+}
+
+// startFlowConfig is startFlow with the runtime config changed by
+// configure (a tracer or meter provider, say) before the functions run.
+func startFlowConfig(t testing.TB, configure func(cfg *runtime.Config)) *flow {
+	t.Helper()
 	srv := fntest.NewServer(t)
-	fntest.Run(t, srv,
+	cfg := srv.Config(t.Name())
+	if configure != nil {
+		configure(&cfg)
+	}
+	fntest.RunConfig(t, cfg,
 		orders.New(orders.Config{}),
 		inventory.New(inventory.Config{}),
 		payments.New(payments.Config{}),
 	)
+	return connectFlow(t, srv)
+}
+
+// connectFlow is a client of the functions running on srv.
+func connectFlow(t testing.TB, srv *fntest.Server) *flow {
+	t.Helper()
 	nc := srv.Connect(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
