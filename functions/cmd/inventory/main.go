@@ -22,17 +22,25 @@ type settings struct {
 }
 
 func main() {
-	s, err := env.ParseAs[settings]()
-	if err == nil && s.Seed != "" && s.Seed != "demo" {
-		err = fmt.Errorf("INVENTORY_SEED: %q is not \"demo\" or empty", s.Seed)
-	}
+	cfg, err := config()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "inventory:", err)
 		os.Exit(2)
 	}
-	cfg := inventory.Config{}
-	if s.Seed == "demo" {
-		cfg.Seed = inventory.DemoCatalog()
-	}
 	runtime.Main(inventory.New(cfg))
+}
+
+// config reads INVENTORY_SEED into the function's config.
+func config() (inventory.Config, error) {
+	s, err := env.ParseAs[settings]()
+	if err != nil {
+		return inventory.Config{}, err
+	}
+	switch s.Seed {
+	case "":
+		return inventory.Config{}, nil
+	case "demo":
+		return inventory.Config{Seed: inventory.DemoCatalog()}, nil
+	}
+	return inventory.Config{}, fmt.Errorf("INVENTORY_SEED: %q is not \"demo\" or empty", s.Seed)
 }
