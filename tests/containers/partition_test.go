@@ -1,0 +1,125 @@
+package containers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/natsfn/natsfn/contracts"
+)
+
+// TestPartitionedFunction cuts one inventory container off the network
+// while orders flow, for longer than the reserve handler's AckWait. The
+// orders.created events it had taken and never acked are redelivered to
+// the other instance: every order placed during the partition ends
+// confirmed before the partition heals. Then it is reconnected; it serves
+// again, and nothing was reserved or charged twice.
+//
+// Why inventory: its reserve handler keeps the runtime's default AckWait
+// (30s; the test reads it from the consumer). Orders' projection handlers
+// wait only 15s, but cutting orders off would also cut off orders.create,
+// whose requests the server keeps routing to the lost instance until it
+// notices the connection is dead (server ping_interval, 2m by default);
+// inventory's endpoints are not on the order path, so cutting inventory
+// off isolates what this test is about: redelivery of unacked events.
+func TestPartitionedFunction(t *testing.T) {
+	s := newStack(t, 2)
+	f := s.admin
+	const initial = 1000
+	f.setStock("sku-load", initial, 250)
+	victim, other := s.fns["inventory"][0], s.fns["inventory"][1]
+	ackWait := f.ackWait(contracts.StreamOrders, "inventory-reserve")
+	t.Logf("inventory-reserve AckWait %s", ackWait)
+
+	l := f.startLoad(10, "sku-load", 1)
+	l.waitCount(20, 30*time.Second)
+	s.disconnect(victim)
+	cut := time.Now()
+	mark := l.count()
+	t.Logf("%s cut off after %d orders", victim.instance, mark)
+	l.waitCount(mark+80, 30*time.Second)
+	acked, failed := l.stop()
+	if len(failed) > 0 {
+		t.Errorf("%d creates failed (first: %v)", len(failed), failed[0])
+	}
+
+	// Everything settles while the partition lasts: what the lost
+	// instance held came back to the other one after AckWait.
+	views := f.settleAll(acked, ackWait+45*time.Second)
+	t.Logf("%d orders final %s after the cut; outcomes %v", len(views), time.Since(cut).Round(time.Millisecond), outcomes(views))
+	for id, v := range views {
+		if v.Status != contracts.StatusConfirmed {
+			t.Errorf("order %s: %s/%s, want confirmed: %+v", id, v.Status, v.Reason, v.Timeline)
+		}
+	}
+	stats, err := f.instanceStats("inventory", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reserve, _ := eventFigures(stats[other.instance], "reserve")
+	t.Logf("inventory reserve on %s: %d delivered, %d of them redelivered, %d acked", other.instance, reserve.Delivered, reserve.Redelivered, reserve.Acked)
+	if reserve.Redelivered == 0 {
+		t.Errorf("%s got no redelivered orders.created: the cut instance held nothing", other.instance)
+	}
+	f.audit("sku-load", initial, views)
+
+	// Heal the partition, longer than AckWait after the cut.
+	if wait := ackWait - time.Since(cut); wait > 0 {
+		t.Fatalf("partition lasted less than AckWait (%s left)", wait)
+	}
+	s.reconnect(victim)
+	healed := time.Now()
+	t.Logf("partition healed after %s; the test client retried %d requests meanwhile", healed.Sub(cut).Round(time.Millisecond), f.retries.Load())
+	waitFor(t, 60*time.Second, 250*time.Millisecond, victim.instance+" ready after the partition", func() error {
+		return victim.ready(s.ctx)
+	})
+	t.Logf("%s ready %s after the partition healed", victim.instance, time.Since(healed).Round(time.Millisecond))
+
+	// The flow still works, and the books still balance.
+	more := []string{}
+	for range 10 {
+		more = append(more, f.place("c-after", item("sku-load", 1)))
+	}
+	all := f.settleAll(append(acked, more...), 60*time.Second)
+	for _, id := range more {
+		if v := all[id]; v.Status != contracts.StatusConfirmed {
+			t.Errorf("order %s after the partition: %+v", id, v)
+		}
+	}
+	f.audit("sku-load", initial, all)
+}
+
+// disconnect cuts a function container off the test's network.
+func (s *stack) disconnect(f *function) {
+	s.t.Helper()
+	if _, err := s.docker.NetworkDisconnect(s.ctx, s.net.ID, client.NetworkDisconnectOptions{Container: f.c.GetContainerID(), Force: true}); err != nil {
+		s.t.Fatalf("disconnect %s: %v", f.instance, err)
+	}
+}
+
+// reconnect puts a function container back on the test's network under
+// its alias.
+func (s *stack) reconnect(f *function) {
+	s.t.Helper()
+	if _, err := s.docker.NetworkConnect(s.ctx, s.net.ID, client.NetworkConnectOptions{
+		Container:      f.c.GetContainerID(),
+		EndpointConfig: &network.EndpointSettings{Aliases: []string{f.instance}},
+	}); err != nil {
+		s.t.Fatalf("reconnect %s: %v", f.instance, err)
+	}
+}
+
+// ackWait reads a durable consumer's AckWait from the server.
+func (f *flow) ackWait(stream, consumer string) time.Duration {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := f.js.Consumer(ctx, stream, consumer)
+	if err != nil {
+		f.t.Fatalf("consumer %s: %v", consumer, err)
+	}
+	return c.CachedInfo().Config.AckWait
+}
