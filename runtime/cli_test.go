@@ -47,7 +47,7 @@ func TestNatsCLI(t *testing.T) {
 			Data        *runtime.EventFigures `json:"data"`
 		} `json:"endpoints"`
 	}
-	eventually(t, 10*time.Second, "7 acked events in nats micro stats", func() bool {
+	fntest.Eventually(t, 10*time.Second, "7 acked events in nats micro stats", func() bool {
 		out := srv.Nats(t, "micro", "stats", "cli-demo", "--json")
 		stats = nil
 		if err := json.Unmarshal([]byte(out), &stats); err != nil || len(stats) != 1 {

@@ -43,7 +43,7 @@ func TestEventRetriedThenDeadLetteredThenReplayed(t *testing.T) {
 	publish(t, js, jobsIn, event{ID: "job-1"})
 
 	var list runtime.DLQListReply
-	eventually(t, 10*time.Second, "a dead letter", func() bool {
+	fntest.Eventually(t, 10*time.Second, "a dead letter", func() bool {
 		reply, err := nc.Request("worker.dlq.list", nil, 2*time.Second)
 		if err != nil {
 			return false
@@ -88,7 +88,7 @@ func TestEventRetriedThenDeadLetteredThenReplayed(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("replayed message not handled")
 	}
-	eventually(t, 5*time.Second, "an empty dead-letter list", func() bool {
+	fntest.Eventually(t, 5*time.Second, "an empty dead-letter list", func() bool {
 		reply, err := nc.Request("worker.dlq.list", nil, 2*time.Second)
 		var l runtime.DLQListReply
 		return err == nil && json.Unmarshal(reply.Data, &l) == nil && len(l.Entries) == 0
@@ -115,7 +115,7 @@ func TestPermanentErrorTerminatesAtOnce(t *testing.T) {
 	publish(t, js, jobsIn, event{ID: "bad"})
 	// A message that fails its schema is terminated too, without calling the handler.
 	publish(t, js, jobsIn, map[string]int{"n": 1})
-	eventually(t, 5*time.Second, "two dead letters", func() bool {
+	fntest.Eventually(t, 5*time.Second, "two dead letters", func() bool {
 		return subjectCount(t, js, runtime.DeadLetterStream, "deadletter.strict.check") == 2
 	})
 	time.Sleep(300 * time.Millisecond)
@@ -150,7 +150,7 @@ func TestRedeliveredEmitsAreDeduplicated(t *testing.T) {
 	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "three runs", func() bool { return calls.Load() == 3 })
+	fntest.Eventually(t, 5*time.Second, "three runs", func() bool { return calls.Load() == 3 })
 	time.Sleep(200 * time.Millisecond)
 	if n := subjectCount(t, js, "JOBS", jobsOut.subject); n != 2 {
 		t.Fatalf("%d emitted events stored, want 2 (one per emit)", n)
@@ -192,7 +192,7 @@ func TestTwoInstancesShareConsumer(t *testing.T) {
 	for i := range 300 {
 		publish(t, js, jobsIn, event{ID: fmt.Sprint(i)})
 	}
-	eventually(t, 15*time.Second, "300 handled", func() bool { return per[0].Load()+per[1].Load() >= 300 })
+	fntest.Eventually(t, 15*time.Second, "300 handled", func() bool { return per[0].Load()+per[1].Load() >= 300 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 300 {
@@ -234,7 +234,7 @@ func TestPauseSurvivesAnotherInstance(t *testing.T) {
 		info, err := c.Info(context.Background())
 		return err == nil && info.Paused
 	}
-	eventually(t, 5*time.Second, "the consumer paused", paused)
+	fntest.Eventually(t, 5*time.Second, "the consumer paused", paused)
 	fntest.RunConfig(t, srv.Config("second"), newSvc())
 	if !paused() {
 		t.Fatal("a second instance's start un-paused the consumer")

@@ -76,18 +76,6 @@ func publish(t *testing.T, js jetstream.JetStream, tp topic, v any) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // subjectCount returns how many messages a stream holds on a subject.
 func subjectCount(t *testing.T, js jetstream.JetStream, stream, subject string) uint64 {
 	t.Helper()

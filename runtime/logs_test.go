@@ -49,7 +49,7 @@ func TestHandlerLogLines(t *testing.T) {
 	span := rec.one(t, "process logger.work")
 
 	lines := map[string]string{}
-	eventually(t, 5*time.Second, "two log lines", func() bool {
+	fntest.Eventually(t, 5*time.Second, "two log lines", func() bool {
 		for _, line := range strings.Split(buf.String(), "\n") {
 			var v map[string]any
 			if json.Unmarshal([]byte(line), &v) == nil {

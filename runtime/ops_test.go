@@ -53,10 +53,10 @@ func TestReadyzFollowsNATS(t *testing.T) {
 	status := func(path string) func() bool {
 		return func() bool { code, _ := get(t, base+path); return code == http.StatusOK }
 	}
-	eventually(t, 5*time.Second, "/readyz 200", status("/readyz"))
+	fntest.Eventually(t, 5*time.Second, "/readyz 200", status("/readyz"))
 
 	srv.Stop()
-	eventually(t, 10*time.Second, "/readyz 503 with NATS down", func() bool {
+	fntest.Eventually(t, 10*time.Second, "/readyz 503 with NATS down", func() bool {
 		code, _ := get(t, base+"/readyz")
 		return code == http.StatusServiceUnavailable
 	})
@@ -68,7 +68,7 @@ func TestReadyzFollowsNATS(t *testing.T) {
 	}
 
 	fntest.NewServerAt(t, natsPort, dir)
-	eventually(t, 20*time.Second, "/readyz 200 after NATS is back", status("/readyz"))
+	fntest.Eventually(t, 20*time.Second, "/readyz 200 after NATS is back", status("/readyz"))
 	if _, body := get(t, base+"/metrics"); !strings.Contains(body, `natsfn_nats_connected{function="ready"} 1`) ||
 		!strings.Contains(body, `natsfn_nats_reconnects_total{function="ready"} 1`) {
 		t.Fatalf("/metrics after the reconnect:\n%s", body)
@@ -114,12 +114,12 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	js := srv.JetStream(t)
 	publish(t, js, jobsIn, event{ID: "x"})
-	eventually(t, 5*time.Second, "a dead letter", func() bool {
+	fntest.Eventually(t, 5*time.Second, "a dead letter", func() bool {
 		return subjectCount(t, js, runtime.DeadLetterStream, "deadletter.scraped.strict") == 1
 	})
 
 	var families map[string]*dto.MetricFamily
-	eventually(t, 5*time.Second, "metrics with the dead letter", func() bool {
+	fntest.Eventually(t, 5*time.Second, "metrics with the dead letter", func() bool {
 		code, body := get(t, "http://"+opsAddr+"/metrics")
 		if code != http.StatusOK {
 			return false

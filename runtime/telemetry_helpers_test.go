@@ -1,14 +1,13 @@
 package runtime_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/natsfn/natsfn/runtime/fntest"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -45,7 +44,7 @@ func (r *spanRecorder) find(name string) []tracetest.SpanStub {
 // one waits for exactly one ended span with the given name and returns it.
 func (r *spanRecorder) one(t *testing.T, name string) tracetest.SpanStub {
 	t.Helper()
-	eventually(t, 5*time.Second, "span "+name, func() bool { return len(r.find(name)) >= 1 })
+	fntest.Eventually(t, 5*time.Second, "span "+name, func() bool { return len(r.find(name)) >= 1 })
 	spans := r.find(name)
 	if len(spans) != 1 {
 		t.Fatalf("%d spans named %q, want 1", len(spans), name)
@@ -144,20 +143,5 @@ func freeAddr(t *testing.T) (string, int) {
 	return "127.0.0.1:" + strconv.Itoa(port), port
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer captures logs written concurrently.
+type syncBuffer = fntest.Buffer

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 // TestNeverOversold: two instances, 100 concurrent one-unit orders, 30
@@ -29,7 +30,7 @@ func TestNeverOversold(t *testing.T) {
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "an outcome for every order", func() bool {
+	fntest.Eventually(t, 30*time.Second, "an outcome for every order", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved))+
 			len(h.events(contracts.StreamInventory, contracts.SubjectInventoryRejected)) >= orders
 	})

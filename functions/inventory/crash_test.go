@@ -104,12 +104,12 @@ func TestFenceStopsAStaleWorker(t *testing.T) {
 	// Two deliveries of the same order: the second finds the first's
 	// intent with an expired lease, fences it, and reserves.
 	h.created("o-1", "m-1", item("sku-a", 4))
-	eventually(t, 5*time.Second, "the first worker's intent", func() bool {
+	fntest.Eventually(t, 5*time.Second, "the first worker's intent", func() bool {
 		r := h.reservation("o-1")
 		return r != nil && r.Pending != nil
 	})
 	h.created("o-1", "m-2", item("sku-a", 4))
-	eventually(t, 10*time.Second, "inventory.reserved", func() bool {
+	fntest.Eventually(t, 10*time.Second, "inventory.reserved", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved)) == 1
 	})
 	close(stall)
@@ -151,7 +151,7 @@ func TestForgottenWriteIsRedone(t *testing.T) {
 	rc.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	fntest.RunConfig(t, rc, New(cfg))
 	h.created("o-1", "m-1", item("sku-a", 4))
-	eventually(t, 5*time.Second, "the intent", func() bool {
+	fntest.Eventually(t, 5*time.Second, "the intent", func() bool {
 		r := h.reservation("o-1")
 		return r != nil && r.Pending != nil
 	})

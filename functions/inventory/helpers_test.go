@@ -1,11 +1,9 @@
 package inventory
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -131,46 +129,11 @@ func (h *harness) events(stream, subject string) []event {
 	return out
 }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // settled waits until a durable consumer has acknowledged every message
 // published so far on its subject.
 func (h *harness) settled(stream, consumer string) {
 	h.t.Helper()
-	ctx := context.Background()
-	var last uint64
-	eventually(h.t, 15*time.Second, consumer+" settled", func() bool {
-		c, err := h.js.Consumer(ctx, stream, consumer)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return false
-		}
-		if last == 0 {
-			st, err := h.js.Stream(ctx, stream)
-			if err != nil {
-				return false
-			}
-			m, err := st.GetLastMsgForSubject(ctx, info.Config.FilterSubject)
-			if err != nil {
-				return false
-			}
-			last = m.Sequence
-		}
-		return info.AckFloor.Stream >= last && info.NumPending == 0 && info.NumAckPending == 0
-	})
+	fntest.Settled(h.t, h.js, stream, consumer)
 }
 
 // reservationState reads an order's reservation record directly.
@@ -230,20 +193,5 @@ func (h *harness) stockOps(product string) []string {
 	return ops
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer captures logs written concurrently.
+type syncBuffer = fntest.Buffer

@@ -5,13 +5,14 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 func TestReleaseOnPaymentFailedOnce(t *testing.T) {
 	h := newHarness(t)
 	h.start("inv-1", catalog(product("sku-1", 10, 100), product("sku-2", 10, 200)))
 	h.created("o-1", "m-1", item("sku-1", 3), item("sku-2", 2))
-	eventually(t, 10*time.Second, "inventory.reserved", func() bool {
+	fntest.Eventually(t, 10*time.Second, "inventory.reserved", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved)) == 1
 	})
 	if h.quantity("sku-1") != 7 || h.quantity("sku-2") != 8 {
@@ -48,11 +49,11 @@ func TestReleaseOnCancelAfterReservation(t *testing.T) {
 	h := newHarness(t)
 	h.start("inv-1", catalog(product("sku-1", 10, 100)))
 	h.created("o-1", "m-1", item("sku-1", 4))
-	eventually(t, 10*time.Second, "inventory.reserved", func() bool {
+	fntest.Eventually(t, 10*time.Second, "inventory.reserved", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved)) == 1
 	})
 	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
-	eventually(t, 10*time.Second, "inventory.released", func() bool {
+	fntest.Eventually(t, 10*time.Second, "inventory.released", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReleased)) == 1
 	})
 	if q := h.quantity("sku-1"); q != 10 {

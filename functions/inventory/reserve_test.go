@@ -8,6 +8,7 @@ import (
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 func TestReserveAnnouncesPricesAndTakesStock(t *testing.T) {
@@ -15,7 +16,7 @@ func TestReserveAnnouncesPricesAndTakesStock(t *testing.T) {
 	h.start("inv-1", catalog(product("sku-1", 100, 1999), product("sku-2", 50, 4999)))
 
 	h.created("o-1", "m-1", item("sku-1", 2), item("sku-2", 1))
-	eventually(t, 10*time.Second, "inventory.reserved", func() bool {
+	fntest.Eventually(t, 10*time.Second, "inventory.reserved", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved)) == 1
 	})
 	ev := h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved)[0]
@@ -64,7 +65,7 @@ func TestRejectLeavesStockUntouched(t *testing.T) {
 			id := orderID(i)
 			h.created(id, "m-"+id, tc.items...)
 			var got contracts.InventoryRejectedEvent
-			eventually(t, 10*time.Second, "inventory.rejected", func() bool {
+			fntest.Eventually(t, 10*time.Second, "inventory.rejected", func() bool {
 				for _, ev := range h.events(contracts.StreamInventory, contracts.SubjectInventoryRejected) {
 					if got = decode[contracts.InventoryRejectedEvent](t, ev); got.OrderID == id {
 						return true

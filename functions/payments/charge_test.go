@@ -10,13 +10,14 @@ import (
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 func TestChargeCompletes(t *testing.T) {
 	h := newHarness(t)
 	h.start("pay-1", Config{})
 	h.reserved("o-1", "m-1", 8997)
-	eventually(t, 10*time.Second, "payments.completed", func() bool { return len(h.completed()) == 1 })
+	fntest.Eventually(t, 10*time.Second, "payments.completed", func() bool { return len(h.completed()) == 1 })
 	got := h.completed()["o-1"]
 	if got.AmountCents != 8997 || got.PaymentID == "" {
 		t.Fatalf("completed %+v", got)
@@ -46,12 +47,12 @@ func TestDeclines(t *testing.T) {
 			h := newHarness(t)
 			f := h.start("pay-1", Config{})
 			h.setGateway(tc.settings)
-			eventually(t, 5*time.Second, "the settings", func() bool {
+			fntest.Eventually(t, 5*time.Second, "the settings", func() bool {
 				s := f.sim.current()
 				return s.Mode != contracts.GatewayOK || s.FailureRate == 1
 			})
 			h.reserved("o-1", "m-1", 500)
-			eventually(t, 10*time.Second, "payments.failed", func() bool { return len(h.failed()) == 1 })
+			fntest.Eventually(t, 10*time.Second, "payments.failed", func() bool { return len(h.failed()) == 1 })
 			if got := h.failed()["o-1"]; got.Reason != contracts.FailureDeclined || got.AmountCents != 500 {
 				t.Fatalf("failed %+v", got)
 			}
@@ -119,7 +120,7 @@ func TestVoidBeforeChargeChargesNothing(t *testing.T) {
 	}
 	// A cancel after the payment leaves the payment alone.
 	h.reserved("o-2", "m-2", 100)
-	eventually(t, 10*time.Second, "payments.completed", func() bool { return len(h.completed()) == 1 })
+	fntest.Eventually(t, 10*time.Second, "payments.completed", func() bool { return len(h.completed()) == 1 })
 	h.publish(contracts.SubjectOrdersCancelled, "c-2", contracts.OrderCancelledEvent{OrderID: "o-2", Reason: contracts.ReasonCancelledByCustomer})
 	h.settled(contracts.StreamOrders, "payments-void")
 	if s := h.paymentState("o-2"); s != stateCompleted {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 func TestGatewaySettingsReachEveryInstance(t *testing.T) {
@@ -22,7 +23,7 @@ func TestGatewaySettingsReachEveryInstance(t *testing.T) {
 		t.Fatalf("set reply %+v", got)
 	}
 	for _, f := range []*function{a, b} {
-		eventually(t, 5*time.Second, "the settings on both instances", func() bool {
+		fntest.Eventually(t, 5*time.Second, "the settings on both instances", func() bool {
 			return f.sim.current() == got
 		})
 	}
@@ -40,7 +41,7 @@ func TestGatewaySettingsReachEveryInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []*function{a, b} {
-		eventually(t, 5*time.Second, "the settings on both instances", func() bool { return f.sim.current() == got })
+		fntest.Eventually(t, 5*time.Second, "the settings on both instances", func() bool { return f.sim.current() == got })
 	}
 
 	for _, bad := range []string{`{}`, `{"mode":"broken"}`, `{"mode":"ok","failure_rate":2}`, `{"mode":"ok","latency_ms":-1}`, `{"mode":"ok","x":1}`} {

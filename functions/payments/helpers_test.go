@@ -176,44 +176,9 @@ func (h *harness) paymentState(orderID string) state {
 	return r.State
 }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // settled waits until a durable consumer has acknowledged every message
 // published so far on its subject.
 func (h *harness) settled(stream, consumer string) {
 	h.t.Helper()
-	ctx := context.Background()
-	var last uint64
-	eventually(h.t, 20*time.Second, consumer+" settled", func() bool {
-		c, err := h.js.Consumer(ctx, stream, consumer)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return false
-		}
-		if last == 0 {
-			st, err := h.js.Stream(ctx, stream)
-			if err != nil {
-				return false
-			}
-			m, err := st.GetLastMsgForSubject(ctx, info.Config.FilterSubject)
-			if err != nil {
-				return false
-			}
-			last = m.Sequence
-		}
-		return info.AckFloor.Stream >= last && info.NumPending == 0 && info.NumAckPending == 0
-	})
+	fntest.Settled(h.t, h.js, stream, consumer)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 // TestOutageDelaysOrdersNeverFailsThem: during an outage the breaker
@@ -16,12 +17,12 @@ func TestOutageDelaysOrdersNeverFailsThem(t *testing.T) {
 	h := newHarness(t)
 	f := h.start("pay-1", Config{Breaker: BreakerConfig{Failures: 3, OpenTimeout: 200 * time.Millisecond}})
 	h.setGateway(`{"mode":"outage"}`)
-	eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
+	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
 
 	for i := range orders {
 		h.reserved(fmt.Sprint("o-", i), fmt.Sprint("m-", i), int64(100+i))
 	}
-	eventually(t, 10*time.Second, "the breaker open and the consumer paused", func() bool {
+	fntest.Eventually(t, 10*time.Second, "the breaker open and the consumer paused", func() bool {
 		return f.breaker.opened.Load() > 0 && f.breaker.paused.Load() > 0
 	})
 	// The orders wait: no event, nothing charged, every message still owed.
@@ -29,7 +30,7 @@ func TestOutageDelaysOrdersNeverFailsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the messages waiting", func() bool {
+	fntest.Eventually(t, 5*time.Second, "the messages waiting", func() bool {
 		info, err := c.Info(context.Background())
 		return err == nil && info.AckFloor.Stream == 0 && info.NumAckPending+int(info.NumPending) == orders
 	})
@@ -41,7 +42,7 @@ func TestOutageDelaysOrdersNeverFailsThem(t *testing.T) {
 	}
 
 	h.setGateway(`{"mode":"ok","failure_rate":0}`)
-	eventually(t, 20*time.Second, "every order completed", func() bool { return len(h.completed()) == orders })
+	fntest.Eventually(t, 20*time.Second, "every order completed", func() bool { return len(h.completed()) == orders })
 	h.settled(contracts.StreamInventory, "payments-charge")
 	if n := len(h.failed()); n != 0 {
 		t.Fatalf("%d orders failed because of an outage", n)

@@ -1,12 +1,10 @@
 package payments
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -119,10 +117,10 @@ func TestBreakerMetrics(t *testing.T) {
 		t.Fatalf("breaker gauge %d (reported %v), want 0", v, ok)
 	}
 	h.setGateway(`{"mode":"outage"}`)
-	eventually(t, 5*time.Second, "outage mode", func() bool { return o.sim.current().Mode == contracts.GatewayOutage })
+	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return o.sim.current().Mode == contracts.GatewayOutage })
 	h.reserved("o-1", "m-1", 500)
 
-	eventually(t, 10*time.Second, "the breaker gauge at 2 (open)", func() bool {
+	fntest.Eventually(t, 10*time.Second, "the breaker gauge at 2 (open)", func() bool {
 		v, _ := o.metric(t, "payments.breaker.state", "function", "payments")
 		return v == 2
 	})
@@ -140,8 +138,8 @@ func TestBreakerMetrics(t *testing.T) {
 	}
 
 	h.setGateway(`{"mode":"ok"}`)
-	eventually(t, 15*time.Second, "the order charged", func() bool { return len(h.completed()) == 1 })
-	eventually(t, 5*time.Second, "one charged call and the gauge at 0", func() bool {
+	fntest.Eventually(t, 15*time.Second, "the order charged", func() bool { return len(h.completed()) == 1 })
+	fntest.Eventually(t, 5*time.Second, "one charged call and the gauge at 0", func() bool {
 		charged, _ := o.metric(t, "payments.gateway.charges", "function", "payments", "outcome", "charged")
 		state, _ := o.metric(t, "payments.breaker.state", "function", "payments")
 		return charged == 1 && state == 0
@@ -156,12 +154,12 @@ func TestGatewaySpan(t *testing.T) {
 	h := newHarness(t)
 	o := h.startObserved(Config{})
 	h.reserved("o-1", "m-1", 700)
-	eventually(t, 10*time.Second, "o-1 charged", func() bool { return len(h.completed()) == 1 })
+	fntest.Eventually(t, 10*time.Second, "o-1 charged", func() bool { return len(h.completed()) == 1 })
 	h.setGateway(`{"mode":"decline"}`)
-	eventually(t, 5*time.Second, "decline mode", func() bool { return o.sim.current().Mode == contracts.GatewayDecline })
+	fntest.Eventually(t, 5*time.Second, "decline mode", func() bool { return o.sim.current().Mode == contracts.GatewayDecline })
 	h.reserved("o-2", "m-2", 300)
-	eventually(t, 10*time.Second, "o-2 declined", func() bool { return len(h.failed()) == 1 })
-	eventually(t, 5*time.Second, "two charge spans", func() bool { return len(o.spansNamed("process inventory.reserved")) == 2 })
+	fntest.Eventually(t, 10*time.Second, "o-2 declined", func() bool { return len(h.failed()) == 1 })
+	fntest.Eventually(t, 5*time.Second, "two charge spans", func() bool { return len(o.spansNamed("process inventory.reserved")) == 2 })
 
 	handlers := map[string]tracetest.SpanStub{} // by span id
 	for _, s := range o.spansNamed("process inventory.reserved") {
@@ -220,7 +218,7 @@ func TestHandlerLogsCarryTrace(t *testing.T) {
 	h := newHarness(t)
 	o := h.startObserved(Config{})
 	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
-	eventually(t, 10*time.Second, "the void span", func() bool { return len(o.spansNamed("process orders.cancelled")) == 1 })
+	fntest.Eventually(t, 10*time.Second, "the void span", func() bool { return len(o.spansNamed("process orders.cancelled")) == 1 })
 	span := o.spansNamed("process orders.cancelled")[0]
 
 	var line map[string]any
@@ -248,20 +246,5 @@ func TestHandlerLogsCarryTrace(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer a logger and a test can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer captures logs written concurrently.
+type syncBuffer = fntest.Buffer
