@@ -116,3 +116,27 @@ func (f *flow) waitIdle(within time.Duration) {
 		return nil
 	})
 }
+
+// busy names the durable consumers of the flow's streams with work left.
+func (f *flow) busy() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []string
+	for _, stream := range []string{contracts.StreamOrders, contracts.StreamInventory, contracts.StreamPayments} {
+		st, err := f.js.Stream(ctx, stream)
+		if err != nil {
+			out = append(out, stream+": "+err.Error())
+			continue
+		}
+		for info := range st.ListConsumers(ctx).Info() {
+			if info.NumPending > 0 || info.NumAckPending > 0 || info.NumRedelivered > 0 {
+				out = append(out, fmt.Sprintf("%s: %d pending, %d unacked, %d redelivered",
+					info.Name, info.NumPending, info.NumAckPending, info.NumRedelivered))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "none has work left"
+	}
+	return strings.Join(out, "; ")
+}

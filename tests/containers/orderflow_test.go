@@ -1,0 +1,165 @@
+package containers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/payments"
+)
+
+// setStock seeds a product through inventory.stock.set.
+func (f *flow) setStock(sku string, qty int, cents int64) {
+	f.t.Helper()
+	var r contracts.StockReply
+	f.call(contracts.SubjectInventoryStockSet, contracts.SetStockRequest{ProductID: sku, Quantity: qty, PriceCents: cents}, &r)
+	if r.Quantity != qty {
+		f.t.Fatalf("stock.set %s: replied %+v", sku, r)
+	}
+}
+
+// stock reads a product's quantity through inventory.stock.get.
+func (f *flow) stock(sku string) int {
+	f.t.Helper()
+	var r contracts.StockReply
+	f.call(contracts.SubjectInventoryStockGet, contracts.GetStockRequest{ProductID: sku}, &r)
+	return r.Quantity
+}
+
+// gateway sets the simulated payment gateway's mode for every instance.
+func (f *flow) gateway(mode contracts.GatewayMode) {
+	f.t.Helper()
+	var r contracts.GatewayReply
+	f.call(contracts.SubjectPaymentsGatewaySet, contracts.SetGatewayRequest{Mode: mode}, &r)
+	if r.Mode != mode {
+		f.t.Fatalf("gateway.set %s: replied %+v", mode, r)
+	}
+}
+
+// tryPlace creates an order with a fresh Idempotency-Key, repeating the
+// same request (so at most one order is made) until it is acknowledged or
+// within passes. It returns the order id.
+func (f *flow) tryPlace(within time.Duration, customer string, items ...contracts.OrderItem) (string, error) {
+	var r contracts.CreateOrderReply
+	req := contracts.CreateOrderRequest{CustomerID: customer, Items: items}
+	if err := f.try(within, contracts.SubjectOrdersCreate, req, &r, "Idempotency-Key", uuid.NewString()); err != nil {
+		return "", err
+	}
+	if r.OrderID == "" || (r.Status != contracts.StatusPending && r.Status != contracts.StatusReserved &&
+		r.Status != contracts.StatusConfirmed && r.Status != contracts.StatusCancelled) {
+		return "", fmt.Errorf("create replied %+v", r)
+	}
+	return r.OrderID, nil
+}
+
+// place is tryPlace that fails the test.
+func (f *flow) place(customer string, items ...contracts.OrderItem) string {
+	f.t.Helper()
+	id, err := f.tryPlace(20*time.Second, customer, items...)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+// order reads an order through orders.get.
+func (f *flow) order(id string) contracts.OrderView {
+	f.t.Helper()
+	var v contracts.OrderView
+	f.call(contracts.SubjectOrdersGet, contracts.GetOrderRequest{OrderID: id}, &v)
+	return v
+}
+
+func final(v contracts.OrderView) bool {
+	return v.Status == contracts.StatusConfirmed || v.Status == contracts.StatusCancelled
+}
+
+// settle waits until every order is confirmed or cancelled and returns
+// their views. Stuck orders fail the test with their timelines and the
+// consumers that still hold work.
+func (f *flow) settle(within time.Duration, ids ...string) map[string]contracts.OrderView {
+	f.t.Helper()
+	views := make(map[string]contracts.OrderView, len(ids))
+	deadline := time.Now().Add(within)
+	for {
+		var stuck []string
+		for _, id := range ids {
+			if v, ok := views[id]; ok && final(v) {
+				continue
+			}
+			v := f.order(id)
+			views[id] = v
+			if !final(v) {
+				stuck = append(stuck, id)
+			}
+		}
+		if len(stuck) == 0 {
+			return views
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for i, id := range stuck {
+				if i == 5 {
+					fmt.Fprintf(&b, "  ... and %d more\n", len(stuck)-5)
+					break
+				}
+				fmt.Fprintf(&b, "  %s %s %+v\n", id, views[id].Status, views[id].Timeline)
+			}
+			f.t.Fatalf("%d of %d orders not final after %s:\n%sconsumers: %s", len(stuck), len(ids), within, b.String(), f.busy())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// orderIDs lists every order the `orders` bucket holds: placed by the test
+// or made by a create whose reply was lost.
+func (f *flow) orderIDs() []string {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	kv, err := f.js.KeyValue(ctx, contracts.BucketOrders)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var ids []string
+	for k := range lister.Keys() {
+		ids = append(ids, k)
+	}
+	return ids
+}
+
+// charges counts the gateway's real charges per order.
+func (f *flow) charges() map[string]int {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := payments.Charges(ctx, f.js)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+func item(sku string, qty int) contracts.OrderItem {
+	return contracts.OrderItem{ProductID: sku, Quantity: qty}
+}
+
+// gatewaySet steers the simulated gateway (mode, failure rate, latency).
+func (f *flow) gatewaySet(req contracts.SetGatewayRequest) {
+	f.t.Helper()
+	var r contracts.GatewayReply
+	f.call(contracts.SubjectPaymentsGatewaySet, req, &r)
+	if r.Mode != req.Mode {
+		f.t.Fatalf("gateway.set %+v: replied %+v", req, r)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
