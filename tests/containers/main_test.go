@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 		_ = os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	}
 	if reason := dockerHealth(); reason != "" {
+		reason = strings.Join(strings.Fields(reason), " ")
 		dockerMissing = "no Docker engine reachable: skipping the container suites (" + reason + ")"
 		fmt.Fprintln(os.Stderr, dockerMissing)
 		os.Exit(m.Run())
