@@ -82,7 +82,7 @@ func (h *eventHandler) start(ctx context.Context, svc *Service) error {
 	}
 	h.pool = newPool(min(h.opts.concurrency, max(h.opts.maxAckPending, 1)))
 	svc.pools = append(svc.pools, h.pool)
-	if err := svc.retryStart(ctx, "consumer "+h.consumerName(), h.bind); err != nil {
+	if err := svc.retryStart(ctx, "consumer "+h.consumerName(), 0, h.bind); err != nil {
 		return err
 	}
 	md := map[string]string{

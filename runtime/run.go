@@ -125,7 +125,7 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		if sc.Replicas == 0 {
 			sc.Replicas = cfg.Replicas
 		}
-		err := s.retryStart(ctx, "stream "+sc.Name, func(ctx context.Context) error {
+		err := s.retryStart(ctx, "stream "+sc.Name, startAttempt, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, sc)
 			return err
 		})
@@ -142,13 +142,13 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		deps.Tracer = s.tracer
 	}
 	for _, fn := range s.onStart {
-		err := s.retryStart(ctx, "OnStart", func(ctx context.Context) error { return fn(ctx, deps) })
+		err := s.retryStart(ctx, "OnStart", 0, func(ctx context.Context) error { return fn(ctx, deps) })
 		if err != nil {
 			return fmt.Errorf("service %s: start: %w", s.cfg.Name, err)
 		}
 	}
 	if len(s.events) > 0 {
-		err := s.retryStart(ctx, "stream "+DeadLetterStream, func(ctx context.Context) error {
+		err := s.retryStart(ctx, "stream "+DeadLetterStream, startAttempt, func(ctx context.Context) error {
 			var err error
 			s.dlq, err = openDeadLetters(ctx, s, cfg.Replicas)
 			return err

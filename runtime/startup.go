@@ -15,10 +15,15 @@ import (
 // just booted answers JetStream calls with time-outs, "no responders" or
 // "no suitable peers" for a few seconds; a function starting then waits
 // instead of exiting and being restarted.
-func (s *Service) retryStart(ctx context.Context, step string, fn func(context.Context) error) error {
+//
+// attempt bounds each try (0: only ctx does): a create that the cluster
+// never answers is better retried after a couple of seconds than after the
+// client's 5s default. OnStart hooks get no bound, since they may start
+// watchers that live on ctx.
+func (s *Service) retryStart(ctx context.Context, step string, attempt time.Duration, fn func(context.Context) error) error {
 	deadline := time.Now().Add(s.startTimeout)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		err := fn(ctx)
+		err := try(ctx, attempt, fn)
 		if err == nil || !transient(err) || time.Now().Add(wait).After(deadline) {
 			return err
 		}
@@ -43,5 +48,27 @@ func transient(err error) bool {
 		return true
 	}
 	var api *jetstream.APIError
-	return errors.As(err, &api) && api.Code >= 500
+	if !errors.As(err, &api) {
+		return false
+	}
+	// 10005 "no suitable peers for placement" comes with code 400, but on a
+	// cluster whose nodes are still meeting it passes in seconds.
+	return api.Code >= 500 || api.ErrorCode == errCodeClusterNoPeers
 }
+
+// errCodeClusterNoPeers is the server's JSClusterNoPeersErrF, which nats.go
+// names no constant for.
+const errCodeClusterNoPeers jetstream.ErrorCode = 10005
+
+// try runs fn once, bounded by attempt when it is positive.
+func try(ctx context.Context, attempt time.Duration, fn func(context.Context) error) error {
+	if attempt <= 0 {
+		return fn(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, attempt)
+	defer cancel()
+	return fn(ctx)
+}
+
+// startAttempt bounds one try of creating a stream or a consumer.
+const startAttempt = 3 * time.Second

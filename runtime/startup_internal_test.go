@@ -19,6 +19,7 @@ func TestTransientStartErrors(t *testing.T) {
 		{nats.ErrTimeout, true},
 		{nats.ErrNoResponders, true},
 		{&jetstream.APIError{Code: 500, ErrorCode: 10005, Description: "no suitable peers for placement"}, true},
+		{&jetstream.APIError{Code: 400, ErrorCode: 10005, Description: "no suitable peers for placement, peer offline"}, true},
 		{&jetstream.APIError{Code: 503, Description: "JetStream system temporarily unavailable"}, true},
 		{&jetstream.APIError{Code: 400, ErrorCode: 10058, Description: "stream name already in use with a different configuration"}, false},
 		{errors.New("nats: permissions violation for publish to \"$JS.API.STREAM.CREATE.X\""), false},
