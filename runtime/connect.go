@@ -24,7 +24,7 @@ func Connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.ReconnectBufSize(16 << 20),
 		// Notice a dead link in about 30s, not nats.go's 4 minutes.
-		nats.PingInterval(10*time.Second),
+		nats.PingInterval(10 * time.Second),
 		nats.MaxPingsOutstanding(3),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			logger.Info("connected to NATS", "server", nc.ConnectedUrlRedacted())
