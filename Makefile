@@ -39,7 +39,7 @@ vet: ## go vet
 test: tools fmt vet ## run every test with -race (container suites too when Docker is reachable)
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "make test: no Docker engine reachable; the container suites will skip"; fi
-	$(GO) test -race -count=1 -timeout 20m ./...
+	NATSFN_TEST_BUILD=0 $(GO) test -race -count=1 -timeout 20m ./...
 
 unit: tools ## run the tests that need no Docker
 	$(GO) test -race -count=1 -timeout 10m $$($(GO) list ./... | grep -v /tests/containers)
