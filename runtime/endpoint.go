@@ -80,7 +80,9 @@ func (e *endpoint) serve(req micro.Request) {
 func (e *endpoint) handle(req micro.Request, inline bool) {
 	start := time.Now()
 	e.stats.inFlight.Add(1)
-	m := &Message{
+	inv := e.svc.newInvocation(nil)
+	m := inv.msg
+	*m = Message{
 		Kind:    KindRequest,
 		Service: e.svc.cfg.Name,
 		Handler: e.name,
@@ -89,8 +91,7 @@ func (e *endpoint) handle(req micro.Request, inline bool) {
 		Data:    req.Data(),
 		Schema:  e.opts.schema,
 	}
-	ctx := withInvocation(e.svc.baseCtx, &invocation{msg: m, svc: e.svc})
-	out, err := e.h.Handle(ctx, m)
+	out, err := e.h.Handle(inv, m)
 	e.reply(req, m, out, err, inline)
 	e.stats.inFlight.Add(-1)
 	e.stats.record(time.Since(start), err)
@@ -143,11 +144,19 @@ func oneLine(s string) string {
 // invocation is what a handler's context carries: its message and service,
 // the emit counters that make Nats-Msg-Id deterministic, and the context of
 // the handler's span (set by the tracing middleware when tracing is on).
+//
+// It is the handler's context itself, so that one allocation holds the
+// context, the invocation and its message. Its parent is the service's
+// base context without its cancellation: a handler runs to its end (or its
+// Timeout) during a graceful shutdown, and a context derived from it (the
+// Timeout middleware's) costs no registration with a cancellable parent.
 type invocation struct {
-	msg  *Message
-	svc  *Service
-	ev   *eventHandler
-	span trace.SpanContext
+	context.Context
+	message Message
+	msg     *Message
+	svc     *Service
+	ev      *eventHandler
+	span    trace.SpanContext
 
 	mu  sync.Mutex
 	seq map[string]int
@@ -157,6 +166,22 @@ type invocationKey struct{}
 
 func withInvocation(ctx context.Context, inv *invocation) context.Context {
 	return context.WithValue(ctx, invocationKey{}, inv)
+}
+
+// newInvocation returns a handler context for one message of the service
+// (of event handler ev, or nil for a request).
+func (s *Service) newInvocation(ev *eventHandler) *invocation {
+	inv := &invocation{Context: s.handlerCtx, svc: s, ev: ev}
+	inv.msg = &inv.message
+	return inv
+}
+
+// Value finds the invocation itself, and everything else in its parent.
+func (inv *invocation) Value(key any) any {
+	if key == (invocationKey{}) {
+		return inv
+	}
+	return inv.Context.Value(key)
 }
 
 func invocationFrom(ctx context.Context) *invocation {

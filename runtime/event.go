@@ -207,7 +207,9 @@ func (h *eventHandler) process(msg jetstream.Msg) {
 		_ = msg.Ack()
 		return
 	}
-	m := &Message{
+	inv := h.svc.newInvocation(h)
+	m := inv.msg
+	*m = Message{
 		Kind:      KindEvent,
 		Service:   h.svc.cfg.Name,
 		Handler:   h.name,
@@ -223,8 +225,7 @@ func (h *eventHandler) process(msg jetstream.Msg) {
 	h.stats.inFlight.Add(1)
 	start := time.Now()
 	keepAlive := h.keepAlive(msg)
-	inv := &invocation{msg: m, svc: h.svc, ev: h}
-	_, err = h.h.Handle(withInvocation(h.svc.baseCtx, inv), m)
+	_, err = h.h.Handle(inv, m)
 	keepAlive.Stop()
 	h.stats.processing.Add(int64(time.Since(start)))
 	h.settle(msg, inv, err)

@@ -107,6 +107,7 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 	s.mu.Unlock()
 
 	s.baseCtx = base
+	s.handlerCtx = context.WithoutCancel(base)
 	s.startTimeout = cfg.ConnectTimeout
 	s.logger = withContextAttrs(logger).With("function", s.cfg.Name, "instance", cfg.InstanceID)
 	s.tracer = tel.tracers[s]

@@ -93,6 +93,9 @@ type Service struct {
 	micro   micro.Service
 	logger  *slog.Logger
 	baseCtx context.Context
+	// handlerCtx is baseCtx without its cancellation: the parent of every
+	// handler's context.
+	handlerCtx context.Context
 	// pools run messages; background owns the service's other goroutines.
 	pools      []*pool
 	background sync.WaitGroup
