@@ -98,10 +98,25 @@ func (s *Service) checkReady(ctx context.Context) error {
 	return nil
 }
 
-// Healthcheck probes the ops port of a process on this host and returns 0
-// when /healthz answers 200, else 1. Scratch images have no shell or curl,
-// so each binary does this itself for Docker's HEALTHCHECK.
-func Healthcheck(addr string) int {
+// Healthcheck is the `healthcheck` argument of every binary: args empty
+// probes /healthz (alive), args ["ready"] probes /readyz (connected and
+// serving). It returns the exit code: 0 when the probe answers 200, else 1.
+// Scratch images have no shell or curl, so each binary does this itself for
+// Docker's HEALTHCHECK.
+func Healthcheck(addr string, args ...string) int {
+	path := "/healthz"
+	if len(args) > 0 {
+		if args[0] != "ready" {
+			fmt.Printf("healthcheck: %q is not \"ready\" or nothing\n", args[0])
+			return 1
+		}
+		path = "/readyz"
+	}
+	return probe(addr, path)
+}
+
+// probe GETs path on the ops port of a process on this host.
+func probe(addr, path string) int {
 	if addr == "" {
 		addr = ":8080"
 	}
@@ -114,7 +129,7 @@ func Healthcheck(addr string) int {
 		host = "127.0.0.1"
 	}
 	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + path)
 	if err != nil {
 		fmt.Println("healthcheck:", err)
 		return 1

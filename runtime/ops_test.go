@@ -54,6 +54,13 @@ func TestReadyzFollowsNATS(t *testing.T) {
 		return func() bool { code, _ := get(t, base+path); return code == http.StatusOK }
 	}
 	fntest.Eventually(t, 5*time.Second, "/readyz 200", status("/readyz"))
+	// The binaries' `healthcheck` and `healthcheck ready` modes probe them.
+	if runtime.Healthcheck(opsAddr) != 0 || runtime.Healthcheck(opsAddr, "ready") != 0 {
+		t.Fatal("healthcheck modes fail while ready")
+	}
+	if runtime.Healthcheck(opsAddr, "bogus") != 1 {
+		t.Fatal("healthcheck accepted an unknown mode")
+	}
 
 	srv.Stop()
 	fntest.Eventually(t, 10*time.Second, "/readyz 503 with NATS down", func() bool {
@@ -62,6 +69,9 @@ func TestReadyzFollowsNATS(t *testing.T) {
 	})
 	if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz %d while NATS is down, want 200", code)
+	}
+	if runtime.Healthcheck(opsAddr) != 0 || runtime.Healthcheck(opsAddr, "ready") != 1 {
+		t.Fatal("healthcheck: alive should pass and ready fail while NATS is down")
 	}
 	if _, body := get(t, base+"/metrics"); !strings.Contains(body, `natsfn_nats_connected{function="ready"} 0`) {
 		t.Fatalf("/metrics while NATS is down:\n%s", body)

@@ -285,7 +285,7 @@ func Main(services ...*Service) {
 // MainCode is Main without the exit, for tests.
 func MainCode(args []string, services ...*Service) int {
 	if len(args) > 0 && args[0] == "healthcheck" {
-		return Healthcheck(os.Getenv("NATSFN_OPS_ADDR"))
+		return Healthcheck(os.Getenv("NATSFN_OPS_ADDR"), args[1:]...)
 	}
 	cfg, err := LoadConfig()
 	if err != nil {

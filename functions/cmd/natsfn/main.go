@@ -56,7 +56,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "healthcheck" {
-		return runtime.Healthcheck(os.Getenv("NATSFN_OPS_ADDR"))
+		return runtime.Healthcheck(os.Getenv("NATSFN_OPS_ADDR"), args[1:]...)
 	}
 	o, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
