@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
-	"github.com/natsfn/natsfn/functions/internal/tracedkv"
 	"github.com/natsfn/natsfn/runtime"
 )
 
@@ -115,7 +114,7 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 		return fmt.Errorf("bucket %s: %w", contracts.BucketReservations, err)
 	}
 	// Every write of the buckets is a span in the handler's trace.
-	f.stock, f.res = tracedkv.Wrap(stock), tracedkv.Wrap(res)
+	f.stock, f.res = runtime.TraceKV(stock), runtime.TraceKV(res)
 	return f.seed(ctx)
 }
 

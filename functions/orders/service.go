@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
-	"github.com/natsfn/natsfn/functions/internal/tracedkv"
 	"github.com/natsfn/natsfn/runtime"
 )
 
@@ -86,8 +85,8 @@ func (o *orders) start(ctx context.Context, d runtime.Deps) error {
 		return err
 	}
 	// Every write of the buckets is a span in the handler's trace.
-	o.store = &store{kv: tracedkv.Wrap(ordersKV)}
-	o.idem = tracedkv.Wrap(idemKV)
+	o.store = &store{kv: runtime.TraceKV(ordersKV)}
+	o.idem = runtime.TraceKV(idemKV)
 	o.stock = &stockBucket{js: d.JetStream, logger: d.Logger}
 	return nil
 }

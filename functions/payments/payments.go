@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
-	"github.com/natsfn/natsfn/functions/internal/tracedkv"
 	"github.com/natsfn/natsfn/runtime"
 )
 
@@ -110,7 +109,7 @@ func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	}
 	// Every write of the buckets, the simulated gateway's ledger included,
 	// is a span in the handler's trace.
-	f.payments, f.gateway = tracedkv.Wrap(payments), tracedkv.Wrap(gateway)
+	f.payments, f.gateway = runtime.TraceKV(payments), runtime.TraceKV(gateway)
 	gw := f.cfg.Gateway
 	if gw == nil {
 		// The watch lives as long as the service's run context.

@@ -1,4 +1,4 @@
-package tracedkv_test
+package runtime_test
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/natsfn/natsfn/functions/internal/tracedkv"
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
@@ -36,7 +35,7 @@ func TestWritesAreSpans(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		kv = tracedkv.Wrap(tracedkv.Wrap(raw))
+		kv = runtime.TraceKV(runtime.TraceKV(raw))
 		_, err = kv.Put(ctx, "boot", []byte("x")) // outside a handler: no span
 		return err
 	})
@@ -145,16 +144,6 @@ func script(ctx context.Context, kv jetstream.KeyValue) error {
 
 // errAny stands for "some error" in a script step.
 var errAny = errors.New("any error")
-
-// attr returns a span attribute as a string, or "".
-func attr(s tracetest.SpanStub, key string) string {
-	for _, kv := range s.Attributes {
-		if string(kv.Key) == key {
-			return kv.Value.Emit()
-		}
-	}
-	return ""
-}
 
 // names lists the spans' names.
 func names(spans []tracetest.SpanStub) []string {
