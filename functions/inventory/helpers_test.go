@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
-	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -46,16 +45,7 @@ func (h *harness) start(instance string, cfg Config) *fntest.Instance {
 // publish publishes an event with the given Msg-Id.
 func (h *harness) publish(subject, msgID string, v any) {
 	h.t.Helper()
-	data, err := json.Marshal(v)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	msg.Header.Set(nats.MsgIdHdr, msgID)
-	msg.Header.Set(runtime.HeaderCorrelationID, "corr-"+msgID)
-	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
-		h.t.Fatalf("publish %s: %v", subject, err)
-	}
+	fntest.Publish(h.t, h.js, subject, msgID, v)
 }
 
 func (h *harness) created(orderID, msgID string, items ...contracts.OrderItem) {
@@ -69,18 +59,15 @@ func item(product string, quantity int) contracts.OrderItem {
 	return contracts.OrderItem{ProductID: product, Quantity: quantity}
 }
 
-// request calls an endpoint and returns the reply body and error code.
+// request calls an endpoint with a value (a string is sent as is) and
+// returns the reply body and its error code ("" on success).
 func (h *harness) request(subject string, body any) ([]byte, string) {
 	h.t.Helper()
 	data, _ := json.Marshal(body)
 	if s, ok := body.(string); ok {
 		data = []byte(s)
 	}
-	msg, err := h.nc.Request(subject, data, 5*time.Second)
-	if err != nil {
-		h.t.Fatalf("request %s: %v", subject, err)
-	}
-	return msg.Data, msg.Header.Get("Nats-Service-Error-Code")
+	return fntest.Request(h.t, h.nc, subject, data)
 }
 
 // quantity reads a product's quantity through inventory.stock.get.
@@ -107,24 +94,9 @@ type event struct {
 // events returns every message of a stream on a subject, oldest first.
 func (h *harness) events(stream, subject string) []event {
 	h.t.Helper()
-	ctx := context.Background()
-	st, err := h.js.Stream(ctx, stream)
-	if err != nil {
-		return nil
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	var out []event
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
-		if m.Subject == subject {
-			out = append(out, event{Subject: m.Subject, Header: m.Header, Data: m.Data})
-		}
+	for _, m := range fntest.Messages(h.t, h.js, stream, subject) {
+		out = append(out, event{Header: m.Header, Data: m.Data})
 	}
 	return out
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
-	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -47,16 +45,7 @@ func (h *harness) start(instance string, cfg Config) *function {
 // publish publishes an event with the given Msg-Id.
 func (h *harness) publish(subject, msgID string, v any) {
 	h.t.Helper()
-	data, err := json.Marshal(v)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	msg.Header.Set(nats.MsgIdHdr, msgID)
-	msg.Header.Set(runtime.HeaderCorrelationID, "corr-"+msgID)
-	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
-		h.t.Fatalf("publish %s: %v", subject, err)
-	}
+	fntest.Publish(h.t, h.js, subject, msgID, v)
 }
 
 // reserved publishes inventory.reserved for an order of total cents.
@@ -83,14 +72,10 @@ func (h *harness) setGateway(body string) contracts.GatewayReply {
 	return r
 }
 
-// request calls an endpoint and returns the reply body and error code.
+// request calls an endpoint and returns the reply body and its error code.
 func (h *harness) request(subject, body string) ([]byte, string) {
 	h.t.Helper()
-	msg, err := h.nc.Request(subject, []byte(body), 5*time.Second)
-	if err != nil {
-		h.t.Fatalf("request %s: %v", subject, err)
-	}
-	return msg.Data, msg.Header.Get("Nats-Service-Error-Code")
+	return fntest.Request(h.t, h.nc, subject, []byte(body))
 }
 
 // event is a message stored in a stream.
@@ -102,21 +87,9 @@ type event struct {
 // events returns every message of a stream on a subject, oldest first.
 func (h *harness) events(stream, subject string) []event {
 	h.t.Helper()
-	ctx := context.Background()
-	st, err := h.js.Stream(ctx, stream)
-	if err != nil {
-		return nil
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	var out []event
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err == nil && m.Subject == subject {
-			out = append(out, event{Header: m.Header, Data: m.Data})
-		}
+	for _, m := range fntest.Messages(h.t, h.js, stream, subject) {
+		out = append(out, event{Header: m.Header, Data: m.Data})
 	}
 	return out
 }
