@@ -17,8 +17,9 @@
 // with a PubAck alongside the service's reply.
 //
 // Amounts are integer cents, times are RFC 3339, and identifiers that end
-// up in KV keys (order, product and payment ids) are restricted to
-// [A-Za-z0-9._-], which is safe both in a KV key and in a subject token.
+// up in KV keys (order, product and payment ids) are restricted to tokens
+// of [A-Za-z0-9_-] joined by single dots, which is exactly what a KV key
+// accepts: no dot at either end and no two dots in a row.
 //
 // The package knows nothing about NATS connections and imports no NATS
 // package: the runtime consumes a [*Schema] or an [Event] through small

@@ -8,7 +8,7 @@ type GetStockRequest struct {
 
 // SetStockRequest is the request of inventory.stock.set (inventory.stock.set.request.v1).
 type SetStockRequest struct {
-	// ProductID names the product; [A-Za-z0-9._-], at most 128 bytes.
+	// ProductID names the product; [A-Za-z0-9_-] tokens joined by single dots, at most 128 bytes.
 	ProductID string `json:"product_id"`
 	// Quantity is the quantity available, 0 or more.
 	Quantity int `json:"quantity"`

@@ -4,7 +4,7 @@ import "time"
 
 // OrderItem is a product and how many of it.
 type OrderItem struct {
-	// ProductID names the product; [A-Za-z0-9._-], at most 128 bytes.
+	// ProductID names the product; [A-Za-z0-9_-] tokens joined by single dots, at most 128 bytes.
 	ProductID string `json:"product_id"`
 	// Quantity is 1 to 10000.
 	Quantity int `json:"quantity"`

@@ -3,9 +3,7 @@ package orders
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -64,9 +62,6 @@ func (o *orders) checkProducts(ctx context.Context, items []contracts.OrderItem)
 			continue
 		}
 		seen[it.ProductID] = true
-		if err := validKey(it.ProductID); err != nil {
-			return fmt.Errorf("product %w", err)
-		}
 		_, err := kv.Get(ctx, it.ProductID)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -74,16 +69,6 @@ func (o *orders) checkProducts(ctx context.Context, items []contracts.OrderItem)
 		case err != nil:
 			return unavailable("read stock of "+it.ProductID, err)
 		}
-	}
-	return nil
-}
-
-// validKey rejects the ids the schemas' [A-Za-z0-9._-] pattern lets
-// through but a KV key (a subject) cannot be: a dot at either end, or two
-// dots in a row.
-func validKey(id string) error {
-	if strings.HasPrefix(id, ".") || strings.HasSuffix(id, ".") || strings.Contains(id, "..") {
-		return runtime.Errorf(runtime.ErrInvalid, "id %q: no dot at either end and no two dots in a row", id)
 	}
 	return nil
 }

@@ -26,9 +26,6 @@ type store struct {
 // load returns an order and its revision. A missing order wraps
 // runtime.ErrNotFound.
 func (s *store) load(ctx context.Context, id string) (contracts.OrderView, uint64, error) {
-	if err := validKey(id); err != nil {
-		return contracts.OrderView{}, 0, fmt.Errorf("order %w", err)
-	}
 	entry, err := s.kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return contracts.OrderView{}, 0, runtime.Errorf(runtime.ErrNotFound, "order %s", id)
