@@ -51,6 +51,11 @@ type Config struct {
 	// Replicas is the replica count of the streams and buckets a function
 	// creates: 1 on one server, 3 on a cluster.
 	Replicas int `env:"NATSFN_REPLICAS" envDefault:"1"`
+	// AckWait, when set, is the AckWait of every event handler's consumer,
+	// whatever the handler's own AckWait option says: the operator's word
+	// on how long a lost instance may hold messages before the server
+	// redelivers them to the others. Empty keeps each handler's own.
+	AckWait time.Duration `env:"NATSFN_ACK_WAIT"`
 
 	// TracesExporter is where spans go: "otlp", "console" (stdout) or
 	// "none". Empty means otlp when an OTLP endpoint is set and no tracing
@@ -163,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return bad("NATSFN_REPLICAS", "%d is not between 1 and 5", c.Replicas)
+	}
+	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
+		return bad("NATSFN_ACK_WAIT", "%s is less than 1s", c.AckWait)
 	}
 	switch c.TracesExporter {
 	case "", "otlp", "console", "none":

@@ -12,6 +12,8 @@ func TestLoadConfigNamesTheVariable(t *testing.T) {
 	cases := []struct{ name, key, value string }{
 		{"replicas not a number", "NATSFN_REPLICAS", "three"},
 		{"replicas out of range", "NATSFN_REPLICAS", "9"},
+		{"ack wait not a duration", "NATSFN_ACK_WAIT", "30"},
+		{"ack wait too short", "NATSFN_ACK_WAIT", "10ms"},
 		{"log level", "NATSFN_LOG_LEVEL", "loud"},
 		{"log format", "NATSFN_LOG_FORMAT", "xml"},
 		{"shutdown timeout", "NATSFN_SHUTDOWN_TIMEOUT", "soon"},

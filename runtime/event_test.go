@@ -240,3 +240,38 @@ func TestPauseSurvivesAnotherInstance(t *testing.T) {
 		t.Fatal("a second instance's start un-paused the consumer")
 	}
 }
+
+// TestAckWaitFromConfig: NATSFN_ACK_WAIT (Config.AckWait) sets every event
+// consumer's AckWait, over the handler's own option; unset, the option
+// stands.
+func TestAckWaitFromConfig(t *testing.T) {
+	srv := fntest.NewServer(t)
+	js := srv.JetStream(t)
+	newSvc := func(name string) *runtime.Service {
+		svc := runtime.NewService(runtime.ServiceConfig{Name: name, Version: "1.0.0"})
+		jobsStream(svc)
+		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+			return runtime.None{}, nil
+		}, runtime.AckWait(15*time.Second))
+		return svc
+	}
+	ackWait := func(consumer string) time.Duration {
+		t.Helper()
+		c, err := js.Consumer(context.Background(), "JOBS", consumer)
+		if err != nil {
+			t.Fatalf("consumer %s: %v", consumer, err)
+		}
+		return c.CachedInfo().Config.AckWait
+	}
+
+	cfg := srv.Config("i1")
+	cfg.AckWait = 3 * time.Second
+	fntest.RunConfig(t, cfg, newSvc("operated"))
+	if got := ackWait("operated-work"); got != 3*time.Second {
+		t.Errorf("with NATSFN_ACK_WAIT=3s the consumer's AckWait is %s", got)
+	}
+	fntest.RunConfig(t, srv.Config("i2"), newSvc("coded"))
+	if got := ackWait("coded-work"); got != 15*time.Second {
+		t.Errorf("without NATSFN_ACK_WAIT the consumer's AckWait is %s, want the handler's 15s", got)
+	}
+}

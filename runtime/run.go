@@ -179,6 +179,9 @@ func (s *Service) start(ctx, base context.Context, cfg Config, logger *slog.Logg
 		}
 	}
 	for _, h := range s.events {
+		if cfg.AckWait > 0 {
+			h.opts.ackWait = cfg.AckWait
+		}
 		if err := h.start(ctx, s); err != nil {
 			return fmt.Errorf("service %s: handler %s: %w", s.cfg.Name, h.name, err)
 		}
