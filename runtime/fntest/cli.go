@@ -48,9 +48,11 @@ func NatsCLI(t testing.TB) string {
 // returns its combined output. It fails the test on a non-zero exit.
 func (s *Server) Nats(t testing.TB, args ...string) string {
 	t.Helper()
+	// Install the CLI (once, maybe slowly) before the command's clock starts.
+	cli := NatsCLI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, NatsCLI(t), append([]string{"--server", s.ClientURL()}, args...)...)
+	cmd := exec.CommandContext(ctx, cli, append([]string{"--server", s.ClientURL()}, args...)...)
 	cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+t.TempDir())
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf

@@ -31,9 +31,13 @@ type functionSpec struct {
 	noStart bool
 }
 
+// suiteAckWait is the NATSFN_ACK_WAIT the suites run the functions with.
+const suiteAckWait = 10 * time.Second
+
 // functionEnv is what infra/compose.yaml gives a function: the three nodes,
 // its own least-privilege user from infra/nats/accounts.conf, R3 streams
-// and buckets.
+// and buckets; and, unlike compose, an AckWait of suiteAckWait, so the
+// fault suites wait 10s rather than 30s for a lost instance's messages.
 func functionEnv(name, instance string) map[string]string {
 	return map[string]string{
 		"NATS_URL":                "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222",
@@ -45,6 +49,7 @@ func functionEnv(name, instance string) map[string]string {
 		"NATSFN_LOG_FORMAT":       "text",
 		"NATSFN_LOG_LEVEL":        "info",
 		"NATSFN_SHUTDOWN_TIMEOUT": "10s",
+		"NATSFN_ACK_WAIT":         suiteAckWait.String(),
 	}
 }
 

@@ -18,9 +18,10 @@ import (
 // confirmed before the partition heals. Then it is reconnected; it serves
 // again, and nothing was reserved or charged twice.
 //
-// Why inventory: its reserve handler keeps the runtime's default AckWait
-// (30s; the test reads it from the consumer). Orders' projection handlers
-// wait only 15s, but cutting orders off would also cut off orders.create,
+// The functions run with NATSFN_ACK_WAIT=10s (suiteAckWait); the test
+// reads the consumer's AckWait from the server and checks it is that.
+//
+// Why inventory: cutting orders off would also cut off orders.create,
 // whose requests the server keeps routing to the lost instance until it
 // notices the connection is dead (server ping_interval, 2m by default);
 // inventory's endpoints are not on the order path, so cutting inventory
@@ -31,7 +32,9 @@ func TestPartitionedFunction(t *testing.T) {
 	const initial = 1000
 	f.setStock("sku-load", initial, 250)
 	ackWait := f.ackWait(contracts.StreamOrders, "inventory-reserve")
-	t.Logf("inventory-reserve AckWait %s", ackWait)
+	if ackWait != suiteAckWait {
+		t.Fatalf("inventory-reserve AckWait %s, want NATSFN_ACK_WAIT's %s", ackWait, suiteAckWait)
+	}
 
 	l := f.startLoad(10, "sku-load", 1)
 	l.waitCount(20, 30*time.Second)
