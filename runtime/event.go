@@ -51,6 +51,8 @@ type eventHandler struct {
 	consuming atomic.Pointer[jetstream.ConsumeContext]
 	pool      *pool
 	hbErrors  atomic.Int32
+	// rebinding is true while rebind runs, so one runs at a time.
+	rebinding atomic.Bool
 	stats     eventStats
 	metrics   *handlerMetrics
 }
@@ -128,6 +130,7 @@ func (h *eventHandler) bind(ctx context.Context) error {
 	batch := min(2*h.opts.concurrency, h.opts.maxAckPending)
 	cc, err := cons.Consume(h.dispatch,
 		jetstream.PullMaxMessages(max(batch, 1)),
+		jetstream.PullExpiry(pullExpiry(h.opts.ackWait)),
 		jetstream.ConsumeErrHandler(h.consumeError))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", h.consumerName(), err)
@@ -135,6 +138,15 @@ func (h *eventHandler) bind(ctx context.Context) error {
 	h.consuming.Store(&cc)
 	h.hbErrors.Store(0)
 	return nil
+}
+
+// pullExpiry is how long one pull request stays open: half the AckWait,
+// between 1s and nats.go's default 30s. The server goes on filling an open
+// pull of an instance it cannot see is lost (a partition), and each message
+// it hands that pull waits AckWait before it goes to another instance; a
+// pull that expires sooner bounds what a lost instance takes.
+func pullExpiry(ackWait time.Duration) time.Duration {
+	return min(max(ackWait/2, time.Second), jetstream.DefaultExpires)
 }
 
 // consumeError logs Consume's errors and rebinds after repeated missed
@@ -145,23 +157,47 @@ func (h *eventHandler) consumeError(_ jetstream.ConsumeContext, err error) {
 	if errors.Is(err, jetstream.ErrNoHeartbeat) && h.hbErrors.Add(1) >= 3 {
 		rebind = true
 	}
-	if !rebind || h.svc.baseCtx.Err() != nil {
+	if !rebind || h.svc.baseCtx.Err() != nil || !h.rebinding.CompareAndSwap(false, true) {
 		return
 	}
 	h.hbErrors.Store(0)
 	h.svc.background.Add(1)
 	go func() {
 		defer h.svc.background.Done()
-		if cc := h.consuming.Swap(nil); cc != nil {
-			(*cc).Stop()
-		}
-		ctx, cancel := context.WithTimeout(h.svc.baseCtx, 10*time.Second)
-		defer cancel()
-		if err := h.bind(ctx); err != nil {
-			h.svc.logger.Error("rebind consumer failed", "handler", h.name, "error", err)
-		}
+		defer h.rebinding.Store(false)
+		h.rebind()
 	}()
 }
+
+// rebind stops consuming and binds again, retrying with backoff until it
+// is bound or the service stops: the server may stay out of reach (a
+// partition) for longer than any one attempt.
+func (h *eventHandler) rebind() {
+	if cc := h.consuming.Swap(nil); cc != nil {
+		(*cc).Stop()
+	}
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		ctx, cancel := context.WithTimeout(h.svc.baseCtx, rebindAttempt)
+		err := h.bind(ctx)
+		cancel()
+		if err == nil {
+			h.svc.logger.Info("consumer bound again", "handler", h.name)
+			return
+		}
+		if h.svc.baseCtx.Err() != nil {
+			return
+		}
+		h.svc.logger.Warn("rebind consumer failed; retrying", "handler", h.name, "error", err, "retry_in", wait)
+		select {
+		case <-h.svc.baseCtx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// rebindAttempt bounds one attempt of rebind.
+const rebindAttempt = 5 * time.Second
 
 // bound reports whether the handler's Consume loop is running.
 func (h *eventHandler) bound() bool {

@@ -1,0 +1,144 @@
+package runtime_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/fntest"
+)
+
+// TestConsumerRebindsAfterPartition: an instance whose connection goes
+// silent (a partition: the TCP connection stays up, nothing crosses it)
+// misses the consumer's heartbeats and rebinds; the server stays out of
+// reach for longer than one rebind attempt, and once the partition heals
+// the instance binds again by itself and handles new events.
+func TestConsumerRebindsAfterPartition(t *testing.T) {
+	srv := fntest.NewServer(t)
+	proxy := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
+	var handled sync.Map
+	svc := runtime.NewService(runtime.ServiceConfig{Name: "cutoff", Version: "1.0.0"})
+	jobsStream(svc)
+	// AckWait 2s: pulls expire after 1s, with a heartbeat every 0.5s.
+	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+		handled.Store(in.ID, true)
+		return runtime.None{}, nil
+	}, runtime.AckWait(2*time.Second))
+	var logs fntest.Buffer
+	cfg := srv.Config("cut")
+	cfg.NATSURL = "nats://" + proxy.addr()
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	fntest.RunConfig(t, cfg, svc)
+	js := srv.JetStream(t)
+	isHandled := func(id string) func() bool {
+		return func() bool { _, ok := handled.Load(id); return ok }
+	}
+
+	publish(t, js, jobsIn, event{ID: "before"})
+	fntest.Eventually(t, 5*time.Second, "the event before the partition handled", isHandled("before"))
+
+	proxy.freeze()
+	fntest.Eventually(t, 20*time.Second, "a rebind attempt failed during the partition", func() bool {
+		return strings.Contains(logs.String(), "rebind consumer failed")
+	})
+	publish(t, js, jobsIn, event{ID: "during"})
+	time.Sleep(500 * time.Millisecond)
+	if _, ok := handled.Load("during"); ok {
+		t.Fatal("an event was handled through a frozen connection: the partition is not one")
+	}
+	proxy.thaw()
+
+	publish(t, js, jobsIn, event{ID: "after"})
+	fntest.Eventually(t, 20*time.Second, "the events during and after the partition handled", func() bool {
+		return isHandled("during")() && isHandled("after")()
+	})
+	if !strings.Contains(logs.String(), "consumer bound again") {
+		t.Errorf("no \"consumer bound again\" in the logs:\n%s", logs.String())
+	}
+}
+
+// freezer is a loopback TCP proxy that can go silent without closing a
+// connection, as a network partition does: bytes read while frozen are
+// held and delivered on thaw, as TCP retransmission would.
+type freezer struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	cond   *sync.Cond
+	frozen bool
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln}
+	f.cond = sync.NewCond(&f.mu)
+	var conns sync.WaitGroup
+	t.Cleanup(func() {
+		f.thaw()
+		_ = ln.Close()
+		conns.Wait()
+	})
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = in.Close()
+				continue
+			}
+			conns.Add(2)
+			go f.pipe(&conns, in, out)
+			go f.pipe(&conns, out, in)
+		}
+	}()
+	return f
+}
+
+func (f *freezer) addr() string { return f.ln.Addr().String() }
+
+// pipe copies src to dst, holding each read while the proxy is frozen.
+func (f *freezer) pipe(wg *sync.WaitGroup, dst, src net.Conn) {
+	defer wg.Done()
+	defer func() { _ = dst.Close(); _ = src.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		f.mu.Lock()
+		for f.frozen {
+			f.cond.Wait()
+		}
+		f.mu.Unlock()
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // EOF or a closed connection: close the other side too
+		}
+	}
+}
+
+func (f *freezer) freeze() {
+	f.mu.Lock()
+	f.frozen = true
+	f.mu.Unlock()
+}
+
+func (f *freezer) thaw() {
+	f.mu.Lock()
+	f.frozen = false
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
