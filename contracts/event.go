@@ -44,6 +44,9 @@ var (
 	PaymentCompleted = Event{subject: SubjectPaymentsCompleted, stream: StreamPayments, schema: PaymentCompletedV1}
 	// PaymentFailed: an order's charge was declined (payments → inventory, orders).
 	PaymentFailed = Event{subject: SubjectPaymentsFailed, stream: StreamPayments, schema: PaymentFailedV1}
+	// PaymentRefunded: the charge of an order cancelled while it was being
+	// paid went back (payments → orders).
+	PaymentRefunded = Event{subject: SubjectPaymentsRefunded, stream: StreamPayments, schema: PaymentRefundedV1}
 )
 
 // Events returns every event, grouped by stream. The slice is new on each
@@ -52,6 +55,6 @@ func Events() []Event {
 	return []Event{
 		OrderCreated, OrderCancelled, OrderConfirmed,
 		InventoryReserved, InventoryRejected, InventoryReleased,
-		PaymentCompleted, PaymentFailed,
+		PaymentCompleted, PaymentFailed, PaymentRefunded,
 	}
 }

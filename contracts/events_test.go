@@ -63,7 +63,7 @@ func TestStreamsMatchConventions(t *testing.T) {
 	want := []contracts.StreamDef{
 		{Name: "ORDERS", Subjects: []string{"orders.created", "orders.cancelled", "orders.confirmed"}},
 		{Name: "INVENTORY", Subjects: []string{"inventory.reserved", "inventory.rejected", "inventory.released"}},
-		{Name: "PAYMENTS", Subjects: []string{"payments.completed", "payments.failed"}},
+		{Name: "PAYMENTS", Subjects: []string{"payments.completed", "payments.failed", "payments.refunded"}},
 	}
 	got := contracts.Streams()
 	if len(got) != len(want) {

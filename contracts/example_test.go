@@ -39,7 +39,7 @@ func ExampleStreams() {
 	// Output:
 	// ORDERS [orders.created orders.cancelled orders.confirmed]
 	// INVENTORY [inventory.reserved inventory.rejected inventory.released]
-	// PAYMENTS [payments.completed payments.failed]
+	// PAYMENTS [payments.completed payments.failed payments.refunded]
 }
 
 func ExampleLookup() {

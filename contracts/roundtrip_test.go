@@ -80,6 +80,7 @@ var roundTrips = []struct {
 	}},
 	{"payments.completed", contracts.PaymentCompletedV1, &contracts.PaymentCompletedEvent{OrderID: sampleOrderID, PaymentID: "pay-7", AmountCents: 2500}},
 	{"payments.failed", contracts.PaymentFailedV1, &contracts.PaymentFailedEvent{OrderID: sampleOrderID, Reason: contracts.FailureDeclined, AmountCents: 2500}},
+	{"payments.refunded", contracts.PaymentRefundedV1, &contracts.PaymentRefundedEvent{OrderID: sampleOrderID, PaymentID: "pay-1", AmountCents: 2500}},
 }
 
 func TestRoundTrip(t *testing.T) {

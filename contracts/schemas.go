@@ -46,6 +46,8 @@ var (
 	PaymentCompletedV1 = mustSchema("payments.completed.v1")
 	// PaymentFailedV1 validates a PaymentFailedEvent.
 	PaymentFailedV1 = mustSchema("payments.failed.v1")
+	// PaymentRefundedV1 validates a PaymentRefundedEvent.
+	PaymentRefundedV1 = mustSchema("payments.refunded.v1")
 )
 
 // Schemas returns every schema, requests and replies first, then events.
@@ -59,7 +61,7 @@ func Schemas() []*Schema {
 		GetGatewayRequestV1, SetGatewayRequestV1, GatewayReplyV1,
 		OrderCreatedV1, OrderCancelledV1, OrderConfirmedV1,
 		InventoryReservedV1, InventoryRejectedV1, InventoryReleasedV1,
-		PaymentCompletedV1, PaymentFailedV1,
+		PaymentCompletedV1, PaymentFailedV1, PaymentRefundedV1,
 	}
 }
 

@@ -47,7 +47,7 @@ func streamDescription(name string) string {
 	case StreamInventory:
 		return "natsfn inventory events: reserved, rejected, released"
 	case StreamPayments:
-		return "natsfn payment events: completed, failed"
+		return "natsfn payment events: completed, failed, refunded"
 	default:
 		return "natsfn events"
 	}

@@ -38,4 +38,6 @@ const (
 	SubjectPaymentsCompleted = "payments.completed"
 	// SubjectPaymentsFailed carries PaymentFailedEvent.
 	SubjectPaymentsFailed = "payments.failed"
+	// SubjectPaymentsRefunded carries PaymentRefundedEvent.
+	SubjectPaymentsRefunded = "payments.refunded"
 )

@@ -97,6 +97,18 @@ type PaymentCompletedEvent struct {
 	AmountCents int64 `json:"amount_cents"`
 }
 
+// PaymentRefundedEvent is the payload of payments.refunded
+// (payments.refunded.v1): an order cancelled while its charge was under
+// way was charged anyway, and the money went back.
+type PaymentRefundedEvent struct {
+	// OrderID names the order.
+	OrderID string `json:"order_id"`
+	// PaymentID names the payment that was refunded.
+	PaymentID string `json:"payment_id"`
+	// AmountCents is the amount refunded, in cents.
+	AmountCents int64 `json:"amount_cents"`
+}
+
 // FailureReason says why a payment failed.
 type FailureReason string
 

@@ -17,7 +17,7 @@ var (
 	ownStreams = map[string]jetstream.StreamConfig{
 		"orders":    streamConfig("ORDERS", "orders.created", "orders.cancelled", "orders.confirmed"),
 		"inventory": streamConfig("INVENTORY", "inventory.reserved", "inventory.rejected", "inventory.released"),
-		"payments":  streamConfig("PAYMENTS", "payments.completed", "payments.failed"),
+		"payments":  streamConfig("PAYMENTS", "payments.completed", "payments.failed", "payments.refunded"),
 	}
 	ownBuckets = map[string][]string{
 		"orders":    {"orders", "idempotency"},
@@ -120,6 +120,8 @@ func TestFunctionsCanDoTheirJob(t *testing.T) {
 		consumeOne(ctx, t, clients["orders"], "PAYMENTS", "orders-infratest-failed", "payments.failed")
 		publish(ctx, t, clients["orders"], "orders.cancelled")
 		consumeOne(ctx, t, clients["payments"], "ORDERS", "payments-infratest-cancel", "orders.cancelled")
+		publish(ctx, t, clients["payments"], "payments.refunded")
+		consumeOne(ctx, t, clients["orders"], "PAYMENTS", "orders-infratest-refunded", "payments.refunded")
 	})
 
 	t.Run("dead letters", func(t *testing.T) {
