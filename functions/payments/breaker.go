@@ -63,7 +63,9 @@ func newBreaker(cfg BreakerConfig, next Gateway, logger *slog.Logger, m *meters)
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			return c.ConsecutiveFailures >= cfg.Failures
 		},
-		IsSuccessful: func(err error) bool { return err == nil || errors.Is(err, ErrDeclined) },
+		IsSuccessful: func(err error) bool {
+			return err == nil || errors.Is(err, ErrDeclined) || errors.Is(err, ErrCancelled)
+		},
 		// A call cut short by shutdown says nothing about the gateway.
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
@@ -83,6 +85,17 @@ func newBreaker(cfg BreakerConfig, next Gateway, logger *slog.Logger, m *meters)
 // Charge calls the gateway unless the breaker is open.
 func (b *breaker) Charge(ctx context.Context, orderID string, amountCents int64) (string, error) {
 	return b.cb.Execute(func() (string, error) { return b.next.Charge(ctx, orderID, amountCents) })
+}
+
+// Cancel calls the gateway's Cancel unless the breaker is open.
+func (b *breaker) Cancel(ctx context.Context, orderID string) (Cancellation, error) {
+	var c Cancellation
+	_, err := b.cb.Execute(func() (string, error) {
+		var err error
+		c, err = b.next.Cancel(ctx, orderID)
+		return "", err
+	})
+	return c, err
 }
 
 // wait is how long an order waits after a gateway failure: until the

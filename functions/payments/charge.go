@@ -17,8 +17,9 @@ const maxReloads = 10
 
 // charge handles inventory.reserved: it records the payment as charging,
 // charges the gateway, records the outcome and announces it. A record
-// that exists already says what to do: announce its outcome again, do
-// nothing (voided), or charge again (the gateway is idempotent).
+// that exists already says what to do: announce its outcome again, charge
+// again (the gateway is idempotent), or nothing: a cancelled order's
+// payment (cancelling, voided, refunded) is void's.
 func (f *function) charge(ctx context.Context, ev contracts.InventoryReservedEvent) (runtime.None, error) {
 	for range maxReloads {
 		err := f.chargeOnce(ctx, ev)
@@ -43,7 +44,7 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 	switch r.State {
 	case stateCompleted, stateFailed:
 		return f.announce(ctx, r)
-	case stateVoided:
+	case stateCancelling, stateVoided, stateRefunded:
 		return nil
 	}
 	id, err := f.callGateway(ctx, r)
@@ -52,6 +53,8 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 		r.State, r.PaymentID = stateCompleted, id
 	case errors.Is(err, ErrDeclined):
 		r.State, r.Reason = stateFailed, contracts.FailureDeclined
+	case errors.Is(err, ErrCancelled):
+		return nil // void called the payment off; the record is void's
 	case ctx.Err() != nil:
 		return fmt.Errorf("charge %s: %w", r.OrderID, err)
 	default:
@@ -60,16 +63,10 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 	if err := f.cfg.hooks.fire(pointCharged, r.OrderID); err != nil {
 		return err
 	}
-	if err := f.update(ctx, r, rev); err != nil {
-		if errors.Is(err, errLost) && r.State == stateCompleted {
-			// A void landed while the gateway charged: the order is
-			// cancelled but the money is taken. Say so loudly; a refund
-			// step is not part of this saga yet.
-			if now, _, lerr := f.load(ctx, r.OrderID); lerr == nil && now != nil && now.State == stateVoided {
-				f.logger.ErrorContext(ctx, "order charged while it was being cancelled: refund needed",
-					"order_id", r.OrderID, "payment_id", r.PaymentID, "amount_cents", r.AmountCents)
-			}
-		}
+	// errLost: another delivery recorded the outcome (the reload announces
+	// it), or void took the record while the gateway charged (the reload
+	// leaves it to void, whose Cancel refunds the charge).
+	if _, err := f.update(ctx, r, rev); err != nil {
 		return err
 	}
 	return f.announce(ctx, r)
@@ -108,6 +105,9 @@ func (f *function) announce(ctx context.Context, r *record) error {
 	case stateFailed:
 		ev := contracts.PaymentFailedEvent{OrderID: r.OrderID, Reason: r.Reason, AmountCents: r.AmountCents}
 		return runtime.Emit(ctx, contracts.PaymentFailed, ev, runtime.MsgID("payments.failed:"+r.OrderID))
+	case stateRefunded:
+		ev := contracts.PaymentRefundedEvent{OrderID: r.OrderID, PaymentID: r.PaymentID, AmountCents: r.AmountCents}
+		return runtime.Emit(ctx, contracts.PaymentRefunded, ev, runtime.MsgID("payments.refunded:"+r.OrderID))
 	}
 	return nil
 }

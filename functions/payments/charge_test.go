@@ -118,12 +118,102 @@ func TestVoidBeforeChargeChargesNothing(t *testing.T) {
 	if len(h.completed())+len(h.failed()) != 0 {
 		t.Fatal("a payment event for a voided order")
 	}
-	// A cancel after the payment leaves the payment alone.
-	h.reserved("o-2", "m-2", 100)
+}
+
+// TestCancelAfterChargeRefunds: an order cancelled after its charge went
+// through (the cancel raced the payment and lost) is refunded once, and
+// payments.refunded is announced once, however often the cancel comes.
+func TestCancelAfterChargeRefunds(t *testing.T) {
+	h := newHarness(t)
+	h.start("pay-1", Config{})
+	h.reserved("o-2", "m-2", 700)
 	fntest.Eventually(t, 10*time.Second, "payments.completed", func() bool { return len(h.completed()) == 1 })
-	h.publish(contracts.SubjectOrdersCancelled, "c-2", contracts.OrderCancelledEvent{OrderID: "o-2", Reason: contracts.ReasonCancelledByCustomer})
+	paymentID := h.completed()["o-2"].PaymentID
+	for _, msgID := range []string{"c-2", "c-2-again"} {
+		h.publish(contracts.SubjectOrdersCancelled, msgID, contracts.OrderCancelledEvent{OrderID: "o-2", Reason: contracts.ReasonCancelledByCustomer})
+		h.settled(contracts.StreamOrders, "payments-void")
+	}
+	if s := h.paymentState("o-2"); s != stateRefunded {
+		t.Fatalf("payment %q, want refunded", s)
+	}
+	refunded := h.refunded()
+	if ev, ok := refunded["o-2"]; len(refunded) != 1 || !ok || ev.PaymentID != paymentID || ev.AmountCents != 700 {
+		t.Fatalf("payments.refunded %+v, want o-2's payment %s of 700", refunded, paymentID)
+	}
+	if n := len(h.events(contracts.StreamPayments, contracts.SubjectPaymentsRefunded)); n != 1 {
+		t.Fatalf("%d payments.refunded, want 1", n)
+	}
+	if c, r := h.charges(), h.refunds(); c["o-2"] != 1 || r["o-2"] != 1 || len(r) != 1 {
+		t.Fatalf("ledger: charges %v, refunds %v", c, r)
+	}
+	// A late inventory.reserved changes nothing.
+	h.reserved("o-2", "m-2-late", 700)
+	h.settled(contracts.StreamInventory, "payments-charge")
+	if s, c := h.paymentState("o-2"), h.charges(); s != stateRefunded || c["o-2"] != 1 {
+		t.Fatalf("after a late inventory.reserved: payment %q, charges %v", s, c)
+	}
+}
+
+// TestCancelDuringChargeRefunds: the cancel lands while the gateway
+// charges (after the charge, before the record says so). The charge's
+// write loses to void's; void's Cancel refunds the charge; only
+// payments.refunded is announced.
+func TestCancelDuringChargeRefunds(t *testing.T) {
+	h := newHarness(t)
+	taken := make(chan struct{})
+	h.start("pay-1", Config{hooks: hooks{at: func(point, id string) error {
+		if point != pointCharged || id != "o-race" {
+			return nil
+		}
+		select {
+		case <-taken:
+		case <-time.After(10 * time.Second):
+		}
+		return nil
+	}}})
+	h.reserved("o-race", "m-1", 300)
+	fntest.Eventually(t, 10*time.Second, "the charge made", func() bool { return h.charges()["o-race"] == 1 })
+	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-race", Reason: contracts.ReasonCancelledByCustomer})
+	fntest.Eventually(t, 10*time.Second, "the record refunded", func() bool { return h.paymentState("o-race") == stateRefunded })
+	close(taken)
+	h.settled(contracts.StreamInventory, "payments-charge")
 	h.settled(contracts.StreamOrders, "payments-void")
-	if s := h.paymentState("o-2"); s != stateCompleted {
-		t.Fatalf("payment %q, want completed", s)
+	if s := h.paymentState("o-race"); s != stateRefunded {
+		t.Fatalf("payment %q after the charge finished, want refunded", s)
+	}
+	if c, r := h.charges(), h.refunds(); c["o-race"] != 1 || r["o-race"] != 1 {
+		t.Fatalf("ledger: charges %v, refunds %v", c, r)
+	}
+	if len(h.completed()) != 0 || len(h.refunded()) != 1 {
+		t.Fatalf("%d payments.completed (want 0), %d payments.refunded (want 1)", len(h.completed()), len(h.refunded()))
+	}
+}
+
+// TestCancelDuringOutageVoids: an order waiting out a gateway outage is
+// cancelled. The cancel waits for the gateway too; once it is back, the
+// payment is called off before any charge: nothing is charged, nothing
+// refunded, no payment event.
+func TestCancelDuringOutageVoids(t *testing.T) {
+	h := newHarness(t)
+	f := h.start("pay-1", Config{Breaker: BreakerConfig{Failures: 1, OpenTimeout: 300 * time.Millisecond}})
+	h.setGateway(`{"mode":"outage"}`)
+	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
+	h.reserved("o-wait", "m-1", 400)
+	fntest.Eventually(t, 10*time.Second, "the charge waiting", func() bool { return f.breaker.opened.Load() > 0 })
+	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-wait", Reason: contracts.ReasonCancelledByCustomer})
+	fntest.Eventually(t, 10*time.Second, "the record cancelling", func() bool { return h.paymentState("o-wait") == stateCancelling })
+
+	h.setGateway(`{"mode":"ok","failure_rate":0}`)
+	fntest.Eventually(t, 20*time.Second, "the record voided", func() bool { return h.paymentState("o-wait") == stateVoided })
+	h.settled(contracts.StreamInventory, "payments-charge")
+	h.settled(contracts.StreamOrders, "payments-void")
+	if c, r := h.charges(), h.refunds(); len(c) != 0 || len(r) != 0 {
+		t.Fatalf("ledger: charges %v, refunds %v, want none", c, r)
+	}
+	if n := len(h.completed()) + len(h.failed()) + len(h.refunded()); n != 0 {
+		t.Fatalf("%d payment events for an order cancelled during an outage", n)
+	}
+	if n := len(h.events("DEADLETTER", "deadletter.payments.>")); n != 0 {
+		t.Fatalf("%d dead letters", n)
 	}
 }

@@ -121,6 +121,30 @@ func (h *harness) failed() map[string]contracts.PaymentFailedEvent {
 	return out
 }
 
+// refunded decodes payments.refunded by order id.
+func (h *harness) refunded() map[string]contracts.PaymentRefundedEvent {
+	h.t.Helper()
+	out := map[string]contracts.PaymentRefundedEvent{}
+	for _, ev := range h.events(contracts.StreamPayments, contracts.SubjectPaymentsRefunded) {
+		var v contracts.PaymentRefundedEvent
+		if err := json.Unmarshal(ev.Data, &v); err != nil {
+			h.t.Fatal(err)
+		}
+		out[v.OrderID] = v
+	}
+	return out
+}
+
+// refunds reads the gateway ledger's refunds.
+func (h *harness) refunds() map[string]int {
+	h.t.Helper()
+	r, err := Refunds(h.t.Context(), h.js)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
 // charges reads the gateway's ledger.
 func (h *harness) charges() map[string]int {
 	h.t.Helper()

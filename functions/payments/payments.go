@@ -74,9 +74,12 @@ func newFunction(cfg Config) (*function, *runtime.Service) {
 	runtime.OnEvent(svc, "charge", contracts.InventoryReserved, f.charge,
 		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second),
 		runtime.Description("charge a reserved order"))
+	// void calls the gateway too (Cancel), so it waits out an outage the
+	// same way.
 	runtime.OnEvent(svc, "void", contracts.OrderCancelled, f.void,
-		runtime.MaxDeliver(10), runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 30*time.Second),
-		runtime.Description("void the payment of an order cancelled before it was charged"))
+		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second),
+		runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 30*time.Second),
+		runtime.Description("call off the payment of a cancelled order: void it, or refund a charge made"))
 	return f, svc
 }
 

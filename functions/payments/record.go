@@ -25,6 +25,12 @@ const (
 	stateFailed state = "failed"
 	// stateVoided: cancelled before the charge; it never happens. Final.
 	stateVoided state = "voided"
+	// stateCancelling: the order was cancelled while its charge was under
+	// way or done; the gateway's Cancel (a refund, or a charge called off)
+	// is under way.
+	stateCancelling state = "cancelling"
+	// stateRefunded: cancelled after the charge, and refunded. Final.
+	stateRefunded state = "refunded"
 )
 
 // record is the value of an order in the payments bucket.
@@ -54,19 +60,19 @@ func (f *function) create(ctx context.Context, r *record) (uint64, error) {
 	return rev, nil
 }
 
-// update writes the record at the revision it was read; errLost when
-// another worker wrote it since.
-func (f *function) update(ctx context.Context, r *record, rev uint64) error {
+// update writes the record at the revision it was read and returns the
+// new revision; errLost when another worker wrote it since.
+func (f *function) update(ctx context.Context, r *record, rev uint64) (uint64, error) {
 	r.UpdatedAt = time.Now().UTC()
 	data, _ := json.Marshal(r)
-	_, err := f.payments.Update(ctx, r.OrderID, data, rev)
+	rev, err := f.payments.Update(ctx, r.OrderID, data, rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return errLost
+		return 0, errLost
 	}
 	if err != nil {
-		return fmt.Errorf("write payment %s: %v: %w", r.OrderID, err, runtime.ErrUnavailable)
+		return 0, fmt.Errorf("write payment %s: %v: %w", r.OrderID, err, runtime.ErrUnavailable)
 	}
-	return nil
+	return rev, nil
 }
 
 // load reads an order's record, or nil when it has none.

@@ -25,19 +25,24 @@ type simulated struct {
 	settings atomic.Pointer[contracts.GatewayReply]
 }
 
-// ledgerEntry is the gateway's answer for an order, kept forever.
+// ledgerEntry is the gateway's answer for an order, kept forever: under
+// charge.<order> the charge (charged, declined, or cancelled before it was
+// made), under refund.<order> the refund of a charge.
 type ledgerEntry struct {
 	OrderID     string    `json:"order_id"`
-	Status      string    `json:"status"` // "charged" or "declined"
+	Status      string    `json:"status"` // "charged", "declined", "cancelled" or "refunded"
 	PaymentID   string    `json:"payment_id,omitempty"`
 	AmountCents int64     `json:"amount_cents"`
 	At          time.Time `json:"at"`
 }
 
 const (
-	statusCharged  = "charged"
-	statusDeclined = "declined"
-	ledgerPrefix   = "charge."
+	statusCharged   = "charged"
+	statusDeclined  = "declined"
+	statusCancelled = "cancelled"
+	statusRefunded  = "refunded"
+	ledgerPrefix    = "charge."
+	refundPrefix    = "refund."
 )
 
 // startSimulated loads the settings and keeps them current until ctx ends
@@ -82,21 +87,30 @@ func (s *simulated) apply(e jetstream.KeyValueEntry, logger *slog.Logger) {
 // current returns the settings this instance follows.
 func (s *simulated) current() contracts.GatewayReply { return *s.settings.Load() }
 
+// call waits the configured latency, then fails in outage mode.
+func (s *simulated) call(ctx context.Context) (contracts.GatewayReply, error) {
+	st := s.current()
+	if st.LatencyMS > 0 {
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(time.Duration(st.LatencyMS) * time.Millisecond):
+		}
+	}
+	if st.Mode == contracts.GatewayOutage {
+		return st, fmt.Errorf("simulated gateway is in outage mode: %w", ErrOutage)
+	}
+	return st, nil
+}
+
 // Charge answers as the settings say: outage fails every call, decline
 // declines, ok charges and declines with probability failure_rate. The
 // first answer for an order is created in the ledger, and every later
 // call returns it.
 func (s *simulated) Charge(ctx context.Context, orderID string, amountCents int64) (string, error) {
-	st := s.current()
-	if st.LatencyMS > 0 {
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(time.Duration(st.LatencyMS) * time.Millisecond):
-		}
-	}
-	if st.Mode == contracts.GatewayOutage {
-		return "", fmt.Errorf("simulated gateway is in outage mode: %w", ErrOutage)
+	st, err := s.call(ctx)
+	if err != nil {
+		return "", err
 	}
 	key := ledgerPrefix + orderID
 	for {
@@ -127,12 +141,63 @@ func (s *simulated) Charge(ctx context.Context, orderID string, amountCents int6
 
 // answer turns a ledger entry into Charge's result.
 func answer(data []byte) (string, error) {
-	var e ledgerEntry
-	if err := json.Unmarshal(data, &e); err != nil {
-		return "", fmt.Errorf("simulated gateway ledger entry: %v: %w", err, ErrOutage)
+	e, err := decodeEntry(data)
+	if err != nil {
+		return "", err
 	}
-	if e.Status == statusDeclined {
+	switch e.Status {
+	case statusDeclined:
 		return "", fmt.Errorf("simulated gateway declined order %s: %w", e.OrderID, ErrDeclined)
+	case statusCancelled:
+		return "", fmt.Errorf("simulated gateway: the payment of order %s was cancelled: %w", e.OrderID, ErrCancelled)
 	}
 	return e.PaymentID, nil
+}
+
+func decodeEntry(data []byte) (ledgerEntry, error) {
+	var e ledgerEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return e, fmt.Errorf("simulated gateway ledger entry: %v: %w", err, ErrOutage)
+	}
+	return e, nil
+}
+
+// Cancel calls off an order's payment (latency and outage as for Charge;
+// a decline mode does not decline it). With no charge in the ledger yet,
+// it writes a cancelled one there, so that a Charge still on its way
+// answers ErrCancelled; a charge made is refunded once, under
+// refund.<order>. A declined or cancelled charge needs nothing.
+func (s *simulated) Cancel(ctx context.Context, orderID string) (Cancellation, error) {
+	if _, err := s.call(ctx); err != nil {
+		return Cancellation{}, err
+	}
+	for {
+		e, err := s.kv.Get(ctx, ledgerPrefix+orderID)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			data, _ := json.Marshal(ledgerEntry{OrderID: orderID, Status: statusCancelled, At: time.Now().UTC()})
+			_, err = s.kv.Create(ctx, ledgerPrefix+orderID, data)
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue // a charge landed first: refund it
+			}
+			if err != nil {
+				return Cancellation{}, fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
+			}
+			return Cancellation{}, nil
+		}
+		if err != nil {
+			return Cancellation{}, fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
+		}
+		charge, err := decodeEntry(e.Value())
+		if err != nil || charge.Status != statusCharged {
+			return Cancellation{}, err
+		}
+		refund := ledgerEntry{OrderID: orderID, Status: statusRefunded, PaymentID: charge.PaymentID,
+			AmountCents: charge.AmountCents, At: time.Now().UTC()}
+		data, _ := json.Marshal(refund)
+		_, err = s.kv.Create(ctx, refundPrefix+orderID, data)
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) { // exists: refunded already
+			return Cancellation{}, fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
+		}
+		return Cancellation{Refunded: true, PaymentID: charge.PaymentID, AmountCents: charge.AmountCents}, nil
+	}
 }

@@ -72,6 +72,43 @@ func (f *function) callGateway(ctx context.Context, r *record) (string, error) {
 	return id, err
 }
 
+// Outcomes of a gateway Cancel: the gateway.outcome attribute of its
+// gateway.cancel span and the outcome label of payments.gateway.cancels,
+// besides outage, breaker-open and cancelled.
+const (
+	// outcomeRefunded: the charge was made, and is refunded.
+	outcomeRefunded = "refunded"
+	// outcomeVoided: no charge was made, and none will be.
+	outcomeVoided = "voided"
+)
+
+// callCancel calls off an order's payment through the breaker in a
+// "gateway.cancel" span (order_id, gateway.outcome, payment_id and
+// amount_cents when refunded) and counts the outcome.
+func (f *function) callCancel(ctx context.Context, orderID string) (Cancellation, error) {
+	ctx, span := runtime.StartSpan(ctx, "gateway.cancel", attribute.String("order_id", orderID))
+	c, err := f.breaker.Cancel(ctx, orderID)
+	outcome := gatewayOutcome(ctx, err)
+	if err == nil {
+		outcome = outcomeVoided
+		if c.Refunded {
+			outcome = outcomeRefunded
+			span.SetAttributes(attribute.String("payment_id", c.PaymentID), attribute.Int64("amount_cents", c.AmountCents))
+		}
+	}
+	f.meters.cancelled(outcome)
+	span.SetAttributes(attribute.String("gateway.outcome", outcome))
+	switch outcome {
+	case outcomeRefunded, outcomeVoided:
+		runtime.EndSpan(span, nil)
+	case outcomeCancelled:
+		runtime.EndSpan(span, err)
+	default:
+		runtime.EndSpan(span, fmt.Errorf("%w: %w", err, runtime.ErrUnavailable))
+	}
+	return c, err
+}
+
 // breakerState is the value of the payments.breaker.state gauge: the
 // gobreaker state, 0 closed, 1 half-open, 2 open. Run registers gauges
 // after the OnStart hooks, which create the breaker.
@@ -85,31 +122,34 @@ func (f *function) breakerState() int64 {
 // meters are the payments function's own counters, exported beside the
 // runtime's metrics with the label function="payments":
 //
-//	payments.gateway.charges{outcome}  gateway calls by outcome
+//	payments.gateway.charges{outcome}  gateway charges by outcome
+//	payments.gateway.cancels{outcome}  gateway cancels by outcome
 //	payments.breaker.opens             times the breaker opened
 //	payments.charge.pauses             times this instance paused the charge consumer
 //
 // The breaker's state is the gauge payments.breaker.state (Service.Gauge).
 type meters struct {
-	charges, opens, pauses metric.Int64Counter
-	byOutcome              map[string][]metric.AddOption
-	plain                  []metric.AddOption
+	charges, cancels, opens, pauses metric.Int64Counter
+	byOutcome                       map[string][]metric.AddOption
+	plain                           []metric.AddOption
 }
 
 func newMeters(m metric.Meter) (*meters, error) {
 	ms := &meters{byOutcome: map[string][]metric.AddOption{}}
-	var errs [3]error
+	var errs [4]error
 	ms.charges, errs[0] = m.Int64Counter("payments.gateway.charges",
 		metric.WithDescription("Payment gateway calls by outcome: charged, declined, outage, breaker-open, cancelled."))
 	ms.opens, errs[1] = m.Int64Counter("payments.breaker.opens",
 		metric.WithDescription("Times the payment gateway's circuit breaker opened."))
 	ms.pauses, errs[2] = m.Int64Counter("payments.charge.pauses",
 		metric.WithDescription("Times the charge consumer was paused for every instance while the gateway failed."))
+	ms.cancels, errs[3] = m.Int64Counter("payments.gateway.cancels",
+		metric.WithDescription("Payment gateway cancels (orders cancelled while charged or being charged) by outcome: refunded, voided, outage, breaker-open, cancelled."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("payments metrics: %w", err)
 	}
 	fn := attribute.String("function", Name)
-	for _, o := range outcomes {
+	for _, o := range append(outcomes, outcomeRefunded, outcomeVoided) {
 		ms.byOutcome[o] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(fn, attribute.String("outcome", o)))}
 	}
 	ms.plain = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(fn))}
@@ -119,6 +159,11 @@ func newMeters(m metric.Meter) (*meters, error) {
 // charged counts a gateway call.
 func (ms *meters) charged(outcome string) {
 	ms.charges.Add(context.Background(), 1, ms.byOutcome[outcome]...)
+}
+
+// cancelled counts a gateway Cancel.
+func (ms *meters) cancelled(outcome string) {
+	ms.cancels.Add(context.Background(), 1, ms.byOutcome[outcome]...)
 }
 
 // opened counts an opening of the breaker.

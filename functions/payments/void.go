@@ -10,12 +10,19 @@ import (
 	"github.com/natsfn/natsfn/runtime"
 )
 
-// void handles orders.cancelled: an order cancelled before its charge
-// went through gets a voided record, so that no later delivery charges it.
-// That covers a cancel before inventory.reserved (no record yet) and one
-// while the charge waits out a gateway outage (record "charging": every
-// delivery reloads the record before it calls the gateway). An order with
-// a final payment keeps it.
+// void handles orders.cancelled: it calls off the order's payment.
+//   - No record yet (the cancel came before inventory.reserved): a voided
+//     record, so that no later delivery charges the order.
+//   - Charging (the charge is under way, or waits out an outage) or
+//     completed (the cancel raced the charge and lost): the record says
+//     cancelling, and the gateway's Cancel refunds the charge or makes
+//     sure it never happens. The record ends refunded, announced as
+//     payments.refunded, or voided.
+//   - Declined, voided or refunded: nothing more to do but announce a
+//     refund again.
+//
+// A charge handler that finds the record cancelling, voided or refunded
+// leaves it to void.
 func (f *function) void(ctx context.Context, ev contracts.OrderCancelledEvent) (runtime.None, error) {
 	for range maxReloads {
 		err := f.voidOnce(ctx, ev)
@@ -33,15 +40,51 @@ func (f *function) voidOnce(ctx context.Context, ev contracts.OrderCancelledEven
 	}
 	switch {
 	case r == nil:
-		_, err = f.create(ctx, &record{OrderID: ev.OrderID, State: stateVoided})
-	case r.State == stateCharging:
-		r.State = stateVoided
-		err = f.update(ctx, r, rev)
+		if _, err := f.create(ctx, &record{OrderID: ev.OrderID, State: stateVoided}); err != nil {
+			return err
+		}
+		f.logger.InfoContext(ctx, "payment voided before the charge", "order_id", ev.OrderID, "reason", ev.Reason)
+		return nil
+	case r.State == stateCharging || r.State == stateCompleted:
+		r.State = stateCancelling
+		if rev, err = f.update(ctx, r, rev); err != nil {
+			return err
+		}
+		fallthrough
+	case r.State == stateCancelling:
+		return f.cancelPayment(ctx, r, rev)
+	case r.State == stateRefunded:
+		return f.announce(ctx, r)
+	}
+	return nil
+}
+
+// cancelPayment calls the gateway's Cancel for a cancelling record and
+// records what it did: refunded (then announced) or voided. While the
+// gateway fails, the message comes back when the breaker lets a call
+// through.
+func (f *function) cancelPayment(ctx context.Context, r *record, rev uint64) error {
+	c, err := f.callCancel(ctx, r.OrderID)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return fmt.Errorf("cancel payment %s: %w", r.OrderID, err)
 	default:
+		return runtime.RetryAfter(f.breaker.wait(), fmt.Errorf("cancel payment %s: %w: %w", r.OrderID, err, runtime.ErrUnavailable))
+	}
+	if c.Refunded {
+		r.State, r.PaymentID, r.AmountCents = stateRefunded, c.PaymentID, c.AmountCents
+	} else {
+		r.State = stateVoided
+	}
+	if _, err := f.update(ctx, r, rev); err != nil {
+		return err
+	}
+	if r.State == stateVoided {
+		f.logger.InfoContext(ctx, "payment voided while it was under way", "order_id", r.OrderID)
 		return nil
 	}
-	if err == nil {
-		f.logger.InfoContext(ctx, "payment voided before the charge", "order_id", ev.OrderID, "reason", ev.Reason)
-	}
-	return err
+	f.logger.InfoContext(ctx, "payment refunded: the order was cancelled while it was charged",
+		"order_id", r.OrderID, "payment_id", r.PaymentID, "amount_cents", r.AmountCents)
+	return f.announce(ctx, r)
 }
