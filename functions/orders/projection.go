@@ -36,6 +36,8 @@ func (o *orders) project(svc *runtime.Service) {
 		eventOptions("→ confirmed; emits orders.confirmed")...)
 	runtime.OnEvent(svc, "payment-failed", contracts.PaymentFailed, o.onFailed,
 		eventOptions("→ cancelled (payment_declined); emits orders.cancelled")...)
+	runtime.OnEvent(svc, "payment-refunded", contracts.PaymentRefunded, o.onRefunded,
+		eventOptions("a cancelled order's payment went back: recorded in its timeline")...)
 }
 
 // onReserved records the reservation: a pending order becomes reserved,
@@ -78,12 +80,11 @@ func (o *orders) onRejected(ctx context.Context, ev contracts.InventoryRejectedE
 
 // onCompleted confirms an open order, which then owes orders.confirmed. A
 // payment for an order cancelled in the meantime changes nothing but the
-// timeline, which says the money must go back: the saga has no refund
-// step yet.
+// timeline: payments refunds it on orders.cancelled (payments.refunded).
 func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedEvent) (runtime.None, error) {
-	var refund bool
+	var late bool
 	_, err := o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
-		refund = false
+		late = false
 		switch {
 		case open(v.Status):
 			v.Status = contracts.StatusConfirmed
@@ -94,18 +95,30 @@ func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedE
 			record(v, contracts.SubjectPaymentsCompleted, "payment "+ev.PaymentID, o.now())
 			return true
 		case v.Status == contracts.StatusCancelled && !hasEntry(v, contracts.SubjectPaymentsCompleted):
-			refund = true
+			late = true
 			record(v, contracts.SubjectPaymentsCompleted,
-				fmt.Sprintf("payment %s of %d cents arrived after the cancellation: refund it", ev.PaymentID, ev.AmountCents), o.now())
+				fmt.Sprintf("payment %s of %d cents arrived after the cancellation: payments refunds it", ev.PaymentID, ev.AmountCents), o.now())
 			return true
 		}
 		return false
 	})
-	if err == nil && refund {
-		o.logger.WarnContext(ctx, "payment completed for a cancelled order: refund it",
+	if err == nil && late {
+		o.logger.InfoContext(ctx, "payment completed for a cancelled order: payments refunds it",
 			"order_id", ev.OrderID, "payment_id", ev.PaymentID, "amount_cents", ev.AmountCents)
 	}
 	return runtime.None{}, err
+}
+
+// onRefunded records in a cancelled order's timeline that its payment
+// went back. It changes nothing else: the order was cancelled already.
+func (o *orders) onRefunded(ctx context.Context, ev contracts.PaymentRefundedEvent) (runtime.None, error) {
+	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+		if v.Status != contracts.StatusCancelled || hasEntry(v, contracts.SubjectPaymentsRefunded) {
+			return false
+		}
+		record(v, contracts.SubjectPaymentsRefunded, fmt.Sprintf("payment %s of %d cents refunded", ev.PaymentID, ev.AmountCents), o.now())
+		return true
+	})
 }
 
 // onFailed cancels an open order whose payment was declined; it then owes

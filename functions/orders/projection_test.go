@@ -186,7 +186,7 @@ func TestInventoryRejected(t *testing.T) {
 }
 
 // A payment that completes after the customer cancelled cannot confirm the
-// order; the timeline keeps it, for the refund the saga does not make yet.
+// order; the timeline keeps it, and says payments refunds it.
 func TestPaidAfterCancel(t *testing.T) {
 	t.Parallel()
 	h := start(t)
@@ -206,5 +206,40 @@ func TestPaidAfterCancel(t *testing.T) {
 	}
 	if n := h.count(contracts.StreamOrders, contracts.SubjectOrdersConfirmed); n != 0 {
 		t.Errorf("%d orders.confirmed events", n)
+	}
+}
+
+// The refund of a cancelled order's payment goes in its timeline once,
+// however often it is delivered, and changes nothing else; a refund for an
+// order that is not cancelled is ignored.
+func TestRefundedAfterCancel(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	id := h.create(order(item("sku-1", 1)), nil).OrderID
+	if _, code := h.cancel(id); code != 0 {
+		t.Fatalf("cancel: code %d", code)
+	}
+	h.handled("payment-completed", h.publish(contracts.PaymentCompleted, completed(id, 250)))
+	refund := contracts.PaymentRefundedEvent{OrderID: id, PaymentID: "pay-" + id[:8], AmountCents: 250}
+	h.publish(contracts.PaymentRefunded, refund)
+	h.handled("payment-refunded", h.publish(contracts.PaymentRefunded, refund))
+	v := h.get(id)
+	if v.Status != contracts.StatusCancelled || v.Reason != contracts.ReasonCancelledByCustomer || v.PaymentID != "" {
+		t.Errorf("view %+v", v)
+	}
+	var refunds []contracts.TimelineEntry
+	for _, e := range v.Timeline {
+		if e.Event == contracts.SubjectPaymentsRefunded {
+			refunds = append(refunds, e)
+		}
+	}
+	if len(refunds) != 1 || !strings.Contains(refunds[0].Detail, "refunded") || refunds[0].Status != contracts.StatusCancelled {
+		t.Errorf("payments.refunded in the timeline %+v", v.Timeline)
+	}
+
+	open := h.create(order(item("sku-1", 1)), nil).OrderID
+	h.handled("payment-refunded", h.publish(contracts.PaymentRefunded, contracts.PaymentRefundedEvent{OrderID: open, PaymentID: "pay-x", AmountCents: 1}))
+	if v := h.get(open); v.Status != contracts.StatusPending || len(v.Timeline) != 1 {
+		t.Errorf("a refund changed an open order: %+v", v)
 	}
 }
