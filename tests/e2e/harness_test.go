@@ -155,6 +155,27 @@ func (f *flow) settle(id string, within time.Duration) contracts.OrderView {
 	}
 }
 
+// paymentState reads the state of an order's payment record in the
+// payments bucket ("" when it has none).
+func (f *flow) paymentState(id string) string {
+	f.t.Helper()
+	kv, err := f.js.KeyValue(context.Background(), contracts.BucketPayments)
+	if err != nil {
+		return ""
+	}
+	e, err := kv.Get(context.Background(), id)
+	if err != nil {
+		return ""
+	}
+	var r struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		f.t.Fatalf("payment record %s: %v", id, err)
+	}
+	return r.State
+}
+
 // charges counts the gateway's real charges per order.
 func (f *flow) charges() map[string]int {
 	f.t.Helper()
