@@ -1,26 +1,34 @@
 // Package payments is the natsfn payments function: it charges the total
 // of every reserved order through a payment Gateway behind a circuit
-// breaker, and voids the orders cancelled before their payment.
+// breaker, and calls off the payment of every cancelled order: voided
+// before the charge, refunded after it.
 //
 // Endpoints (micro service "payments"): gateway.get and gateway.set, which
 // read and steer the simulated gateway. Event handlers: "charge" on
 // inventory.reserved and "void" on orders.cancelled. It publishes
-// payments.completed and payments.failed to the PAYMENTS stream, which it
-// declares.
+// payments.completed, payments.failed and payments.refunded to the
+// PAYMENTS stream, which it declares.
 //
 // # State
 //
 // The payments bucket holds one record per order (key = order id):
 // charging, then completed or failed; or voided when the cancel came
 // first. The record is created with KV Create, so the first of "charge"
-// and "void" decides.
+// and "void" decides. A cancel that finds the record charging or
+// completed turns it to cancelling and calls the gateway's Cancel, which
+// refunds a charge made or makes sure none will be: the record ends
+// refunded (announced as payments.refunded) or voided. A charge that
+// finds its record taken by a cancel leaves it to "void".
 //
 // The gateway bucket is the simulated gateway's shared state: the key
 // "settings" holds {mode, failure_rate, latency_ms}, which every instance
 // watches, and the keys "charge.<order_id>" are its ledger. A ledger entry
 // is created with KV Create and is the charge itself, so an order is never
 // charged twice, across retries, instances and crashes: a second call
-// returns the first outcome. [Charges] counts the ledger's charges.
+// returns the first outcome. Cancel creates "charge.<order_id>" as
+// cancelled when no charge was made, so a charge still on its way is
+// refused (ErrCancelled), and "refund.<order_id>" when one was. [Charges]
+// and [Refunds] count them.
 //
 // # Outages
 //
@@ -30,8 +38,10 @@
 // order waits instead of failing: the charge pauses its consumer for every
 // instance (runtime.Pause) until the breaker lets a call through again,
 // and asks for the message back after that delay (runtime.RetryAfter).
-// The charge handler has no delivery limit for the same reason: an outage
-// may last any time, and it must not dead-letter an order.
+// The charge and void handlers have no delivery limit for the same
+// reason: an outage may last any time, and it must not dead-letter an
+// order. A void that meets an outage asks for its message back when the
+// breaker lets a call through.
 //
 // Every event is emitted with a Nats-Msg-Id derived from the order id
 // ("payments.completed:<order_id>"), so a redelivery or a duplicate
@@ -44,7 +54,9 @@
 // as a "gateway.charge" span under the handler's span, with order_id,
 // amount_cents, gateway.outcome (charged, declined, outage, breaker-open or
 // cancelled) and payment_id once charged; a decline is an answer, so only
-// an outage, an open breaker or a cancelled call mark it as an error. Every
+// an outage, an open breaker or a cancelled call mark it as an error. A
+// void's gateway call is a "gateway.cancel" span, its outcome refunded or
+// voided (or outage, breaker-open, cancelled). Every
 // write of the payments and gateway buckets is a "kv.<op> <bucket>" span
 // (the ledger's under the gateway call).
 //
@@ -53,6 +65,7 @@
 //
 //	payments.breaker.state    gauge: 0 closed, 1 half-open, 2 open  [payments_breaker_state]
 //	payments.gateway.charges  counter by outcome                    [payments_gateway_charges_total]
+//	payments.gateway.cancels  counter by outcome                    [payments_gateway_cancels_total]
 //	payments.breaker.opens    counter: times the breaker opened     [payments_breaker_opens_total]
 //	payments.charge.pauses    counter: charge consumer pauses       [payments_charge_pauses_total]
 package payments

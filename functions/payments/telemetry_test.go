@@ -217,6 +217,53 @@ func TestGatewaySpan(t *testing.T) {
 	}
 }
 
+// TestCancelTelemetry: a void's gateway call is a gateway.cancel span under
+// the void handler's span, with its outcome (refunded, with the payment and
+// amount, or voided), and payments.gateway.cancels counts it.
+func TestCancelTelemetry(t *testing.T) {
+	h := newHarness(t)
+	o := h.startObserved(Config{})
+	h.reserved("o-paid", "m-1", 700)
+	fntest.Eventually(t, 10*time.Second, "o-paid charged", func() bool { return len(h.completed()) == 1 })
+	// o-paid is refunded; o-open, cancelled with its charge under way as
+	// far as the record says, is voided.
+	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-paid", Reason: contracts.ReasonCancelledByCustomer})
+	kv, err := h.js.KeyValue(t.Context(), contracts.BucketPayments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(t.Context(), "o-open", []byte(`{"order_id":"o-open","state":"charging","amount_cents":50}`)); err != nil {
+		t.Fatal(err)
+	}
+	h.publish(contracts.SubjectOrdersCancelled, "c-2", contracts.OrderCancelledEvent{OrderID: "o-open", Reason: contracts.ReasonCancelledByCustomer})
+	fntest.Eventually(t, 10*time.Second, "two gateway.cancel spans", func() bool { return len(o.spansNamed("gateway.cancel")) == 2 })
+
+	voids := map[string]bool{}
+	for _, s := range o.spansNamed("process orders.cancelled") {
+		voids[s.SpanContext.SpanID().String()] = true
+	}
+	for _, s := range o.spansNamed("gateway.cancel") {
+		want := map[string]string{"o-paid": "refunded", "o-open": "voided"}[attr(s, "order_id")]
+		if want == "" || attr(s, "gateway.outcome") != want || s.Status.Code == codes.Error {
+			t.Errorf("gateway.cancel %v status %v", s.Attributes, s.Status)
+		}
+		if (attr(s, "amount_cents") == "700") != (want == "refunded") {
+			t.Errorf("gateway.cancel %v: amount_cents only on the refund, 700", s.Attributes)
+		}
+		if !voids[s.Parent.SpanID().String()] {
+			t.Errorf("gateway.cancel %s: parent %s is not a void handler span", attr(s, "order_id"), s.Parent.SpanID())
+		}
+	}
+	for _, outcome := range []string{"refunded", "voided"} {
+		if v, _ := o.metric(t, "payments.gateway.cancels", "function", "payments", "outcome", outcome); v != 1 {
+			t.Errorf("payments.gateway.cancels{outcome=%s} = %d, want 1", outcome, v)
+		}
+	}
+	if s1, s2 := h.paymentState("o-paid"), h.paymentState("o-open"); s1 != stateRefunded || s2 != stateVoided {
+		t.Errorf("records %q and %q, want refunded and voided", s1, s2)
+	}
+}
+
 // TestHandlerLogsCarryTrace: a line a handler logs carries the function,
 // handler, correlation id, and the trace and span of the handler's span.
 func TestHandlerLogsCarryTrace(t *testing.T) {
