@@ -2,6 +2,7 @@ package payments
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -48,5 +49,43 @@ func TestGatewaySettingsReachEveryInstance(t *testing.T) {
 		if body, code := h.request(contracts.SubjectPaymentsGatewaySet, bad); code != "400" {
 			t.Errorf("set %s: %q %s", bad, code, body)
 		}
+	}
+}
+
+// TestSimulatedCancel: the simulated gateway's Cancel refunds a charge made
+// (once, however often it is called) and calls off a charge not made yet,
+// so that a Charge after it answers ErrCancelled and charges nothing.
+func TestSimulatedCancel(t *testing.T) {
+	h := newHarness(t)
+	f := h.start("pay-1", Config{})
+	ctx := t.Context()
+
+	id, err := f.sim.Charge(ctx, "o-paid", 900)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		c, err := f.sim.Cancel(ctx, "o-paid")
+		if err != nil || c != (Cancellation{Refunded: true, PaymentID: id, AmountCents: 900}) {
+			t.Fatalf("cancel after the charge: %+v, %v", c, err)
+		}
+	}
+
+	c, err := f.sim.Cancel(ctx, "o-early")
+	if err != nil || c.Refunded {
+		t.Fatalf("cancel before the charge: %+v, %v", c, err)
+	}
+	if _, err := f.sim.Charge(ctx, "o-early", 100); !errors.Is(err, ErrCancelled) {
+		t.Fatalf("charge after the cancel: %v, want ErrCancelled", err)
+	}
+
+	if charges, refunds := h.charges(), h.refunds(); len(charges) != 1 || charges["o-paid"] != 1 || len(refunds) != 1 || refunds["o-paid"] != 1 {
+		t.Fatalf("ledger: charges %v, refunds %v", charges, refunds)
+	}
+
+	h.setGateway(`{"mode":"outage"}`)
+	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
+	if _, err := f.sim.Cancel(ctx, "o-late"); !errors.Is(err, ErrOutage) {
+		t.Fatalf("cancel during an outage: %v, want ErrOutage", err)
 	}
 }

@@ -94,43 +94,29 @@ func (h *harness) events(stream, subject string) []event {
 	return out
 }
 
-// completed and failed decode the payments events by order id.
+// completed, failed and refunded decode the payments events by order id.
 func (h *harness) completed() map[string]contracts.PaymentCompletedEvent {
-	h.t.Helper()
-	out := map[string]contracts.PaymentCompletedEvent{}
-	for _, ev := range h.events(contracts.StreamPayments, contracts.SubjectPaymentsCompleted) {
-		var v contracts.PaymentCompletedEvent
-		if err := json.Unmarshal(ev.Data, &v); err != nil {
-			h.t.Fatal(err)
-		}
-		out[v.OrderID] = v
-	}
-	return out
+	return decodeEvents(h, contracts.SubjectPaymentsCompleted, func(e contracts.PaymentCompletedEvent) string { return e.OrderID })
 }
 
 func (h *harness) failed() map[string]contracts.PaymentFailedEvent {
-	h.t.Helper()
-	out := map[string]contracts.PaymentFailedEvent{}
-	for _, ev := range h.events(contracts.StreamPayments, contracts.SubjectPaymentsFailed) {
-		var v contracts.PaymentFailedEvent
-		if err := json.Unmarshal(ev.Data, &v); err != nil {
-			h.t.Fatal(err)
-		}
-		out[v.OrderID] = v
-	}
-	return out
+	return decodeEvents(h, contracts.SubjectPaymentsFailed, func(e contracts.PaymentFailedEvent) string { return e.OrderID })
 }
 
-// refunded decodes payments.refunded by order id.
 func (h *harness) refunded() map[string]contracts.PaymentRefundedEvent {
+	return decodeEvents(h, contracts.SubjectPaymentsRefunded, func(e contracts.PaymentRefundedEvent) string { return e.OrderID })
+}
+
+// decodeEvents decodes the PAYMENTS events on a subject, keyed by order id.
+func decodeEvents[T any](h *harness, subject string, orderID func(T) string) map[string]T {
 	h.t.Helper()
-	out := map[string]contracts.PaymentRefundedEvent{}
-	for _, ev := range h.events(contracts.StreamPayments, contracts.SubjectPaymentsRefunded) {
-		var v contracts.PaymentRefundedEvent
+	out := map[string]T{}
+	for _, ev := range h.events(contracts.StreamPayments, subject) {
+		var v T
 		if err := json.Unmarshal(ev.Data, &v); err != nil {
 			h.t.Fatal(err)
 		}
-		out[v.OrderID] = v
+		out[orderID(v)] = v
 	}
 	return out
 }

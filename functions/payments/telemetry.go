@@ -8,12 +8,14 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/natsfn/natsfn/runtime"
 )
 
 // Outcomes of a gateway call: the gateway.outcome attribute of its
-// gateway.charge span and the outcome label of payments.gateway.charges.
+// gateway.charge or gateway.cancel span and the outcome label of
+// payments.gateway.charges or payments.gateway.cancels.
 const (
 	outcomeCharged  = "charged"
 	outcomeDeclined = "declined"
@@ -26,9 +28,15 @@ const (
 	// outcomeCancelled: the handler's context ended during the call
 	// (shutdown or the handler's timeout).
 	outcomeCancelled = "cancelled"
+	// outcomeRefunded (a Cancel): the charge was made, and is refunded.
+	outcomeRefunded = "refunded"
+	// outcomeVoided: no charge was made, and none will be (a Cancel, or a
+	// Charge the Cancel came before).
+	outcomeVoided = "voided"
 )
 
-var outcomes = []string{outcomeCharged, outcomeDeclined, outcomeOutage, outcomeBreakerOpen, outcomeCancelled}
+var outcomes = []string{outcomeCharged, outcomeDeclined, outcomeOutage, outcomeBreakerOpen, outcomeCancelled,
+	outcomeRefunded, outcomeVoided}
 
 // gatewayOutcome names how a gateway call ended, tested in the order
 // chargeOnce tests it.
@@ -38,6 +46,8 @@ func gatewayOutcome(ctx context.Context, err error) string {
 		return outcomeCharged
 	case errors.Is(err, ErrDeclined):
 		return outcomeDeclined
+	case errors.Is(err, ErrCancelled):
+		return outcomeVoided
 	case ctx.Err() != nil:
 		return outcomeCancelled
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
@@ -57,30 +67,27 @@ func (f *function) callGateway(ctx context.Context, r *record) (string, error) {
 	id, err := f.breaker.Charge(ctx, r.OrderID, r.AmountCents)
 	outcome := gatewayOutcome(ctx, err)
 	f.meters.charged(outcome)
-	span.SetAttributes(attribute.String("gateway.outcome", outcome))
-	switch outcome {
-	case outcomeCharged:
+	if outcome == outcomeCharged {
 		span.SetAttributes(attribute.String("payment_id", id))
-		runtime.EndSpan(span, nil)
-	case outcomeDeclined:
-		runtime.EndSpan(span, nil)
-	case outcomeCancelled:
-		runtime.EndSpan(span, err)
-	default:
-		runtime.EndSpan(span, fmt.Errorf("%w: %w", err, runtime.ErrUnavailable))
 	}
+	endCall(span, outcome, err)
 	return id, err
 }
 
-// Outcomes of a gateway Cancel: the gateway.outcome attribute of its
-// gateway.cancel span and the outcome label of payments.gateway.cancels,
-// besides outage, breaker-open and cancelled.
-const (
-	// outcomeRefunded: the charge was made, and is refunded.
-	outcomeRefunded = "refunded"
-	// outcomeVoided: no charge was made, and none will be.
-	outcomeVoided = "voided"
-)
+// endCall ends a gateway call's span with its outcome. The gateway's
+// answers (charged, declined, refunded, voided) are no error; an outage or
+// an open breaker is recorded as unavailable, as the handler reports it.
+func endCall(span trace.Span, outcome string, err error) {
+	span.SetAttributes(attribute.String("gateway.outcome", outcome))
+	switch outcome {
+	case outcomeCancelled:
+		runtime.EndSpan(span, err)
+	case outcomeOutage, outcomeBreakerOpen:
+		runtime.EndSpan(span, fmt.Errorf("%w: %w", err, runtime.ErrUnavailable))
+	default:
+		runtime.EndSpan(span, nil)
+	}
+}
 
 // callCancel calls off an order's payment through the breaker in a
 // "gateway.cancel" span (order_id, gateway.outcome, payment_id and
@@ -97,15 +104,7 @@ func (f *function) callCancel(ctx context.Context, orderID string) (Cancellation
 		}
 	}
 	f.meters.cancelled(outcome)
-	span.SetAttributes(attribute.String("gateway.outcome", outcome))
-	switch outcome {
-	case outcomeRefunded, outcomeVoided:
-		runtime.EndSpan(span, nil)
-	case outcomeCancelled:
-		runtime.EndSpan(span, err)
-	default:
-		runtime.EndSpan(span, fmt.Errorf("%w: %w", err, runtime.ErrUnavailable))
-	}
+	endCall(span, outcome, err)
 	return c, err
 }
 
@@ -138,7 +137,7 @@ func newMeters(m metric.Meter) (*meters, error) {
 	ms := &meters{byOutcome: map[string][]metric.AddOption{}}
 	var errs [4]error
 	ms.charges, errs[0] = m.Int64Counter("payments.gateway.charges",
-		metric.WithDescription("Payment gateway calls by outcome: charged, declined, outage, breaker-open, cancelled."))
+		metric.WithDescription("Payment gateway charges by outcome: charged, declined, voided (the payment was cancelled first), outage, breaker-open, cancelled."))
 	ms.opens, errs[1] = m.Int64Counter("payments.breaker.opens",
 		metric.WithDescription("Times the payment gateway's circuit breaker opened."))
 	ms.pauses, errs[2] = m.Int64Counter("payments.charge.pauses",
@@ -149,7 +148,7 @@ func newMeters(m metric.Meter) (*meters, error) {
 		return nil, fmt.Errorf("payments metrics: %w", err)
 	}
 	fn := attribute.String("function", Name)
-	for _, o := range append(outcomes, outcomeRefunded, outcomeVoided) {
+	for _, o := range outcomes {
 		ms.byOutcome[o] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(fn, attribute.String("outcome", o)))}
 	}
 	ms.plain = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(fn))}
