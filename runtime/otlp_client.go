@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -24,11 +25,13 @@ import (
 // function image small.
 //
 // It reads the standard OTEL_EXPORTER_OTLP_HEADERS,
-// OTEL_EXPORTER_OTLP_TRACES_HEADERS and OTEL_EXPORTER_OTLP_TIMEOUT.
+// OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT and
+// OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION (gzip or none).
 type otlpHTTPClient struct {
 	url     string
 	headers map[string]string
 	client  *http.Client
+	gzip    bool
 }
 
 // newOTLPExporter returns an OTLP/HTTP span exporter posting to url.
@@ -47,6 +50,20 @@ func newOTLPExporter(ctx context.Context, endpoint string) (*otlptrace.Exporter,
 			return nil, fmt.Errorf("%w: OTEL_EXPORTER_OTLP_TIMEOUT: %q is not a number of milliseconds", ErrConfigValidation, ms)
 		}
 		c.client.Timeout = time.Duration(n) * time.Millisecond
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"} {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(v) {
+		case "gzip":
+			c.gzip = true
+		case "none", "":
+		default:
+			return nil, fmt.Errorf("%w: %s: %q is not gzip or none", ErrConfigValidation, name, v)
+		}
+		break // the traces variable wins
 	}
 	return otlptrace.New(ctx, c)
 }
@@ -84,6 +101,17 @@ func (c *otlpHTTPClient) UploadTraces(ctx context.Context, spans []*tracepb.Reso
 	if err != nil {
 		return fmt.Errorf("otlp: encode spans: %w", err)
 	}
+	if c.gzip {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		if _, err := zw.Write(body); err != nil {
+			return fmt.Errorf("otlp: gzip spans: %w", err)
+		}
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("otlp: gzip spans: %w", err)
+		}
+		body = buf.Bytes()
+	}
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
 		retry, err := c.post(ctx, body)
 		if err == nil || !retry {
@@ -104,6 +132,9 @@ func (c *otlpHTTPClient) post(ctx context.Context, body []byte) (retry bool, err
 		return false, fmt.Errorf("otlp: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
+	if c.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}

@@ -1,10 +1,13 @@
 package runtime_test
 
 import (
+	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,12 +54,32 @@ func TestNewTracerProviderFromConfig(t *testing.T) {
 
 // TestOTLPExport: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans reach the
 // collector over OTLP/HTTP at /v1/traces by the time Run returns, under the
-// service name OTEL_SERVICE_NAME gives.
+// service name OTEL_SERVICE_NAME gives; gzipped when
+// OTEL_EXPORTER_OTLP_COMPRESSION=gzip.
 func TestOTLPExport(t *testing.T) {
+	for _, compression := range []string{"none", "gzip"} {
+		t.Run(compression, func(t *testing.T) { testOTLPExport(t, compression) })
+	}
+}
+
+func testOTLPExport(t *testing.T, compression string) {
 	var mu sync.Mutex
 	var got []*coltrace.ExportTraceServiceRequest
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+		var reader io.Reader = r.Body
+		if (r.Header.Get("Content-Encoding") == "gzip") != (compression == "gzip") {
+			http.Error(w, "Content-Encoding "+r.Header.Get("Content-Encoding"), http.StatusBadRequest)
+			return
+		}
+		if compression == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			reader = zr
+		}
+		body, _ := io.ReadAll(reader)
 		req := &coltrace.ExportTraceServiceRequest{}
 		if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, req) != nil {
 			http.Error(w, "bad export", http.StatusBadRequest)
@@ -69,6 +92,7 @@ func TestOTLPExport(t *testing.T) {
 	}))
 	defer collector.Close()
 	t.Setenv("OTEL_SERVICE_NAME", "echo-from-env")
+	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", compression)
 
 	srv := fntest.NewServer(t)
 	cfg := srv.Config("otlp")
@@ -104,6 +128,19 @@ func TestOTLPExport(t *testing.T) {
 		}
 	}
 	t.Fatalf("the collector got no span process echo.say in %d exports", len(got))
+}
+
+// TestOTLPBadCompression: an unknown compression stops Run with an error
+// that names the variable.
+func TestOTLPBadCompression(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd")
+	srv := fntest.NewServer(t)
+	cfg := srv.Config("otlp")
+	cfg.OTLPEndpoint = "http://127.0.0.1:1"
+	err := runtime.Run(t.Context(), cfg, echoService(1))
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION") || !errors.Is(err, runtime.ErrConfigValidation) {
+		t.Fatalf("Run: %v, want a config error naming OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", err)
+	}
 }
 
 // TestSamplerFromEnv: the SDK honours OTEL_TRACES_SAMPLER.
