@@ -9,7 +9,10 @@
 //	pending → reserved → confirmed
 //	pending | reserved → cancelled
 //
-// in which confirmed and cancelled are final. Every change is a KV Update at
+// in which confirmed and cancelled are final. A payment that completes for
+// an order cancelled meanwhile is refunded by payments; its
+// payments.completed and payments.refunded go in the cancelled order's
+// timeline and change nothing else. Every change is a KV Update at
 // the revision that was read, retried on a mismatch, so events that arrive
 // twice or out of order are harmless.
 //
