@@ -50,9 +50,10 @@ func TestConcurrentOrdersNeverOversell(t *testing.T) {
 	}
 }
 
-// TestForcedRedeliveryChangesNothing: every event of finished orders is
-// delivered again (republished without its Msg-Id, so the stream keeps the
-// copy). Nothing is reserved, released or charged a second time.
+// TestForcedRedeliveryChangesNothing: every event of finished orders (one
+// confirmed, one declined, one out of stock, one refunded) is delivered
+// again (republished under a new Msg-Id, so the stream keeps the copy).
+// Nothing is reserved, released, charged or refunded a second time.
 func TestForcedRedeliveryChangesNothing(t *testing.T) {
 	f := startFlow(t)
 	f.setStock("sku-a", 20, 100)
@@ -64,11 +65,12 @@ func TestForcedRedeliveryChangesNothing(t *testing.T) {
 	f.gateway(contracts.GatewayOK)
 	short := f.place("c-short", item("sku-a", 100))
 	f.settle(short, 15*time.Second)
+	refunded := f.placeAndCancelWhileCharging("c-refunded", item("sku-a", 4))
 	f.waitIdle()
 
-	stockBefore, chargesBefore := f.stock("sku-a"), f.charges()
+	stockBefore, chargesBefore, refundsBefore := f.stock("sku-a"), f.charges(), f.refunds()
 	views := map[string]contracts.OrderView{}
-	for _, id := range []string{ok, declined, short} {
+	for _, id := range []string{ok, declined, short, refunded} {
 		views[id] = f.order(id)
 	}
 
@@ -96,7 +98,7 @@ func TestForcedRedeliveryChangesNothing(t *testing.T) {
 			n++
 		}
 	}
-	if n < 9 {
+	if n < 14 {
 		t.Fatalf("only %d events redelivered", n)
 	}
 	f.waitIdle()
@@ -104,12 +106,16 @@ func TestForcedRedeliveryChangesNothing(t *testing.T) {
 		t.Fatalf("stock %d, was %d", s, stockBefore)
 	}
 	after := f.charges()
-	if len(after) != len(chargesBefore) || after[ok] != 1 || after[declined] != 0 {
+	if len(after) != len(chargesBefore) || after[ok] != 1 || after[declined] != 0 || after[refunded] != 1 {
 		t.Fatalf("charges %v, were %v", after, chargesBefore)
 	}
+	if r := f.refunds(); len(r) != 1 || r[refunded] != 1 || len(refundsBefore) != 1 {
+		t.Fatalf("refunds %v, were %v", r, refundsBefore)
+	}
 	for id, before := range views {
-		if v := f.order(id); v.Status != before.Status || v.Reason != before.Reason {
-			t.Fatalf("order %s went from %s/%s to %s/%s", id, before.Status, before.Reason, v.Status, v.Reason)
+		if v := f.order(id); v.Status != before.Status || v.Reason != before.Reason || len(v.Timeline) != len(before.Timeline) {
+			t.Fatalf("order %s went from %s/%s (%d timeline entries) to %s/%s (%d)", id, before.Status, before.Reason,
+				len(before.Timeline), v.Status, v.Reason, len(v.Timeline))
 		}
 	}
 }

@@ -176,6 +176,42 @@ func (f *flow) paymentState(id string) string {
 	return r.State
 }
 
+// placeAndCancelWhileCharging places an order, cancels it while a slow
+// gateway (1.5 s) charges it, and waits until the order's timeline shows
+// the refund; the gateway is fast again when it returns.
+func (f *flow) placeAndCancelWhileCharging(customer string, items ...contracts.OrderItem) string {
+	f.t.Helper()
+	f.call(contracts.SubjectPaymentsGatewaySet, contracts.SetGatewayRequest{Mode: contracts.GatewayOK, LatencyMS: new(1500)}, nil)
+	id := f.place(customer, items...)
+	// payments records the charge before it calls the gateway.
+	fntest.Eventually(f.t, 10*time.Second, "the charge under way", func() bool { return f.paymentState(id) == "charging" })
+	var c contracts.CancelOrderReply
+	f.call(contracts.SubjectOrdersCancel, contracts.CancelOrderRequest{OrderID: id}, &c)
+	if c.Status != contracts.StatusCancelled {
+		f.t.Fatalf("cancel replied %+v", c)
+	}
+	fntest.Eventually(f.t, 20*time.Second, "payments.refunded in the order's timeline", func() bool {
+		for _, e := range f.order(id).Timeline {
+			if e.Event == contracts.SubjectPaymentsRefunded {
+				return true
+			}
+		}
+		return false
+	})
+	f.call(contracts.SubjectPaymentsGatewaySet, contracts.SetGatewayRequest{Mode: contracts.GatewayOK, LatencyMS: new(0)}, nil)
+	return id
+}
+
+// refunds counts the gateway's refunds per order.
+func (f *flow) refunds() map[string]int {
+	f.t.Helper()
+	r, err := payments.Refunds(context.Background(), f.js)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
 // charges counts the gateway's real charges per order.
 func (f *flow) charges() map[string]int {
 	f.t.Helper()

@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/natsfn/natsfn/contracts"
-	"github.com/natsfn/natsfn/functions/payments"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -120,34 +118,14 @@ func TestCustomerCancel(t *testing.T) {
 func TestCancelWhileChargingRefunds(t *testing.T) {
 	f := startFlow(t)
 	f.setStock("sku-a", 10, 100)
-	f.call(contracts.SubjectPaymentsGatewaySet, contracts.SetGatewayRequest{Mode: contracts.GatewayOK, LatencyMS: new(1500)}, nil)
-	id := f.place("c-1", item("sku-a", 3))
-	// payments records the charge before it calls the gateway.
-	fntest.Eventually(t, 10*time.Second, "the charge under way", func() bool { return f.paymentState(id) == "charging" })
-	var c contracts.CancelOrderReply
-	f.call(contracts.SubjectOrdersCancel, contracts.CancelOrderRequest{OrderID: id}, &c)
-	if c.Status != contracts.StatusCancelled {
-		t.Fatalf("cancel replied %+v", c)
-	}
-	fntest.Eventually(t, 20*time.Second, "payments.refunded in the order's timeline", func() bool {
-		for _, e := range f.order(id).Timeline {
-			if e.Event == contracts.SubjectPaymentsRefunded {
-				return true
-			}
-		}
-		return false
-	})
+	id := f.placeAndCancelWhileCharging("c-1", item("sku-a", 3))
 	v := f.order(id)
 	if v.Status != contracts.StatusCancelled || v.Reason != contracts.ReasonCancelledByCustomer || v.PaymentID != "" {
 		t.Fatalf("order %+v", v)
 	}
 	fntest.Eventually(t, 10*time.Second, "the stock back", func() bool { return f.stock("sku-a") == 10 })
-	refunds, err := payments.Refunds(context.Background(), f.js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.charges()[id] != 1 || refunds[id] != 1 {
-		t.Fatalf("charged %d times, refunded %d times; want once each", f.charges()[id], refunds[id])
+	if f.charges()[id] != 1 || f.refunds()[id] != 1 {
+		t.Fatalf("charged %d times, refunded %d times; want once each", f.charges()[id], f.refunds()[id])
 	}
 	if n := f.count(contracts.StreamOrders, contracts.SubjectOrdersConfirmed); n != 0 {
 		t.Fatalf("%d orders.confirmed", n)
