@@ -202,24 +202,18 @@ func (f *flow) placeAndCancelWhileCharging(customer string, items ...contracts.O
 	return id
 }
 
-// refunds counts the gateway's refunds per order.
-func (f *flow) refunds() map[string]int {
-	f.t.Helper()
-	r, err := payments.Refunds(context.Background(), f.js)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return r
-}
+// charges and refunds count the gateway's real charges and refunds per
+// order.
+func (f *flow) charges() map[string]int { return f.ledger(payments.Charges) }
+func (f *flow) refunds() map[string]int { return f.ledger(payments.Refunds) }
 
-// charges counts the gateway's real charges per order.
-func (f *flow) charges() map[string]int {
+func (f *flow) ledger(read func(context.Context, jetstream.JetStream) (map[string]int, error)) map[string]int {
 	f.t.Helper()
-	c, err := payments.Charges(context.Background(), f.js)
+	counts, err := read(context.Background(), f.js)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return c
+	return counts
 }
 
 // count returns the messages a stream holds on a subject.
