@@ -34,7 +34,7 @@ func TestNeverOversold(t *testing.T) {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved))+
 			len(h.events(contracts.StreamInventory, contracts.SubjectInventoryRejected)) >= orders
 	})
-	h.settled(contracts.StreamOrders, "inventory-reserve")
+	h.Settled(contracts.StreamOrders, "inventory-reserve")
 
 	reserved := h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved)
 	rejected := h.events(contracts.StreamInventory, contracts.SubjectInventoryRejected)
@@ -58,7 +58,7 @@ func TestNeverOversold(t *testing.T) {
 	if q := h.quantity("sku-hot"); q != 0 {
 		t.Fatalf("stock %d, want 0", q)
 	}
-	c, _ := h.js.Consumer(t.Context(), contracts.StreamOrders, "inventory-reserve")
+	c, _ := h.JS.Consumer(t.Context(), contracts.StreamOrders, "inventory-reserve")
 	info, _ := c.Info(t.Context())
 	t.Logf("deliveries %d for %d orders", info.Delivered.Consumer, orders)
 }

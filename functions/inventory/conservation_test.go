@@ -36,7 +36,7 @@ func TestStockIsConserved(t *testing.T) {
 		id := orderID(i)
 		g.Go(func() error {
 			if i%7 == 0 { // cancelled before (or while) it is reserved
-				h.publish(contracts.SubjectOrdersCancelled, "c-"+id, contracts.OrderCancelledEvent{OrderID: id, Reason: contracts.ReasonCancelledByCustomer})
+				h.Publish(contracts.SubjectOrdersCancelled, "c-"+id, contracts.OrderCancelledEvent{OrderID: id, Reason: contracts.ReasonCancelledByCustomer})
 			}
 			h.created(id, "m-"+id, items[i]...)
 			if i%4 == 0 {
@@ -44,9 +44,9 @@ func TestStockIsConserved(t *testing.T) {
 			}
 			switch {
 			case i%5 == 0:
-				h.publish(contracts.SubjectPaymentsFailed, "f-"+id, contracts.PaymentFailedEvent{OrderID: id, Reason: contracts.FailureDeclined})
+				h.Publish(contracts.SubjectPaymentsFailed, "f-"+id, contracts.PaymentFailedEvent{OrderID: id, Reason: contracts.FailureDeclined})
 			case i%3 == 0:
-				h.publish(contracts.SubjectOrdersCancelled, "c2-"+id, contracts.OrderCancelledEvent{OrderID: id, Reason: contracts.ReasonCancelledByCustomer})
+				h.Publish(contracts.SubjectOrdersCancelled, "c2-"+id, contracts.OrderCancelledEvent{OrderID: id, Reason: contracts.ReasonCancelledByCustomer})
 			}
 			return nil
 		})
@@ -54,9 +54,9 @@ func TestStockIsConserved(t *testing.T) {
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	h.settled(contracts.StreamOrders, "inventory-reserve")
-	h.settled(contracts.StreamOrders, "inventory-release-on-cancel")
-	h.settled(contracts.StreamPayments, "inventory-release-on-payment-failed")
+	h.Settled(contracts.StreamOrders, "inventory-reserve")
+	h.Settled(contracts.StreamOrders, "inventory-release-on-cancel")
+	h.Settled(contracts.StreamPayments, "inventory-release-on-payment-failed")
 
 	held := map[string]int{}
 	states := map[state]int{}

@@ -58,7 +58,7 @@ func TestCrashMidwayResumes(t *testing.T) {
 			}
 			h.start("inv-1", cfg)
 			h.created("o-1", "m-1", tc.items...)
-			h.settled(contracts.StreamOrders, "inventory-reserve")
+			h.Settled(contracts.StreamOrders, "inventory-reserve")
 			mu.Lock()
 			if crashes != 1 {
 				t.Fatalf("%d crashes", crashes)
@@ -114,7 +114,7 @@ func TestFenceStopsAStaleWorker(t *testing.T) {
 	})
 	close(stall)
 	<-resumed
-	h.settled(contracts.StreamOrders, "inventory-reserve")
+	h.Settled(contracts.StreamOrders, "inventory-reserve")
 	if q := h.quantity("sku-a"); q != 6 {
 		t.Fatalf("stock %d, want 6: the stale worker's write must not land", q)
 	}
@@ -147,7 +147,7 @@ func TestForgottenWriteIsRedone(t *testing.T) {
 		return runtime.RetryAfter(10*time.Millisecond, runtime.ErrUnavailable)
 	}
 	var logs syncBuffer
-	rc := h.srv.Config("inv-1")
+	rc := h.Server.Config("inv-1")
 	rc.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	fntest.RunConfig(t, rc, New(cfg))
 	h.created("o-1", "m-1", item("sku-a", 4))
@@ -161,7 +161,7 @@ func TestForgottenWriteIsRedone(t *testing.T) {
 		}
 	}
 	close(release)
-	h.settled(contracts.StreamOrders, "inventory-reserve")
+	h.Settled(contracts.StreamOrders, "inventory-reserve")
 	if q, want := h.quantity("sku-a"), 20+stockHistory+4-4; q != want {
 		t.Fatalf("stock %d, want %d", q, want)
 	}

@@ -58,7 +58,7 @@ func TestSeedDoesNotResetStock(t *testing.T) {
 	h := newHarness(t)
 	first := h.start("inv-1", Config{Seed: DemoCatalog()})
 	h.created("o-1", "m-1", item("sku-1", 5))
-	h.settled(contracts.StreamOrders, "inventory-reserve")
+	h.Settled(contracts.StreamOrders, "inventory-reserve")
 	if err := first.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestSeedDoesNotResetStock(t *testing.T) {
 
 func TestBadSeedFailsStart(t *testing.T) {
 	h := newHarness(t)
-	cfg := h.srv.Config("inv-1")
+	cfg := h.Server.Config("inv-1")
 	err := runtime.Run(t.Context(), cfg, New(Config{Seed: []contracts.SetStockRequest{product("bad id", 1, 1)}}))
 	if err == nil {
 		t.Fatal("started with a bad seed")

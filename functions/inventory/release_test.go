@@ -19,14 +19,14 @@ func TestReleaseOnPaymentFailedOnce(t *testing.T) {
 		t.Fatal("not reserved")
 	}
 	failed := contracts.PaymentFailedEvent{OrderID: "o-1", Reason: contracts.FailureDeclined, AmountCents: 700}
-	h.publish(contracts.SubjectPaymentsFailed, "f-1", failed)
-	h.publish(contracts.SubjectPaymentsFailed, "f-2", failed)
-	h.settled(contracts.StreamPayments, "inventory-release-on-payment-failed")
+	h.Publish(contracts.SubjectPaymentsFailed, "f-1", failed)
+	h.Publish(contracts.SubjectPaymentsFailed, "f-2", failed)
+	h.Settled(contracts.StreamPayments, "inventory-release-on-payment-failed")
 	// A cancel after the release changes nothing either. (Published before
 	// the release, it would race it on its own consumer and might release
 	// the stock itself, with cause orders.cancelled.)
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonPaymentDeclined})
-	h.settled(contracts.StreamOrders, "inventory-release-on-cancel")
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonPaymentDeclined})
+	h.Settled(contracts.StreamOrders, "inventory-release-on-cancel")
 
 	if q := h.quantity("sku-1"); q != 10 {
 		t.Errorf("sku-1 stock %d, want 10", q)
@@ -52,7 +52,7 @@ func TestReleaseOnCancelAfterReservation(t *testing.T) {
 	fntest.Eventually(t, 10*time.Second, "inventory.reserved", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReserved)) == 1
 	})
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
 	fntest.Eventually(t, 10*time.Second, "inventory.released", func() bool {
 		return len(h.events(contracts.StreamInventory, contracts.SubjectInventoryReleased)) == 1
 	})
@@ -70,13 +70,13 @@ func TestReleaseOnCancelAfterReservation(t *testing.T) {
 func TestCancelBeforeReservationLeavesTombstone(t *testing.T) {
 	h := newHarness(t)
 	h.start("inv-1", catalog(product("sku-1", 10, 100)))
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
-	h.settled(contracts.StreamOrders, "inventory-release-on-cancel")
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
+	h.Settled(contracts.StreamOrders, "inventory-release-on-cancel")
 	if r := h.reservation("o-1"); r == nil || r.State != stateReleased || len(r.Lines) != 0 {
 		t.Fatalf("tombstone %+v", r)
 	}
 	h.created("o-1", "m-1", item("sku-1", 4))
-	h.settled(contracts.StreamOrders, "inventory-reserve")
+	h.Settled(contracts.StreamOrders, "inventory-reserve")
 	if q := h.quantity("sku-1"); q != 10 {
 		t.Fatalf("stock %d, want 10", q)
 	}
@@ -86,8 +86,8 @@ func TestCancelBeforeReservationLeavesTombstone(t *testing.T) {
 		}
 	}
 	// payments.failed for an order inventory never saw leaves nothing.
-	h.publish(contracts.SubjectPaymentsFailed, "f-1", contracts.PaymentFailedEvent{OrderID: "o-2", Reason: contracts.FailureDeclined})
-	h.settled(contracts.StreamPayments, "inventory-release-on-payment-failed")
+	h.Publish(contracts.SubjectPaymentsFailed, "f-1", contracts.PaymentFailedEvent{OrderID: "o-2", Reason: contracts.FailureDeclined})
+	h.Settled(contracts.StreamPayments, "inventory-release-on-payment-failed")
 	if r := h.reservation("o-2"); r != nil {
 		t.Fatalf("reservation %+v", r)
 	}

@@ -110,7 +110,7 @@ func TestDuplicateOrderCreatedReservesOnce(t *testing.T) {
 	h.created("o-dup", "m-1", item("sku-1", 3))
 	h.created("o-dup", "m-2", item("sku-1", 3))
 	h.created("o-crash", "m-3", item("sku-1", 4))
-	h.settled(contracts.StreamOrders, "inventory-reserve")
+	h.Settled(contracts.StreamOrders, "inventory-reserve")
 
 	if len(crashed) != 1 {
 		t.Fatalf("the crash hook fired %d times", len(crashed))
@@ -122,7 +122,7 @@ func TestDuplicateOrderCreatedReservesOnce(t *testing.T) {
 	if len(reserved) != 2 {
 		t.Fatalf("%d inventory.reserved, want one per order", len(reserved))
 	}
-	c, _ := h.js.Consumer(t.Context(), contracts.StreamOrders, "inventory-reserve")
+	c, _ := h.JS.Consumer(t.Context(), contracts.StreamOrders, "inventory-reserve")
 	if info, err := c.Info(t.Context()); err != nil || info.Delivered.Consumer != 4 {
 		t.Fatalf("consumer delivered %d times (%v), want 4: 3 events + 1 redelivery", info.Delivered.Consumer, err)
 	}

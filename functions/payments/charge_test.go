@@ -59,7 +59,7 @@ func TestDeclines(t *testing.T) {
 			// A redelivery announces the same decline, even in ok mode now.
 			h.setGateway(`{"mode":"ok","failure_rate":0}`)
 			h.reserved("o-1", "m-2", 500)
-			h.settled(contracts.StreamInventory, "payments-charge")
+			h.Settled(contracts.StreamInventory, "payments-charge")
 			if n := len(h.events(contracts.StreamPayments, contracts.SubjectPaymentsFailed)); n != 1 || len(h.completed()) != 0 {
 				t.Fatalf("%d payments.failed, %d completed", n, len(h.completed()))
 			}
@@ -88,7 +88,7 @@ func TestRedeliveredChargesOnce(t *testing.T) {
 	h.reserved("o-dup", "m-1", 100)
 	h.reserved("o-dup", "m-2", 100)
 	h.reserved("o-crash", "m-3", 200)
-	h.settled(contracts.StreamInventory, "payments-charge")
+	h.Settled(contracts.StreamInventory, "payments-charge")
 	mu.Lock()
 	if crashes != 1 {
 		t.Fatalf("%d crashes", crashes)
@@ -105,10 +105,10 @@ func TestRedeliveredChargesOnce(t *testing.T) {
 func TestVoidBeforeChargeChargesNothing(t *testing.T) {
 	h := newHarness(t)
 	h.start("pay-1", Config{})
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
-	h.settled(contracts.StreamOrders, "payments-void")
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
+	h.Settled(contracts.StreamOrders, "payments-void")
 	h.reserved("o-1", "m-1", 100)
-	h.settled(contracts.StreamInventory, "payments-charge")
+	h.Settled(contracts.StreamInventory, "payments-charge")
 	if s := h.paymentState("o-1"); s != stateVoided {
 		t.Fatalf("payment %q, want voided", s)
 	}
@@ -130,8 +130,8 @@ func TestCancelAfterChargeRefunds(t *testing.T) {
 	fntest.Eventually(t, 10*time.Second, "payments.completed", func() bool { return len(h.completed()) == 1 })
 	paymentID := h.completed()["o-2"].PaymentID
 	for _, msgID := range []string{"c-2", "c-2-again"} {
-		h.publish(contracts.SubjectOrdersCancelled, msgID, contracts.OrderCancelledEvent{OrderID: "o-2", Reason: contracts.ReasonCancelledByCustomer})
-		h.settled(contracts.StreamOrders, "payments-void")
+		h.Publish(contracts.SubjectOrdersCancelled, msgID, contracts.OrderCancelledEvent{OrderID: "o-2", Reason: contracts.ReasonCancelledByCustomer})
+		h.Settled(contracts.StreamOrders, "payments-void")
 	}
 	if s := h.paymentState("o-2"); s != stateRefunded {
 		t.Fatalf("payment %q, want refunded", s)
@@ -148,7 +148,7 @@ func TestCancelAfterChargeRefunds(t *testing.T) {
 	}
 	// A late inventory.reserved changes nothing.
 	h.reserved("o-2", "m-2-late", 700)
-	h.settled(contracts.StreamInventory, "payments-charge")
+	h.Settled(contracts.StreamInventory, "payments-charge")
 	if s, c := h.paymentState("o-2"), h.charges(); s != stateRefunded || c["o-2"] != 1 {
 		t.Fatalf("after a late inventory.reserved: payment %q, charges %v", s, c)
 	}
@@ -173,11 +173,11 @@ func TestCancelDuringChargeRefunds(t *testing.T) {
 	}}})
 	h.reserved("o-race", "m-1", 300)
 	fntest.Eventually(t, 10*time.Second, "the charge made", func() bool { return h.charges()["o-race"] == 1 })
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-race", Reason: contracts.ReasonCancelledByCustomer})
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-race", Reason: contracts.ReasonCancelledByCustomer})
 	fntest.Eventually(t, 10*time.Second, "the record refunded", func() bool { return h.paymentState("o-race") == stateRefunded })
 	close(taken)
-	h.settled(contracts.StreamInventory, "payments-charge")
-	h.settled(contracts.StreamOrders, "payments-void")
+	h.Settled(contracts.StreamInventory, "payments-charge")
+	h.Settled(contracts.StreamOrders, "payments-void")
 	if s := h.paymentState("o-race"); s != stateRefunded {
 		t.Fatalf("payment %q after the charge finished, want refunded", s)
 	}
@@ -200,13 +200,13 @@ func TestCancelDuringOutageVoids(t *testing.T) {
 	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
 	h.reserved("o-wait", "m-1", 400)
 	fntest.Eventually(t, 10*time.Second, "the charge waiting", func() bool { return f.breaker.opened.Load() > 0 })
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-wait", Reason: contracts.ReasonCancelledByCustomer})
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-wait", Reason: contracts.ReasonCancelledByCustomer})
 	fntest.Eventually(t, 10*time.Second, "the record cancelling", func() bool { return h.paymentState("o-wait") == stateCancelling })
 
 	h.setGateway(`{"mode":"ok","failure_rate":0}`)
 	fntest.Eventually(t, 20*time.Second, "the record voided", func() bool { return h.paymentState("o-wait") == stateVoided })
-	h.settled(contracts.StreamInventory, "payments-charge")
-	h.settled(contracts.StreamOrders, "payments-void")
+	h.Settled(contracts.StreamInventory, "payments-charge")
+	h.Settled(contracts.StreamOrders, "payments-void")
 	if c, r := h.charges(), h.refunds(); len(c) != 0 || len(r) != 0 {
 		t.Fatalf("ledger: charges %v, refunds %v, want none", c, r)
 	}

@@ -6,52 +6,32 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 // harness is a server with the streams payments consumes, and a client.
-type harness struct {
-	t   *testing.T
-	srv *fntest.Server
-	js  jetstream.JetStream
-	nc  *nats.Conn
-}
+type harness struct{ *fntest.Client }
 
-// newHarness starts a server and creates the INVENTORY and ORDERS
-// streams, which the inventory and orders functions would own.
+// newHarness starts a server and creates the INVENTORY and ORDERS streams, which the inventory and orders functions would own.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	srv := fntest.NewServer(t)
-	h := &harness{t: t, srv: srv, js: srv.JetStream(t), nc: srv.Connect(t)}
-	for _, name := range []string{contracts.StreamInventory, contracts.StreamOrders} {
-		if _, err := h.js.CreateStream(context.Background(), streamConfig(name)); err != nil {
-			t.Fatalf("stream %s: %v", name, err)
-		}
-	}
-	return h
+	return &harness{fntest.NewClient(t, fntest.NewServer(t), streamConfig(contracts.StreamInventory), streamConfig(contracts.StreamOrders))}
 }
 
 // start runs one payments instance until the test ends.
 func (h *harness) start(instance string, cfg Config) *function {
-	h.t.Helper()
+	h.T.Helper()
 	f, svc := newFunction(cfg)
-	fntest.RunConfig(h.t, h.srv.Config(instance), svc)
+	fntest.RunConfig(h.T, h.Server.Config(instance), svc)
 	return f
-}
-
-// publish publishes an event with the given Msg-Id.
-func (h *harness) publish(subject, msgID string, v any) {
-	h.t.Helper()
-	fntest.Publish(h.t, h.js, subject, msgID, v)
 }
 
 // reserved publishes inventory.reserved for an order of total cents.
 func (h *harness) reserved(orderID, msgID string, total int64) {
-	h.t.Helper()
-	h.publish(contracts.SubjectInventoryReserved, msgID, contracts.InventoryReservedEvent{
+	h.T.Helper()
+	h.Publish(contracts.SubjectInventoryReserved, msgID, contracts.InventoryReservedEvent{
 		OrderID:    orderID,
 		Items:      []contracts.ReservedItem{{ProductID: "sku-1", Quantity: 1, UnitPriceCents: total}},
 		TotalCents: total,
@@ -60,22 +40,22 @@ func (h *harness) reserved(orderID, msgID string, total int64) {
 
 // setGateway calls payments.gateway.set and returns the reply.
 func (h *harness) setGateway(body string) contracts.GatewayReply {
-	h.t.Helper()
+	h.T.Helper()
 	data, code := h.request(contracts.SubjectPaymentsGatewaySet, body)
 	if code != "" {
-		h.t.Fatalf("gateway.set %s: %s %s", body, code, data)
+		h.T.Fatalf("gateway.set %s: %s %s", body, code, data)
 	}
 	var r contracts.GatewayReply
 	if err := json.Unmarshal(data, &r); err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return r
 }
 
 // request calls an endpoint and returns the reply body and its error code.
 func (h *harness) request(subject, body string) ([]byte, string) {
-	h.t.Helper()
-	return fntest.Request(h.t, h.nc, subject, []byte(body))
+	h.T.Helper()
+	return fntest.Request(h.T, h.NC, subject, []byte(body))
 }
 
 // event is a message stored in a stream.
@@ -86,9 +66,9 @@ type event struct {
 
 // events returns every message of a stream on a subject, oldest first.
 func (h *harness) events(stream, subject string) []event {
-	h.t.Helper()
+	h.T.Helper()
 	var out []event
-	for _, m := range fntest.Messages(h.t, h.js, stream, subject) {
+	for _, m := range fntest.Messages(h.T, h.JS, stream, subject) {
 		out = append(out, event{Header: m.Header, Data: m.Data})
 	}
 	return out
@@ -109,12 +89,12 @@ func (h *harness) refunded() map[string]contracts.PaymentRefundedEvent {
 
 // decodeEvents decodes the PAYMENTS events on a subject, keyed by order id.
 func decodeEvents[T any](h *harness, subject string, orderID func(T) string) map[string]T {
-	h.t.Helper()
+	h.T.Helper()
 	out := map[string]T{}
 	for _, ev := range h.events(contracts.StreamPayments, subject) {
 		var v T
 		if err := json.Unmarshal(ev.Data, &v); err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		out[orderID(v)] = v
 	}
@@ -123,30 +103,30 @@ func decodeEvents[T any](h *harness, subject string, orderID func(T) string) map
 
 // refunds reads the gateway ledger's refunds.
 func (h *harness) refunds() map[string]int {
-	h.t.Helper()
-	r, err := Refunds(h.t.Context(), h.js)
+	h.T.Helper()
+	r, err := Refunds(h.T.Context(), h.JS)
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return r
 }
 
 // charges reads the gateway's ledger.
 func (h *harness) charges() map[string]int {
-	h.t.Helper()
-	c, err := Charges(h.t.Context(), h.js)
+	h.T.Helper()
+	c, err := Charges(h.T.Context(), h.JS)
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return c
 }
 
 // paymentState reads an order's payment record.
 func (h *harness) paymentState(orderID string) state {
-	h.t.Helper()
-	kv, err := h.js.KeyValue(context.Background(), contracts.BucketPayments)
+	h.T.Helper()
+	kv, err := h.JS.KeyValue(context.Background(), contracts.BucketPayments)
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	e, err := kv.Get(context.Background(), orderID)
 	if err != nil {
@@ -154,14 +134,7 @@ func (h *harness) paymentState(orderID string) state {
 	}
 	var r record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return r.State
-}
-
-// settled waits until a durable consumer has acknowledged every message
-// published so far on its subject.
-func (h *harness) settled(stream, consumer string) {
-	h.t.Helper()
-	fntest.Settled(h.t, h.js, stream, consumer)
 }

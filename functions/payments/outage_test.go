@@ -26,7 +26,7 @@ func TestOutageDelaysOrdersNeverFailsThem(t *testing.T) {
 		return f.breaker.opened.Load() > 0 && f.breaker.paused.Load() > 0
 	})
 	// The orders wait: no event, nothing charged, every message still owed.
-	c, err := h.js.Consumer(context.Background(), contracts.StreamInventory, "payments-charge")
+	c, err := h.JS.Consumer(context.Background(), contracts.StreamInventory, "payments-charge")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestOutageDelaysOrdersNeverFailsThem(t *testing.T) {
 
 	h.setGateway(`{"mode":"ok","failure_rate":0}`)
 	fntest.Eventually(t, 20*time.Second, "every order completed", func() bool { return len(h.completed()) == orders })
-	h.settled(contracts.StreamInventory, "payments-charge")
+	h.Settled(contracts.StreamInventory, "payments-charge")
 	if n := len(h.failed()); n != 0 {
 		t.Fatalf("%d orders failed because of an outage", n)
 	}

@@ -31,19 +31,19 @@ type observed struct {
 // startObserved runs one payments instance with an in-memory span
 // exporter, a manually read meter provider and a JSON log buffer.
 func (h *harness) startObserved(cfg Config) *observed {
-	h.t.Helper()
+	h.T.Helper()
 	o := &observed{spans: tracetest.NewInMemoryExporter(), reader: sdkmetric.NewManualReader(), logs: &syncBuffer{}}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(o.spans))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(o.reader))
-	h.t.Cleanup(func() {
+	h.T.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
 	f, svc := newFunction(cfg)
-	rc := h.srv.Config("pay-1")
+	rc := h.Server.Config("pay-1")
 	rc.TracerProvider, rc.MeterProvider = tp, mp
 	rc.Logger = slog.New(slog.NewJSONHandler(o.logs, nil))
-	fntest.RunConfig(h.t, rc, svc)
+	fntest.RunConfig(h.T, rc, svc)
 	o.function = f
 	return o
 }
@@ -227,15 +227,15 @@ func TestCancelTelemetry(t *testing.T) {
 	fntest.Eventually(t, 10*time.Second, "o-paid charged", func() bool { return len(h.completed()) == 1 })
 	// o-paid is refunded; o-open, cancelled with its charge under way as
 	// far as the record says, is voided.
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-paid", Reason: contracts.ReasonCancelledByCustomer})
-	kv, err := h.js.KeyValue(t.Context(), contracts.BucketPayments)
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-paid", Reason: contracts.ReasonCancelledByCustomer})
+	kv, err := h.JS.KeyValue(t.Context(), contracts.BucketPayments)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kv.Create(t.Context(), "o-open", []byte(`{"order_id":"o-open","state":"charging","amount_cents":50}`)); err != nil {
 		t.Fatal(err)
 	}
-	h.publish(contracts.SubjectOrdersCancelled, "c-2", contracts.OrderCancelledEvent{OrderID: "o-open", Reason: contracts.ReasonCancelledByCustomer})
+	h.Publish(contracts.SubjectOrdersCancelled, "c-2", contracts.OrderCancelledEvent{OrderID: "o-open", Reason: contracts.ReasonCancelledByCustomer})
 	fntest.Eventually(t, 10*time.Second, "two gateway.cancel spans", func() bool { return len(o.spansNamed("gateway.cancel")) == 2 })
 
 	voids := map[string]bool{}
@@ -269,7 +269,7 @@ func TestCancelTelemetry(t *testing.T) {
 func TestHandlerLogsCarryTrace(t *testing.T) {
 	h := newHarness(t)
 	o := h.startObserved(Config{})
-	h.publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
+	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-1", Reason: contracts.ReasonCancelledByCustomer})
 	fntest.Eventually(t, 10*time.Second, "the void span", func() bool { return len(o.spansNamed("process orders.cancelled")) == 1 })
 	span := o.spansNamed("process orders.cancelled")[0]
 

@@ -6,6 +6,11 @@
 //	fntest.Run(t, srv, inventory.New(...))
 //	nc := srv.Connect(t)
 //	msg, err := nc.Request("inventory.stock.get", []byte(`{"product_id":"sku-1"}`), time.Second)
+//
+// An event handler is triggered the way another function would trigger it:
+// a Client creates the streams the function consumes, publishes events on
+// them (Publish) and waits until the function has acknowledged them
+// (Settled).
 package fntest
 
 import (
