@@ -26,3 +26,15 @@ func BenchmarkValidateCreateOrderInvalid(b *testing.B) {
 		}
 	}
 }
+
+// An event as a consumer reads it: inventory.reserved with three items.
+func BenchmarkValidateInventoryReserved(b *testing.B) {
+	doc := []byte(`{"order_id":"0b6f3c2e-8d1a-4f59-9c3e-5a7d2b1e4f60","items":[{"product_id":"sku-1","quantity":2,"unit_price_cents":1999},{"product_id":"sku-2","quantity":1,"unit_price_cents":4999},{"product_id":"sku-3","quantity":5,"unit_price_cents":999}],"total_cents":13992}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if err := contracts.InventoryReserved.Validate(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
