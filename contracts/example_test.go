@@ -38,13 +38,18 @@ func ExampleStreams() {
 	}
 	// Output:
 	// ORDERS [orders.created orders.cancelled orders.confirmed]
-	// INVENTORY [inventory.reserved inventory.rejected inventory.released]
-	// PAYMENTS [payments.completed payments.failed payments.refunded]
+	// INVENTORY [inventory.reserved inventory.reserved.v2 inventory.rejected inventory.released]
+	// PAYMENTS [payments.completed payments.completed.v2 payments.failed payments.failed.v2 payments.refunded payments.refunded.v2]
 }
 
 func ExampleLookup() {
-	// A consumer finds the schema named by an event's ce-dataschema header.
-	s, ok := contracts.Lookup("inventory.reserved.v1")
-	fmt.Println(ok, s)
-	// Output: true inventory.reserved.v1
+	// The id of a major finds its latest minor; the URI of an exact
+	// version, as in an event's ce-dataschema, finds that version.
+	latest, _ := contracts.Lookup("orders.created.v1")
+	exact, _ := contracts.Lookup("https://natsfn.dev/schemas/orders.created/1.0.json")
+	fmt.Println(latest, latest.Version(), latest.URI())
+	fmt.Println(exact, exact.Version())
+	// Output:
+	// orders.created.v1 1.1 https://natsfn.dev/schemas/orders.created/1.1.json
+	// orders.created.v1 1.0
 }
