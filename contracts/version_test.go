@@ -89,7 +89,7 @@ func TestWithoutClosedObjects(t *testing.T) {
 		"additionalProperties": false,
 		"properties": map[string]any{
 			"additionalProperties": false,
-			"items": map[string]any{"type": "array", "items": map[string]any{"additionalProperties": false, "type": "object"}},
+			"items":                map[string]any{"type": "array", "items": map[string]any{"additionalProperties": false, "type": "object"}},
 		},
 		"allOf":  []any{map[string]any{"unevaluatedProperties": false}},
 		"$defs":  map[string]any{"m": map[string]any{"additionalProperties": map[string]any{"type": "string"}}},
