@@ -34,15 +34,15 @@ func (e Event) ValidateReceived(dataschema string, doc []byte) error {
 		return errors.New("contracts: validate with a zero Event")
 	}
 	if dataschema == s.uri {
-		return validate(s.id, s.strict, doc) // the common case: the same version
+		return s.validate(s.strict, doc) // the common case: the same version
 	}
 	for _, known := range s.minors {
 		if known.uri == dataschema {
-			return validate(s.id, known.strict, doc)
+			return known.validate(known.strict, doc)
 		}
 	}
 	if dataschema == "" || dataschema == s.id {
-		return validate(s.id, s.lenient, doc)
+		return s.validate(s.lenient, doc)
 	}
 	name, major, _, ok := parseSchemaURI(dataschema)
 	if !ok {
@@ -54,5 +54,5 @@ func (e Event) ValidateReceived(dataschema string, doc []byte) error {
 	}
 	// A minor of this major that this program does not hold: a newer one,
 	// since minors are only ever added.
-	return validate(s.id, s.lenient, doc)
+	return s.validate(s.lenient, doc)
 }

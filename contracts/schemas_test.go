@@ -62,3 +62,18 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Lookup of an unknown id = %v, %v", s, ok)
 	}
 }
+
+// The schemas compile on first use; this is the first use of every
+// version, strict and lenient, so that none can fail in production.
+func TestEveryVersionCompiles(t *testing.T) {
+	for _, s := range Schemas() {
+		for _, m := range s.minors {
+			if _, err := m.strict(); err != nil {
+				t.Errorf("%s %s: %v", m.name, m.version, err)
+			}
+			if _, err := m.lenient(); err != nil {
+				t.Errorf("%s %s lenient: %v", m.name, m.version, err)
+			}
+		}
+	}
+}
