@@ -56,10 +56,10 @@ func asyncAPI(examplesDir string) ([]byte, error) {
 		messages[ev.ID()] = msg
 		producer := strings.Split(ev.Subject(), ".")[0]
 		channels[ev.Subject()] = map[string]any{
-			"address":     ev.Subject(),
-			"title":       ev.Subject(),
-			"description": fmt.Sprintf("Major %d of the event %s, stored by the stream %s and published by %s.", ev.Major(), ev.Name(), ev.Stream(), producer),
-			"messages":    map[string]any{ev.ID(): ref("#/components/messages/" + ev.ID())},
+			"address":         ev.Subject(),
+			"title":           ev.Subject(),
+			"description":     fmt.Sprintf("Major %d of the event %s, stored by the stream %s and published by %s.", ev.Major(), ev.Name(), ev.Stream(), producer),
+			"messages":        map[string]any{ev.ID(): ref("#/components/messages/" + ev.ID())},
 			"x-natsfn-stream": ev.Stream(),
 		}
 		inChannel := []any{ref("#/channels/" + ev.Subject() + "/messages/" + ev.ID())}
@@ -319,4 +319,3 @@ func errorMessage() map[string]any {
 		}},
 	}
 }
-
