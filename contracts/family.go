@@ -51,7 +51,7 @@ func converter[From, To any](fn func(From) (To, error)) conversion {
 	}
 }
 
-// conversions are the converters of the reference flow (upcast.go). To
+// conversions are the converters of the reference flow (converters.go). To
 // add a major to a family: declare its schema and Event, and register its
 // upcast from the previous major and its downcast back here. Both are
 // required: consumers upcast, and producers that publish both majors

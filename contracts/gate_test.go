@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"reflect"
@@ -117,7 +118,7 @@ func gate(fsys fs.FS, released map[string]json.RawMessage) []string {
 			prev = v
 		}
 	}
-	for _, key := range slices.Sorted(mapsKeys(released)) {
+	for _, key := range slices.Sorted(maps.Keys(released)) {
 		if !seen[key] {
 			fail("%s: released %s has no schema file; a released version stays until no one produces it", releasedFile, key)
 		}
@@ -299,7 +300,7 @@ func firstDifference(at string, a, b any) (difference, bool) {
 		if !ok {
 			break
 		}
-		for _, k := range slices.Sorted(mapsKeys(a)) {
+		for _, k := range slices.Sorted(maps.Keys(a)) {
 			bv, ok := bm[k]
 			if !ok {
 				return difference{at + "/" + escapeToken(k), "it is gone"}, true
@@ -308,7 +309,7 @@ func firstDifference(at string, a, b any) (difference, bool) {
 				return d, true
 			}
 		}
-		for _, k := range slices.Sorted(mapsKeys(bm)) {
+		for _, k := range slices.Sorted(maps.Keys(bm)) {
 			if _, ok := a[k]; !ok {
 				return difference{at + "/" + escapeToken(k), "it appears"}, true
 			}
@@ -350,16 +351,6 @@ func decodeJSON(raw []byte) (any, error) {
 func isEvent(name string) bool {
 	_, ok := families[name]
 	return ok
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // readReleased reads testdata/released.json: for each released version
@@ -409,7 +400,7 @@ func releaseNew(fsys fs.FS, released map[string]json.RawMessage) (map[string]jso
 	}
 	var buf bytes.Buffer
 	buf.WriteString("{\n")
-	for i, key := range slices.Sorted(mapsKeys(released)) {
+	for i, key := range slices.Sorted(maps.Keys(released)) {
 		if i > 0 {
 			buf.WriteString(",\n")
 		}
