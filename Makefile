@@ -13,7 +13,7 @@ BENCHTIME ?= 100000x
 export PATH := $(BIN):$(PATH)
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: help run test unit bench load tools fmt vet build clean
+.PHONY: help run test unit bench load tools fmt vet build clean docs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -49,6 +49,9 @@ bench: ## run the runtime benchmarks (ratios against bare nats.go in the same ru
 
 load: ## place orders on the all-in-one at a fixed rate and at full speed; print orders/s and p50/p99
 	$(GO) test -run '^$$' -bench BenchmarkOrderFlow -benchtime 1x -timeout 10m ./tests/e2e/
+
+docs: ## regenerate contracts/asyncapi.yaml, the AsyncAPI 3.0 document of every subject and message in contracts/
+	$(GO) test -count=1 -run '^TestAsyncAPIDocument$$' ./contracts/ -update
 
 clean: ## remove ./bin and ./data
 	rm -rf $(BIN) $(DATA_DIR)

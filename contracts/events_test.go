@@ -2,6 +2,7 @@ package contracts_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,7 +34,14 @@ func TestEventsAreStoredByTheirStream(t *testing.T) {
 		if !slices.Contains(def.Subjects, ev.Subject()) {
 			t.Errorf("stream %s does not store %s", def.Name, ev.Subject())
 		}
-		if want := ev.Subject() + ".v1"; ev.ID() != want {
+		wantSubject := ev.Name()
+		if ev.Major() > 1 {
+			wantSubject += ".v" + strconv.Itoa(ev.Major())
+		}
+		if ev.Subject() != wantSubject {
+			t.Errorf("%s: major %d of %s is published on %s, want %s", ev.ID(), ev.Major(), ev.Name(), ev.Subject(), wantSubject)
+		}
+		if want := ev.Name() + ".v" + strconv.Itoa(ev.Major()); ev.ID() != want {
 			t.Errorf("%s: schema id %s, want %s", ev.Subject(), ev.ID(), want)
 		}
 		if s, ok := contracts.Lookup(ev.ID()); !ok || s.ID() != ev.ID() {
@@ -58,12 +66,14 @@ func TestStreamsNeverCaptureRequests(t *testing.T) {
 	}
 }
 
-// The streams are exactly those of the conventions.
+// The streams are exactly those of the conventions; a later major of an
+// event is stored beside major 1, so both can be published in one atomic
+// batch.
 func TestStreamsMatchConventions(t *testing.T) {
 	want := []contracts.StreamDef{
 		{Name: "ORDERS", Subjects: []string{"orders.created", "orders.cancelled", "orders.confirmed"}},
-		{Name: "INVENTORY", Subjects: []string{"inventory.reserved", "inventory.rejected", "inventory.released"}},
-		{Name: "PAYMENTS", Subjects: []string{"payments.completed", "payments.failed", "payments.refunded"}},
+		{Name: "INVENTORY", Subjects: []string{"inventory.reserved", "inventory.reserved.v2", "inventory.rejected", "inventory.released"}},
+		{Name: "PAYMENTS", Subjects: []string{"payments.completed", "payments.completed.v2", "payments.failed", "payments.failed.v2", "payments.refunded", "payments.refunded.v2"}},
 	}
 	got := contracts.Streams()
 	if len(got) != len(want) {

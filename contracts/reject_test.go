@@ -8,6 +8,13 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
+// validator is what the cases validate with: a *contracts.Schema, or a
+// contracts.Event, which checks the exact version it produces.
+type validator interface {
+	ID() string
+	Validate(doc []byte) error
+}
+
 const validCreate = `{"customer_id":"cust-42","items":[{"product_id":"sku-1","quantity":2}]}`
 
 // TestRejects feeds each schema what it must refuse and checks the one-line
@@ -24,7 +31,7 @@ func TestRejects(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		schema *contracts.Schema
+		schema validator
 		doc    string
 		want   string // the whole message
 	}{
@@ -100,25 +107,39 @@ func TestRejects(t *testing.T) {
 			"payments.gateway.set.request.v1: at '/latency_ms': must be <= 10000"},
 		{"gateway reply incomplete", contracts.GatewayReplyV1, `{"mode":"ok"}`,
 			"payments.gateway.reply.v1: at '/failure_rate': is required; at '/latency_ms': is required"},
-		{"reserved negative unit price", contracts.InventoryReservedV1, `{"order_id":"o","items":[{"product_id":"p","quantity":1,"unit_price_cents":-1}],"total_cents":0}`,
+		{"reserved negative unit price", contracts.InventoryReserved, `{"order_id":"o","items":[{"product_id":"p","quantity":1,"unit_price_cents":-1}],"total_cents":0}`,
 			"inventory.reserved.v1: at '/items/0/unit_price_cents': must be >= 0"},
-		{"reserved without unit price", contracts.InventoryReservedV1, `{"order_id":"o","items":[{"product_id":"p","quantity":1}],"total_cents":0}`,
+		{"reserved without unit price", contracts.InventoryReserved, `{"order_id":"o","items":[{"product_id":"p","quantity":1}],"total_cents":0}`,
 			"inventory.reserved.v1: at '/items/0/unit_price_cents': is required"},
-		{"rejected bad reason", contracts.InventoryRejectedV1, `{"order_id":"o","reason":"payment_declined","product_id":"p"}`,
+		{"reserved v2 with cents", contracts.InventoryReservedV2, `{"order_id":"o","items":[{"product_id":"p","quantity":1,"unit_price_cents":100}],"total_money":{"amount":100,"currency":"EUR"}}`,
+			"inventory.reserved.v2: at '/items/0/unit_price_cents': is not allowed; at '/items/0/unit_price_money': is required"},
+		{"reserved v2 lower-case currency", contracts.InventoryReservedV2, `{"order_id":"o","items":[{"product_id":"p","quantity":1,"unit_price_money":{"amount":100,"currency":"eur"}}],"total_money":{"amount":100,"currency":"EUR"}}`,
+			"inventory.reserved.v2: at '/items/0/unit_price_money/currency': must match ^[A-Z]{3}$"},
+		{"reserved v2 fractional amount", contracts.InventoryReservedV2, `{"order_id":"o","items":[{"product_id":"p","quantity":1,"unit_price_money":{"amount":1.5,"currency":"EUR"}}],"total_money":{"amount":100,"currency":"EUR"}}`,
+			"inventory.reserved.v2: at '/items/0/unit_price_money/amount': must be integer, got number"},
+		{"completed v2 without currency", contracts.PaymentCompletedV2, `{"order_id":"o","payment_id":"p","amount_money":{"amount":100}}`,
+			"payments.completed.v2: at '/amount_money/currency': is required"},
+		{"failed v2 negative amount", contracts.PaymentFailedV2, `{"order_id":"o","reason":"declined","amount_money":{"amount":-1,"currency":"EUR"}}`,
+			"payments.failed.v2: at '/amount_money/amount': must be >= 0"},
+		{"refunded v2 amount as a string", contracts.PaymentRefundedV2, `{"order_id":"o","payment_id":"p","amount_money":{"amount":"19.99","currency":"EUR"}}`,
+			"payments.refunded.v2: at '/amount_money/amount': must be integer, got string"},
+		{"created bad priority", contracts.OrderCreated, `{"order_id":"o","customer_id":"c","items":[{"product_id":"p","quantity":1}],"created_at":"2025-11-26T09:30:00Z","priority":"urgent"}`,
+			`orders.created.v1: at '/priority': must be one of "standard", "express"`},
+		{"rejected bad reason", contracts.InventoryRejected, `{"order_id":"o","reason":"payment_declined","product_id":"p"}`,
 			`inventory.rejected.v1: at '/reason': must be one of "out_of_stock", "unknown_product"`},
-		{"released bad cause", contracts.InventoryReleasedV1, `{"order_id":"o","items":[{"product_id":"p","quantity":1}],"cause":"orders.created"}`,
+		{"released bad cause", contracts.InventoryReleased, `{"order_id":"o","items":[{"product_id":"p","quantity":1}],"cause":"orders.created"}`,
 			`inventory.released.v1: at '/cause': must be one of "payments.failed", "orders.cancelled"`},
-		{"released empty items", contracts.InventoryReleasedV1, `{"order_id":"o","items":[],"cause":"orders.cancelled"}`,
+		{"released empty items", contracts.InventoryReleased, `{"order_id":"o","items":[],"cause":"orders.cancelled"}`,
 			"inventory.released.v1: at '/items': must have at least 1 item"},
-		{"completed negative amount", contracts.PaymentCompletedV1, `{"order_id":"o","payment_id":"p","amount_cents":-1}`,
+		{"completed negative amount", contracts.PaymentCompleted, `{"order_id":"o","payment_id":"p","amount_cents":-1}`,
 			"payments.completed.v1: at '/amount_cents': must be >= 0"},
-		{"failed bad reason", contracts.PaymentFailedV1, `{"order_id":"o","reason":"payment_declined","amount_cents":1}`,
+		{"failed bad reason", contracts.PaymentFailed, `{"order_id":"o","reason":"payment_declined","amount_cents":1}`,
 			`payments.failed.v1: at '/reason': must be one of "declined"`},
-		{"cancelled bad reason", contracts.OrderCancelledV1, `{"order_id":"o","reason":"bored"}`,
+		{"cancelled bad reason", contracts.OrderCancelled, `{"order_id":"o","reason":"bored"}`,
 			`orders.cancelled.v1: at '/reason': must be one of "out_of_stock", "unknown_product", "payment_declined", "cancelled_by_customer"`},
-		{"confirmed missing payment", contracts.OrderConfirmedV1, `{"order_id":"o","total_cents":1}`,
+		{"confirmed missing payment", contracts.OrderConfirmed, `{"order_id":"o","total_cents":1}`,
 			"orders.confirmed.v1: at '/payment_id': is required"},
-		{"created bad date", contracts.OrderCreatedV1, `{"order_id":"o","customer_id":"c","items":[{"product_id":"p","quantity":1}],"created_at":"2025-13-01T00:00:00Z"}`,
+		{"created bad date", contracts.OrderCreated, `{"order_id":"o","customer_id":"c","items":[{"product_id":"p","quantity":1}],"created_at":"2025-13-01T00:00:00Z"}`,
 			"orders.created.v1: at '/created_at': must be a valid date-time"},
 		{"escaped pointer", contracts.GetStockRequestV1, `{"product_id":"p","a/b~c":1}`,
 			"inventory.stock.get.request.v1: at '/a~1b~0c': is not allowed"},

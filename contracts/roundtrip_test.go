@@ -23,7 +23,7 @@ const sampleOrderID = "0b6f3c2e-8d1a-4f59-9c3e-5a7d2b1e4f60"
 // schema has optional parts.
 var roundTrips = []struct {
 	name   string
-	schema *contracts.Schema
+	schema validator
 	value  any
 }{
 	{"create request", contracts.CreateOrderRequestV1, &contracts.CreateOrderRequest{
@@ -66,21 +66,35 @@ var roundTrips = []struct {
 	{"gateway set request mode only", contracts.SetGatewayRequestV1, &contracts.SetGatewayRequest{Mode: contracts.GatewayDecline}},
 	{"gateway set request full", contracts.SetGatewayRequestV1, &contracts.SetGatewayRequest{Mode: contracts.GatewayOK, FailureRate: ptr(0.0), LatencyMS: ptr(0)}},
 	{"gateway reply", contracts.GatewayReplyV1, &contracts.GatewayReply{Mode: contracts.GatewayOutage, FailureRate: 0.25, LatencyMS: 150}},
-	{"orders.created", contracts.OrderCreatedV1, &contracts.OrderCreatedEvent{
+	{"orders.created", contracts.OrderCreated, &contracts.OrderCreatedEvent{
 		OrderID: sampleOrderID, CustomerID: "cust-42", Items: []contracts.OrderItem{{ProductID: "sku-1", Quantity: 2}}, CreatedAt: t0,
 	}},
-	{"orders.cancelled", contracts.OrderCancelledV1, &contracts.OrderCancelledEvent{OrderID: sampleOrderID, Reason: contracts.ReasonPaymentDeclined}},
-	{"orders.confirmed", contracts.OrderConfirmedV1, &contracts.OrderConfirmedEvent{OrderID: sampleOrderID, PaymentID: "pay-7", TotalCents: 2500}},
-	{"inventory.reserved", contracts.InventoryReservedV1, &contracts.InventoryReservedEvent{
+	{"orders.created with priority", contracts.OrderCreated, &contracts.OrderCreatedEvent{
+		OrderID: sampleOrderID, CustomerID: "cust-42", Items: []contracts.OrderItem{{ProductID: "sku-1", Quantity: 2}}, CreatedAt: t0, Priority: "express",
+	}},
+	{"orders.cancelled", contracts.OrderCancelled, &contracts.OrderCancelledEvent{OrderID: sampleOrderID, Reason: contracts.ReasonPaymentDeclined}},
+	{"orders.confirmed", contracts.OrderConfirmed, &contracts.OrderConfirmedEvent{OrderID: sampleOrderID, PaymentID: "pay-7", TotalCents: 2500}},
+	{"inventory.reserved", contracts.InventoryReserved, &contracts.InventoryReservedEvent{
 		OrderID: sampleOrderID, Items: []contracts.ReservedItem{{ProductID: "sku-1", Quantity: 2, UnitPriceCents: 1250}}, TotalCents: 2500,
 	}},
-	{"inventory.rejected", contracts.InventoryRejectedV1, &contracts.InventoryRejectedEvent{OrderID: sampleOrderID, Reason: contracts.ReasonUnknownProduct, ProductID: "sku-9"}},
-	{"inventory.released", contracts.InventoryReleasedV1, &contracts.InventoryReleasedEvent{
+	{"inventory.reserved.v2", contracts.InventoryReservedV2, &contracts.InventoryReservedEventV2{
+		OrderID: sampleOrderID,
+		Items: []contracts.ReservedItemV2{
+			{ProductID: "sku-1", Quantity: 2, UnitPriceMoney: contracts.Money{Amount: 1250, Currency: "EUR"}},
+			{ProductID: "free", Quantity: 1, UnitPriceMoney: contracts.Money{Amount: 0, Currency: "EUR"}},
+		},
+		TotalMoney: contracts.Money{Amount: 2500, Currency: "EUR"},
+	}},
+	{"inventory.rejected", contracts.InventoryRejected, &contracts.InventoryRejectedEvent{OrderID: sampleOrderID, Reason: contracts.ReasonUnknownProduct, ProductID: "sku-9"}},
+	{"inventory.released", contracts.InventoryReleased, &contracts.InventoryReleasedEvent{
 		OrderID: sampleOrderID, Items: []contracts.OrderItem{{ProductID: "sku-1", Quantity: 2}}, Cause: contracts.CausePaymentFailed,
 	}},
-	{"payments.completed", contracts.PaymentCompletedV1, &contracts.PaymentCompletedEvent{OrderID: sampleOrderID, PaymentID: "pay-7", AmountCents: 2500}},
-	{"payments.failed", contracts.PaymentFailedV1, &contracts.PaymentFailedEvent{OrderID: sampleOrderID, Reason: contracts.FailureDeclined, AmountCents: 2500}},
-	{"payments.refunded", contracts.PaymentRefundedV1, &contracts.PaymentRefundedEvent{OrderID: sampleOrderID, PaymentID: "pay-1", AmountCents: 2500}},
+	{"payments.completed", contracts.PaymentCompleted, &contracts.PaymentCompletedEvent{OrderID: sampleOrderID, PaymentID: "pay-7", AmountCents: 2500}},
+	{"payments.failed", contracts.PaymentFailed, &contracts.PaymentFailedEvent{OrderID: sampleOrderID, Reason: contracts.FailureDeclined, AmountCents: 2500}},
+	{"payments.refunded", contracts.PaymentRefunded, &contracts.PaymentRefundedEvent{OrderID: sampleOrderID, PaymentID: "pay-1", AmountCents: 2500}},
+	{"payments.completed.v2", contracts.PaymentCompletedV2, &contracts.PaymentCompletedEventV2{OrderID: sampleOrderID, PaymentID: "pay-7", AmountMoney: contracts.Money{Amount: 2500, Currency: "JPY"}}},
+	{"payments.failed.v2", contracts.PaymentFailedV2, &contracts.PaymentFailedEventV2{OrderID: sampleOrderID, Reason: contracts.FailureDeclined, AmountMoney: contracts.Money{Amount: 2500, Currency: "EUR"}}},
+	{"payments.refunded.v2", contracts.PaymentRefundedV2, &contracts.PaymentRefundedEventV2{OrderID: sampleOrderID, PaymentID: "pay-1", AmountMoney: contracts.Money{Amount: 2500, Currency: "KWD"}}},
 }
 
 func TestRoundTrip(t *testing.T) {

@@ -1,55 +1,44 @@
 package contracts
 
 import (
-	"encoding/json"
 	"io/fs"
-	"strings"
+	"path"
+	"strconv"
 	"testing"
 )
 
-// Every embedded file is a listed schema, and every listed schema is an
-// embedded file whose $id and title match its id.
+// Every embedded file is a minor of a listed major, and every listed
+// major holds all its files.
 func TestEmbeddedFilesAreListed(t *testing.T) {
-	listed := map[string]bool{}
+	listed := map[string]*Schema{}
+	files := 0
 	for _, s := range Schemas() {
-		if listed[s.ID()] {
+		if listed[s.ID()] != nil {
 			t.Errorf("schema %s is listed twice", s.ID())
 		}
-		listed[s.ID()] = true
+		listed[s.ID()] = s
+		files += len(s.minors)
+		if s.minors[len(s.minors)-1] != s {
+			t.Errorf("%s: the listed schema is %s, not the latest minor", s.ID(), s.Version())
+		}
 	}
-	files, err := fs.Glob(schemaFiles, "schemas/*")
+	embedded, err := fs.Glob(schemaFiles, "schemas/*/*")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != len(listed) {
-		t.Errorf("%d embedded files, %d listed schemas", len(files), len(listed))
+	if len(embedded) != files {
+		t.Errorf("%d embedded files, %d listed versions", len(embedded), files)
 	}
-	for _, name := range files {
-		id, ok := strings.CutSuffix(strings.TrimPrefix(name, "schemas/"), ".json")
+	for _, file := range embedded {
+		name := path.Base(path.Dir(file))
+		major, minor, ok := parseVersionFile(path.Base(file))
 		if !ok {
-			t.Errorf("%s: not a .json file", name)
+			t.Errorf("%s: not named <major>.<minor>.json", file)
 			continue
 		}
-		if !listed[id] {
-			t.Errorf("%s is embedded but missing from Schemas()", name)
-		}
-		raw, err := schemaFiles.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var head struct {
-			Schema string `json:"$schema"`
-			ID     string `json:"$id"`
-			Title  string `json:"title"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if head.Schema != "https://json-schema.org/draft/2020-12/schema" {
-			t.Errorf("%s: $schema is %q, want draft 2020-12", name, head.Schema)
-		}
-		if head.ID != schemaBaseURL+id+".json" || head.Title != id {
-			t.Errorf("%s: $id %q and title %q do not match the file name", name, head.ID, head.Title)
+		s := listed[name+".v"+strconv.Itoa(major)]
+		if s == nil || minor > s.minor {
+			t.Errorf("%s is embedded but missing from Schemas()", file)
 		}
 	}
 }
@@ -60,8 +49,31 @@ func TestLookup(t *testing.T) {
 		if !ok || got != s {
 			t.Errorf("Lookup(%q) = %v, %v", s.ID(), got, ok)
 		}
+		for _, m := range s.minors {
+			if got, ok := Lookup(m.URI()); !ok || got != m || got.Version() != m.version {
+				t.Errorf("Lookup(%q) = %v, %v", m.URI(), got, ok)
+			}
+		}
+	}
+	if s, ok := Lookup(schemaURI("orders.created", 1, 99)); ok || s != nil {
+		t.Errorf("Lookup of an unknown minor = %v, %v", s, ok)
 	}
 	if s, ok := Lookup("orders.create.request.v0"); ok || s != nil {
 		t.Errorf("Lookup of an unknown id = %v, %v", s, ok)
+	}
+}
+
+// The schemas compile on first use; this is the first use of every
+// version, strict and lenient, so that none can fail in production.
+func TestEveryVersionCompiles(t *testing.T) {
+	for _, s := range Schemas() {
+		for _, m := range s.minors {
+			if _, err := m.strict(); err != nil {
+				t.Errorf("%s %s: %v", m.name, m.version, err)
+			}
+			if _, err := m.lenient(); err != nil {
+				t.Errorf("%s %s lenient: %v", m.name, m.version, err)
+			}
+		}
 	}
 }

@@ -41,3 +41,16 @@ const (
 	// SubjectPaymentsRefunded carries PaymentRefundedEvent.
 	SubjectPaymentsRefunded = "payments.refunded"
 )
+
+// Event subjects of later majors: the family's name and ".v<major>", beside
+// major 1 in the same stream.
+const (
+	// SubjectInventoryReservedV2 carries InventoryReservedEventV2.
+	SubjectInventoryReservedV2 = "inventory.reserved.v2"
+	// SubjectPaymentsCompletedV2 carries PaymentCompletedEventV2.
+	SubjectPaymentsCompletedV2 = "payments.completed.v2"
+	// SubjectPaymentsFailedV2 carries PaymentFailedEventV2.
+	SubjectPaymentsFailedV2 = "payments.failed.v2"
+	// SubjectPaymentsRefundedV2 carries PaymentRefundedEventV2.
+	SubjectPaymentsRefundedV2 = "payments.refunded.v2"
+)

@@ -15,6 +15,9 @@ type OrderCreatedEvent struct {
 	Items []OrderItem `json:"items"`
 	// CreatedAt is when the order was placed.
 	CreatedAt time.Time `json:"created_at"`
+	// Priority is "standard" or "express", or empty when the producer
+	// does not say (orders.created 1.1; absent from 1.0).
+	Priority string `json:"priority,omitempty"`
 }
 
 // OrderCancelledEvent is the payload of orders.cancelled (orders.cancelled.v1).
@@ -31,7 +34,7 @@ type OrderConfirmedEvent struct {
 	OrderID string `json:"order_id"`
 	// PaymentID names the payment.
 	PaymentID string `json:"payment_id"`
-	// TotalCents is the amount paid, in cents.
+	// TotalCents is the amount paid, in euro cents.
 	TotalCents int64 `json:"total_cents"`
 }
 
@@ -41,7 +44,7 @@ type ReservedItem struct {
 	ProductID string `json:"product_id"`
 	// Quantity is how many were reserved.
 	Quantity int `json:"quantity"`
-	// UnitPriceCents is the unit price in cents at reservation time.
+	// UnitPriceCents is the unit price in euro cents (V1Currency) at reservation time.
 	UnitPriceCents int64 `json:"unit_price_cents"`
 }
 
@@ -51,7 +54,7 @@ type InventoryReservedEvent struct {
 	OrderID string `json:"order_id"`
 	// Items lists every item of the order, priced.
 	Items []ReservedItem `json:"items"`
-	// TotalCents is the sum of quantity × unit price, in cents.
+	// TotalCents is the sum of quantity × unit price, in euro cents.
 	TotalCents int64 `json:"total_cents"`
 }
 
@@ -93,7 +96,7 @@ type PaymentCompletedEvent struct {
 	OrderID string `json:"order_id"`
 	// PaymentID names the payment.
 	PaymentID string `json:"payment_id"`
-	// AmountCents is the amount charged, in cents.
+	// AmountCents is the amount charged, in euro cents.
 	AmountCents int64 `json:"amount_cents"`
 }
 
@@ -105,7 +108,7 @@ type PaymentRefundedEvent struct {
 	OrderID string `json:"order_id"`
 	// PaymentID names the payment that was refunded.
 	PaymentID string `json:"payment_id"`
-	// AmountCents is the amount refunded, in cents.
+	// AmountCents is the amount refunded, in euro cents.
 	AmountCents int64 `json:"amount_cents"`
 }
 
@@ -124,6 +127,6 @@ type PaymentFailedEvent struct {
 	OrderID string `json:"order_id"`
 	// Reason is FailureDeclined.
 	Reason FailureReason `json:"reason"`
-	// AmountCents is the amount that was not charged, in cents.
+	// AmountCents is the amount that was not charged, in euro cents.
 	AmountCents int64 `json:"amount_cents"`
 }
