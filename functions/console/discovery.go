@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -74,6 +75,9 @@ func discover(ctx context.Context, nc *nats.Conn) ([]Function, []string, error) 
 	wg.Go(func() { infos, infoErr = gather(ctx, nc, "$SRV.INFO", 0) })
 	wg.Go(func() { pings, _ = gather(ctx, nc, "$SRV.PING", 0) })
 	wg.Wait()
+	if errors.Is(infoErr, nats.ErrNoResponders) {
+		return nil, nil, nil // nothing runs
+	}
 	if infoErr != nil {
 		return nil, nil, fmt.Errorf("micro discovery: %w", infoErr)
 	}
