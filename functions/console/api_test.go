@@ -76,10 +76,15 @@ type sseEvent struct {
 	data     []byte
 }
 
-func (s *setup) stream(orderID string) *sse {
+// stream opens an order's event stream; lastID, if given, is the
+// Last-Event-ID a reconnecting browser sends.
+func (s *setup) stream(orderID string, lastID ...int64) *sse {
 	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"api/orders/"+orderID+"/events", nil)
+	for _, id := range lastID {
+		req.Header.Set("Last-Event-ID", fmt.Sprint(id))
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
@@ -237,6 +242,11 @@ func TestAPI(t *testing.T) {
 			if ev.TraceID != p.TraceID || ev.CorrelationID != p.CorrelationID || ev.OrderID != p.OrderID || ev.Source == "" {
 				t.Fatalf("event %+v does not carry the order's trace %s and correlation %s", ev, p.TraceID, p.CorrelationID)
 			}
+		}
+		// A browser that reconnects gets what it missed, nothing twice.
+		again := s.stream(p.OrderID, evs[1].Seq).orderEvents(t, contracts.SubjectOrdersConfirmed, 5*time.Second)
+		if got := subjects(again); !slices.Equal(got, []string{"payments.completed", "orders.confirmed"}) {
+			t.Fatalf("after Last-Event-ID %d: %v", evs[1].Seq, got)
 		}
 		w := s.settled(p.OrderID, contracts.SubjectOrdersConfirmed)
 		if w.Order.Status != contracts.StatusConfirmed || w.TraceID != p.TraceID || len(w.Stock) != 1 || w.Stock[0].Quantity != 98 {

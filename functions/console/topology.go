@@ -114,7 +114,7 @@ func (t *Topology) add(e Edge) {
 }
 
 // sort puts the subjects in the saga's order (contracts.Events), unknown
-// ones after, by name, and the edges by subject.
+// ones after, by name, and the edges by subject, emitters first.
 func (t *Topology) sort() {
 	order := map[string]int{}
 	for i, s := range eventSubjects() {
@@ -130,8 +130,14 @@ func (t *Topology) sort() {
 		return cmp.Or(cmp.Compare(pos(a), pos(b)), cmp.Compare(a, b))
 	})
 	slices.SortStableFunc(t.Edges, func(a, b Edge) int {
+		consumes := func(e Edge) int {
+			if e.Emits {
+				return 0
+			}
+			return 1
+		}
 		return cmp.Or(cmp.Compare(pos(a.Subject), pos(b.Subject)), cmp.Compare(a.Subject, b.Subject),
-			cmp.Compare(a.Function, b.Function), cmp.Compare(a.Handler, b.Handler))
+			cmp.Compare(consumes(a), consumes(b)), cmp.Compare(a.Function, b.Function), cmp.Compare(a.Handler, b.Handler))
 	})
 }
 
