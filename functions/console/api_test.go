@@ -122,9 +122,9 @@ func (s *setup) stream(orderID string, lastID ...int64) *sse {
 }
 
 // orderEvents reads the stream's order events until one on last arrives.
-func (e *sse) orderEvents(t testing.TB, last string, within time.Duration) []Event {
+func (e *sse) orderEvents(t testing.TB, last string, within time.Duration) []event {
 	t.Helper()
-	var got []Event
+	var got []event
 	timeout := time.After(within)
 	for {
 		select {
@@ -135,7 +135,7 @@ func (e *sse) orderEvents(t testing.TB, last string, within time.Duration) []Eve
 			if ev.name != "order" {
 				continue
 			}
-			var x Event
+			var x event
 			if err := json.Unmarshal(ev.data, &x); err != nil {
 				t.Fatalf("%s: %v", ev.data, err)
 			}
@@ -152,7 +152,7 @@ func (e *sse) orderEvents(t testing.TB, last string, within time.Duration) []Eve
 	}
 }
 
-func subjects(evs []Event) []string {
+func subjects(evs []event) []string {
 	var s []string
 	for _, e := range evs {
 		s = append(s, e.Subject)
@@ -162,13 +162,13 @@ func subjects(evs []Event) []string {
 
 // settled polls the console's view of an order until it is final and
 // has a step on event.
-func (s *setup) settled(id, event string) Watch {
+func (s *setup) settled(id, event string) orderWatch {
 	s.t.Helper()
-	var w Watch
+	var w orderWatch
 	fntest.Eventually(s.t, 15*time.Second, "order "+id+" settled with "+event, func() bool {
-		w = want[Watch](s.t, s.get("api/orders/"+id), http.StatusOK)
+		w = want[orderWatch](s.t, s.get("api/orders/"+id), http.StatusOK)
 		final := w.Order.Status == contracts.StatusConfirmed || w.Order.Status == contracts.StatusCancelled
-		return final && slices.ContainsFunc(w.Timeline, func(st Step) bool { return st.Event == event && st.Seen })
+		return final && slices.ContainsFunc(w.Timeline, func(st step) bool { return st.Event == event && st.Seen })
 	})
 	return w
 }
@@ -182,7 +182,7 @@ func TestAPI(t *testing.T) {
 	s := start(t)
 	s.probeRefusal()
 
-	sys := want[System](t, s.get("api/system"), http.StatusOK)
+	sys := want[snapshot](t, s.get("api/system"), http.StatusOK)
 	var names []string
 	for _, fn := range sys.Functions {
 		names = append(names, fn.Name)
@@ -193,7 +193,7 @@ func TestAPI(t *testing.T) {
 	if !slices.Equal(names, []string{"inventory", "orders", "payments"}) {
 		t.Fatalf("functions %v", names)
 	}
-	if !slices.Contains(sys.Topology.Edges, Edge{Function: "inventory", Handler: "reserve", Subject: "orders.created", From: FromMetadata}) {
+	if !slices.Contains(sys.Topology.Edges, edge{Function: "inventory", Handler: "reserve", Subject: "orders.created", From: fromMetadata}) {
 		t.Fatalf("inventory's reserve does not consume orders.created: %+v", sys.Topology.Edges)
 	}
 	if len(sys.Topology.Subjects) != 9 || len(sys.DeadLetters) != 3 {
@@ -228,7 +228,7 @@ func TestAPI(t *testing.T) {
 	})
 
 	t.Run("confirmed", func(t *testing.T) {
-		p := want[Placed](t, s.post("api/orders", `{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2}]}`), http.StatusOK)
+		p := want[placedReply](t, s.post("api/orders", `{"customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2}]}`), http.StatusOK)
 		if p.Status != contracts.StatusPending || !hex32.MatchString(p.TraceID) || p.CorrelationID == "" {
 			t.Fatalf("placed %+v", p)
 		}
@@ -263,19 +263,19 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("gateway %+v", g)
 		}
 		before := s.stock("sku-2")
-		p := want[Placed](t, s.post("api/orders", `{"customer_id":"c-3","items":[{"product_id":"sku-2","quantity":1}]}`), http.StatusOK)
+		p := want[placedReply](t, s.post("api/orders", `{"customer_id":"c-3","items":[{"product_id":"sku-2","quantity":1}]}`), http.StatusOK)
 		w := s.settled(p.OrderID, contracts.SubjectInventoryReleased)
 		if w.Order.Status != contracts.StatusCancelled || w.Order.Reason != contracts.ReasonPaymentDeclined {
 			t.Fatalf("order %+v", w.Order)
 		}
 		for _, e := range []string{"orders.created", "inventory.reserved", "payments.failed", "inventory.released"} {
-			if !slices.ContainsFunc(w.Timeline, func(st Step) bool { return st.Event == e && st.Seen }) {
+			if !slices.ContainsFunc(w.Timeline, func(st step) bool { return st.Event == e && st.Seen }) {
 				t.Fatalf("no %s in the timeline %+v", e, w.Timeline)
 			}
 		}
 		// inventory.released is not in orders' own timeline: the console
 		// adds what it saw.
-		i := slices.IndexFunc(w.Timeline, func(st Step) bool { return st.Event == "inventory.released" })
+		i := slices.IndexFunc(w.Timeline, func(st step) bool { return st.Event == "inventory.released" })
 		if w.Timeline[i].Recorded || w.Timeline[i].Source != "inventory" {
 			t.Fatalf("released step %+v", w.Timeline[i])
 		}
@@ -289,9 +289,9 @@ func TestAPI(t *testing.T) {
 
 	t.Run("dead letter replayed", func(t *testing.T) {
 		s.deadLetter("broken-1")
-		var first DeadLetter
+		var first deadLetter
 		fntest.Eventually(t, 10*time.Second, "a dead letter of inventory", func() bool {
-			d := want[DeadLetters](t, s.get("api/deadletters/inventory"), http.StatusOK)
+			d := want[deadLetterList](t, s.get("api/deadletters/inventory"), http.StatusOK)
 			if len(d.Entries) == 0 {
 				return false
 			}
@@ -301,17 +301,17 @@ func TestAPI(t *testing.T) {
 		if first.Handler != "reserve" || first.Subject != "orders.created" || first.Reason == "" || first.Seq == 0 {
 			t.Fatalf("dead letter %+v", first)
 		}
-		r := want[Replayed](t, s.post("api/deadletters/inventory/replay", fmt.Sprintf(`{"seq":%d}`, first.Seq)), http.StatusOK)
+		r := want[replayed](t, s.post("api/deadletters/inventory/replay", fmt.Sprintf(`{"seq":%d}`, first.Seq)), http.StatusOK)
 		if !slices.Equal(r.Replayed, []uint64{first.Seq}) || r.Function != "inventory" {
 			t.Fatalf("replayed %+v", r)
 		}
 		// Still broken, so it comes back, but as a new entry: the one
 		// replayed is gone.
 		fntest.Eventually(t, 10*time.Second, "the replayed message dead-lettered again", func() bool {
-			d := want[DeadLetters](t, s.get("api/deadletters/inventory"), http.StatusOK)
+			d := want[deadLetterList](t, s.get("api/deadletters/inventory"), http.StatusOK)
 			return len(d.Entries) == 1 && d.Entries[0].Seq > first.Seq
 		})
-		sys := want[System](t, s.get("api/system"), http.StatusOK)
+		sys := want[snapshot](t, s.get("api/system"), http.StatusOK)
 		f := figuresOfEndpoint(t, sys, "inventory", "reserve")
 		if f.DeadLettered < 2 || f.Terminated < 2 || f.Requests < 4 || f.Errors < 2 {
 			t.Fatalf("inventory reserve figures %+v", f)
@@ -324,10 +324,10 @@ func TestAPI(t *testing.T) {
 		}
 		// Now the console has seen each function publish: the emissions
 		// are observed, not only derived from the streams.
-		if !slices.Contains(sys.Topology.Edges, Edge{Function: "payments", Subject: "payments.failed", Emits: true, From: FromObserved}) {
+		if !slices.Contains(sys.Topology.Edges, edge{Function: "payments", Subject: "payments.failed", Emits: true, From: fromObserved}) {
 			t.Fatalf("payments.failed not observed: %+v", sys.Topology.Edges)
 		}
-		if !slices.Contains(sys.Topology.Edges, Edge{Function: "orders", Subject: "orders.confirmed", Emits: true, From: FromObserved}) {
+		if !slices.Contains(sys.Topology.Edges, edge{Function: "orders", Subject: "orders.confirmed", Emits: true, From: fromObserved}) {
 			t.Fatalf("orders.confirmed not observed: %+v", sys.Topology.Edges)
 		}
 	})
@@ -335,7 +335,7 @@ func TestAPI(t *testing.T) {
 	s.noneRefused()
 }
 
-func figuresOfEndpoint(t testing.TB, sys System, fn, name string) Figures {
+func figuresOfEndpoint(t testing.TB, sys snapshot, fn, name string) tally {
 	t.Helper()
 	for _, f := range sys.Functions {
 		for _, e := range f.Endpoints {
@@ -345,7 +345,7 @@ func figuresOfEndpoint(t testing.TB, sys System, fn, name string) Figures {
 		}
 	}
 	t.Fatalf("no endpoint %s of %s", name, fn)
-	return Figures{}
+	return tally{}
 }
 
 // TestAPINATSDown: with the NATS server gone, every call answers 503 at
@@ -401,7 +401,7 @@ func TestAPINoFunctions(t *testing.T) {
 	ts := httptest.NewServer(c)
 	defer ts.Close()
 	s := &setup{t: t, URL: ts.URL + "/"}
-	sys := want[System](t, s.get("api/system"), http.StatusOK)
+	sys := want[snapshot](t, s.get("api/system"), http.StatusOK)
 	if len(sys.Functions) != 0 || len(sys.Topology.Edges) != 0 {
 		t.Fatalf("system %+v", sys)
 	}

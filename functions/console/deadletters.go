@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// DeadLetter is one entry of `<fn>.dlq.list`.
-type DeadLetter struct {
+// deadLetter is one entry of `<fn>.dlq.list`.
+type deadLetter struct {
 	// Seq is the entry's sequence in the DEADLETTER stream; replay takes it.
 	Seq        uint64          `json:"seq"`
 	Handler    string          `json:"handler"`
@@ -22,24 +22,24 @@ type DeadLetter struct {
 	Data       json.RawMessage `json:"data"`
 }
 
-// DeadLetters are one function's dead letters.
-type DeadLetters struct {
+// deadLetterList are one function's dead letters.
+type deadLetterList struct {
 	Function string `json:"function"`
 	// Count is how many there are; Entries lists the oldest of them.
 	Count   int          `json:"count"`
-	Entries []DeadLetter `json:"entries"`
+	Entries []deadLetter `json:"entries"`
 	// Problem says why they could not be listed.
 	Problem string `json:"problem,omitempty"`
 }
 
-// Replayed is the reply of `<fn>.dlq.replay`.
-type Replayed struct {
+// replayed is the reply of `<fn>.dlq.replay`.
+type replayed struct {
 	Function string   `json:"function"`
 	Replayed []uint64 `json:"replayed"`
 }
 
-func (c *Console) deadLetters(ctx context.Context, fn string) (DeadLetters, error) {
-	d := DeadLetters{Function: fn}
+func (c *Console) deadLetters(ctx context.Context, fn string) (deadLetterList, error) {
+	d := deadLetterList{Function: fn}
 	if !fnName.MatchString(fn) {
 		return d, errorf(http.StatusBadRequest, "%q is not a function name", fn)
 	}
@@ -48,8 +48,8 @@ func (c *Console) deadLetters(ctx context.Context, fn string) (DeadLetters, erro
 	return d, err
 }
 
-func (c *Console) replay(ctx context.Context, fn string, seq uint64) (Replayed, error) {
-	r := Replayed{Function: fn}
+func (c *Console) replay(ctx context.Context, fn string, seq uint64) (replayed, error) {
+	r := replayed{Function: fn}
 	if !fnName.MatchString(fn) {
 		return r, errorf(http.StatusBadRequest, "%q is not a function name", fn)
 	}

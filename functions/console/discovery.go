@@ -14,21 +14,21 @@ import (
 	"github.com/nats-io/nats.go/micro"
 )
 
-// Function is one micro service: every instance that answers discovery
+// function is one micro service: every instance that answers discovery
 // under the same name.
-type Function struct {
+type function struct {
 	Name        string `json:"name"`
 	Version     string `json:"version"`
 	Description string `json:"description"`
 	// Instances are the running instances, by id.
-	Instances []Instance `json:"instances"`
+	Instances []instance `json:"instances"`
 	// Endpoints are the endpoints and event handlers, with their figures
 	// added up over the instances.
-	Endpoints []Endpoint `json:"endpoints"`
+	Endpoints []endpoint `json:"endpoints"`
 }
 
-// Instance is one running instance of a function.
-type Instance struct {
+// instance is one running instance of a function.
+type instance struct {
 	ID       string            `json:"id"`
 	Version  string            `json:"version"`
 	Metadata map[string]string `json:"metadata,omitempty"`
@@ -39,19 +39,19 @@ type Instance struct {
 	Problem string `json:"problem,omitempty"`
 }
 
-// Endpoint is a micro endpoint: a request endpoint, or an event handler
+// endpoint is a micro endpoint: a request endpoint, or an event handler
 // (metadata kind=event), whose stats data carries its consumer's figures.
-type Endpoint struct {
+type endpoint struct {
 	Name     string            `json:"name"`
 	Subject  string            `json:"subject"`
 	Kind     string            `json:"kind"`
 	Metadata map[string]string `json:"metadata,omitempty"`
-	Figures  Figures           `json:"figures"`
+	Figures  tally             `json:"figures"`
 }
 
 // Trigger is the event subject an event handler consumes ("" for an
 // endpoint).
-func (e Endpoint) Trigger() string {
+func (e endpoint) Trigger() string {
 	if e.Kind != kindEvent {
 		return ""
 	}
@@ -66,7 +66,7 @@ const (
 // discover asks every micro service for its INFO (and PING, for the round
 // trip) until they stop answering, then for the STATS of as many as
 // answered.
-func discover(ctx context.Context, nc *nats.Conn) ([]Function, []string, error) {
+func discover(ctx context.Context, nc *nats.Conn) ([]function, []string, error) {
 	var (
 		infos, pings []answer
 		infoErr      error
@@ -102,7 +102,7 @@ func discover(ctx context.Context, nc *nats.Conn) ([]Function, []string, error) 
 			rtt[p.ID] = r.rtt
 		}
 	}
-	fns := map[string]*Function{}
+	fns := map[string]*function{}
 	for _, r := range infos {
 		var info micro.Info
 		if err := json.Unmarshal(r.data, &info); err != nil {
@@ -111,24 +111,24 @@ func discover(ctx context.Context, nc *nats.Conn) ([]Function, []string, error) 
 		}
 		fn := fns[info.Name]
 		if fn == nil {
-			fn = &Function{Name: info.Name, Version: info.Version, Description: info.Description}
+			fn = &function{Name: info.Name, Version: info.Version, Description: info.Description}
 			fns[info.Name] = fn
 		}
 		fn.addInstance(info, byID[info.ID], rtt[info.ID])
 	}
-	out := make([]Function, 0, len(fns))
+	out := make([]function, 0, len(fns))
 	for _, fn := range fns {
-		slices.SortFunc(fn.Instances, func(a, b Instance) int { return cmp.Compare(a.ID, b.ID) })
+		slices.SortFunc(fn.Instances, func(a, b instance) int { return cmp.Compare(a.ID, b.ID) })
 		out = append(out, *fn)
 	}
-	slices.SortFunc(out, func(a, b Function) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b function) int { return cmp.Compare(a.Name, b.Name) })
 	return out, problems, nil
 }
 
 // addInstance merges one instance's INFO and STATS into the function.
-func (fn *Function) addInstance(info micro.Info, stats *micro.Stats, rtt time.Duration) {
-	inst := Instance{ID: info.ID, Version: info.Version, Metadata: info.Metadata, RTT: rtt}
-	figures := map[string]Figures{}
+func (fn *function) addInstance(info micro.Info, stats *micro.Stats, rtt time.Duration) {
+	inst := instance{ID: info.ID, Version: info.Version, Metadata: info.Metadata, RTT: rtt}
+	figures := map[string]tally{}
 	if stats == nil {
 		inst.Problem = "no stats reply"
 	} else {
@@ -143,9 +143,9 @@ func (fn *Function) addInstance(info micro.Info, stats *micro.Stats, rtt time.Du
 		if kind == "" {
 			kind = kindEndpoint
 		}
-		i := slices.IndexFunc(fn.Endpoints, func(e Endpoint) bool { return e.Name == ei.Name })
+		i := slices.IndexFunc(fn.Endpoints, func(e endpoint) bool { return e.Name == ei.Name })
 		if i < 0 {
-			fn.Endpoints = append(fn.Endpoints, Endpoint{Name: ei.Name, Subject: ei.Subject, Kind: kind, Metadata: ei.Metadata})
+			fn.Endpoints = append(fn.Endpoints, endpoint{Name: ei.Name, Subject: ei.Subject, Kind: kind, Metadata: ei.Metadata})
 			i = len(fn.Endpoints) - 1
 		}
 		fn.Endpoints[i].Figures = fn.Endpoints[i].Figures.add(figures[ei.Name])
@@ -154,7 +154,7 @@ func (fn *Function) addInstance(info micro.Info, stats *micro.Stats, rtt time.Du
 
 // dlqSubjects returns the subjects of the function's dead-letter
 // endpoints, as its INFO lists them ("" when it has none).
-func (fn Function) dlqSubjects() (list, replay string) {
+func (fn function) dlqSubjects() (list, replay string) {
 	for _, e := range fn.Endpoints {
 		switch e.Subject {
 		case fn.Name + ".dlq.list":

@@ -50,7 +50,7 @@ const (
 
 // draw lays a topology out. A function sits level with the middle of the
 // events it emits, pushed down when it would overlap the one above.
-func draw(t Topology, fns []Function) drawing {
+func draw(t topology, fns []function) drawing {
 	colour := map[string]int{}
 	for i, fn := range fns {
 		colour[fn.Name] = i % 6

@@ -11,8 +11,8 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
-// Event is one saga event the console saw on NATS.
-type Event struct {
+// event is one saga event the console saw on NATS.
+type event struct {
 	// Seq numbers the events the console saw, from 1; a page that
 	// reconnects skips those it has.
 	Seq int64 `json:"seq"`
@@ -53,11 +53,11 @@ type payload struct {
 // eventOf decodes a message on an event subject. A payload that is not a
 // JSON object with an order_id is still an event (a malformed one is how a
 // dead letter starts), matched to no order.
-func eventOf(msg *nats.Msg, at time.Time) Event {
+func eventOf(msg *nats.Msg, at time.Time) event {
 	var p payload
 	err := json.Unmarshal(msg.Data, &p)
 	traceID, spanID := traceIDs(headerValue(msg.Header, headerTraceparent))
-	ev := Event{
+	ev := event{
 		Subject:       msg.Subject,
 		OrderID:       p.OrderID,
 		TraceID:       traceID,

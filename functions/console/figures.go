@@ -7,11 +7,11 @@ import (
 	"github.com/nats-io/nats.go/micro"
 )
 
-// Figures are an endpoint's or event handler's counters, from micro stats.
+// tally is an endpoint's or event handler's counters, from micro stats.
 // For a natsfn endpoint or handler they come from the stats data the
 // runtime publishes (micro's own counters miss requests served by a worker
 // pool); for any other micro endpoint, from micro's counters.
-type Figures struct {
+type tally struct {
 	// Requests are requests answered, or events delivered to a handler.
 	Requests int64 `json:"requests"`
 	// Errors are requests answered with an error, or deliveries that
@@ -52,17 +52,17 @@ type runtimeData struct {
 	LastError      string `json:"last_error"`
 }
 
-func figuresOf(es *micro.EndpointStats) Figures {
+func figuresOf(es *micro.EndpointStats) tally {
 	var d runtimeData
 	if len(es.Data) == 0 || json.Unmarshal(es.Data, &d) != nil || d.Kind == "" {
-		return Figures{
+		return tally{
 			Requests:       int64(es.NumRequests),
 			Errors:         int64(es.NumErrors),
 			ProcessingTime: es.ProcessingTime,
 			LastError:      es.LastError,
 		}
 	}
-	f := Figures{
+	f := tally{
 		Requests:       d.Requests,
 		Errors:         d.Errors,
 		InFlight:       d.InFlight,
@@ -84,7 +84,7 @@ func figuresOf(es *micro.EndpointStats) Figures {
 }
 
 // add sums the figures of two instances of one endpoint.
-func (f Figures) add(g Figures) Figures {
+func (f tally) add(g tally) tally {
 	f.Requests += g.Requests
 	f.Errors += g.Errors
 	f.InFlight += g.InFlight
@@ -103,7 +103,7 @@ func (f Figures) add(g Figures) Figures {
 }
 
 // Average is the mean handling time.
-func (f Figures) Average() time.Duration {
+func (f tally) Average() time.Duration {
 	if f.Requests == 0 {
 		return 0
 	}

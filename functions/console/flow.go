@@ -18,8 +18,8 @@ var token = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 // fnName is a function name in a URL: one subject token.
 var fnName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-// Placed is the reply to placing an order from the console.
-type Placed struct {
+// placedReply is the reply to placing an order from the console.
+type placedReply struct {
 	OrderID       string                `json:"order_id"`
 	Status        contracts.OrderStatus `json:"status"`
 	TraceID       string                `json:"trace_id"`
@@ -28,22 +28,22 @@ type Placed struct {
 
 // placeOrder forwards a create request as it is (orders validates it
 // against its schema, and its error reaches the page) with a new trace.
-func (c *Console) placeOrder(ctx context.Context, body []byte) (Placed, error) {
+func (c *Console) placeOrder(ctx context.Context, body []byte) (placedReply, error) {
 	if !json.Valid(body) {
-		return Placed{}, errorf(http.StatusBadRequest, "the order is not JSON")
+		return placedReply{}, errorf(http.StatusBadRequest, "the order is not JSON")
 	}
 	tp := newTraceparent()
 	m, err := c.request(ctx, contracts.SubjectOrdersCreate, body, nats.Header{headerTraceparent: []string{tp}})
 	if err != nil {
-		return Placed{}, err
+		return placedReply{}, err
 	}
 	var r contracts.CreateOrderReply
 	if err := json.Unmarshal(m.Data, &r); err != nil || r.OrderID == "" {
-		return Placed{}, &apiError{Status: http.StatusBadGateway, Subject: contracts.SubjectOrdersCreate,
+		return placedReply{}, &apiError{Status: http.StatusBadGateway, Subject: contracts.SubjectOrdersCreate,
 			Message: "reply has no order_id: " + string(m.Data)}
 	}
 	traceID, _ := traceIDs(tp)
-	p := Placed{OrderID: r.OrderID, Status: r.Status, TraceID: traceID, CorrelationID: m.Header.Get(headerCorrelationID)}
+	p := placedReply{OrderID: r.OrderID, Status: r.Status, TraceID: traceID, CorrelationID: m.Header.Get(headerCorrelationID)}
 	c.hub.place(r.OrderID, placed{traceID: p.TraceID, correlationID: p.CorrelationID})
 	return p, nil
 }

@@ -15,7 +15,7 @@ const maxBody = 1 << 20
 func (c *Console) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", c.servePage)
-	mux.Handle("GET /static/", http.FileServerFS(webFS))
+	mux.HandleFunc("GET /static/{file}", serveStatic)
 	mux.HandleFunc("GET /view/system", c.viewSystem)
 	mux.HandleFunc("GET /view/order/{id}", c.viewOrder)
 

@@ -39,7 +39,7 @@ type placed struct {
 }
 
 type orderLog struct {
-	events []Event
+	events []event
 	elem   *list.Element
 }
 
@@ -47,7 +47,7 @@ type orderLog struct {
 // it falls too far behind; the page's EventSource then reconnects and the
 // replay catches it up.
 type watcher struct {
-	ch chan Event
+	ch chan event
 }
 
 func newHub() *hub {
@@ -63,7 +63,7 @@ func newHub() *hub {
 // receive is the NATS message handler of every event subscription.
 func (h *hub) receive(msg *nats.Msg) { h.add(eventOf(msg, time.Now())) }
 
-func (h *hub) add(ev Event) {
+func (h *hub) add(ev event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
@@ -111,15 +111,15 @@ func (h *hub) touch(id string) *orderLog {
 
 // watch returns the events of an order seen so far and a watcher for the
 // next ones, atomically, so that none falls between the two.
-func (h *hub) watch(id string) ([]Event, *watcher) {
+func (h *hub) watch(id string) ([]event, *watcher) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	w := &watcher{ch: make(chan Event, watcherBuffer)}
+	w := &watcher{ch: make(chan event, watcherBuffer)}
 	if h.watchers[id] == nil {
 		h.watchers[id] = map[*watcher]struct{}{}
 	}
 	h.watchers[id][w] = struct{}{}
-	var past []Event
+	var past []event
 	if log, ok := h.orders[id]; ok {
 		past = append(past, log.events...)
 	}
@@ -140,11 +140,11 @@ func (h *hub) unwatch(id string, w *watcher) {
 }
 
 // events returns the events seen for an order, oldest first.
-func (h *hub) events(id string) []Event {
+func (h *hub) events(id string) []event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if log, ok := h.orders[id]; ok {
-		return append([]Event(nil), log.events...)
+		return append([]event(nil), log.events...)
 	}
 	return nil
 }

@@ -10,24 +10,24 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
-// Watch is one order as the console shows it: the orders function's
+// orderWatch is one order as the console shows it: the orders function's
 // authoritative view, the saga events the console saw for it on NATS, and
 // the stock of its products now.
-type Watch struct {
+type orderWatch struct {
 	Order         contracts.OrderView `json:"order"`
 	TraceID       string              `json:"trace_id,omitempty"`
 	CorrelationID string              `json:"correlation_id,omitempty"`
 	// Events are the events seen on NATS, in the order they came.
-	Events []Event `json:"events"`
+	Events []event `json:"events"`
 	// Timeline merges the orders function's timeline with the events seen:
 	// inventory.released, say, is in the second only.
-	Timeline []Step                 `json:"timeline"`
+	Timeline []step                 `json:"timeline"`
 	Stock    []contracts.StockReply `json:"stock"`
 	Problems []string               `json:"problems,omitempty"`
 }
 
-// Step is one line of the merged timeline.
-type Step struct {
+// step is one line of the merged timeline.
+type step struct {
 	Event string    `json:"event"`
 	At    time.Time `json:"at"`
 	// Status is the order's status after the step, when orders recorded it.
@@ -42,7 +42,7 @@ type Step struct {
 }
 
 // Failed tells a step of the unhappy path, for the page to colour it.
-func (s Step) Failed() bool {
+func (s step) Failed() bool {
 	switch s.Event {
 	case contracts.SubjectInventoryRejected, contracts.SubjectPaymentsFailed, contracts.SubjectOrdersCancelled,
 		contracts.SubjectInventoryReleased, contracts.SubjectPaymentsRefunded:
@@ -52,12 +52,12 @@ func (s Step) Failed() bool {
 }
 
 // watch reads the order and the stock of its products.
-func (c *Console) watch(ctx context.Context, id string) (Watch, error) {
+func (c *Console) watch(ctx context.Context, id string) (orderWatch, error) {
 	v, err := c.order(ctx, id)
 	if err != nil {
-		return Watch{}, err
+		return orderWatch{}, err
 	}
-	w := Watch{Order: v, Events: c.hub.events(id)}
+	w := orderWatch{Order: v, Events: c.hub.events(id)}
 	if p, ok := c.hub.placedOrder(id); ok {
 		w.TraceID, w.CorrelationID = p.traceID, p.correlationID
 	}
@@ -92,15 +92,15 @@ func (c *Console) watch(ctx context.Context, id string) (Watch, error) {
 // merge lays the events seen beside the order's own timeline: an event the
 // timeline records is one step, marked seen; one it does not is a step of
 // its own at the time the console saw it.
-func merge(timeline []contracts.TimelineEntry, events []Event) []Step {
-	steps := make([]Step, 0, len(timeline)+len(events))
+func merge(timeline []contracts.TimelineEntry, events []event) []step {
+	steps := make([]step, 0, len(timeline)+len(events))
 	for _, e := range timeline {
-		steps = append(steps, Step{Event: e.Event, At: e.At, Status: e.Status, Detail: e.Detail, Recorded: true})
+		steps = append(steps, step{Event: e.Event, At: e.At, Status: e.Status, Detail: e.Detail, Recorded: true})
 	}
 	for _, ev := range events {
-		i := slices.IndexFunc(steps, func(s Step) bool { return s.Event == ev.Subject && !s.Seen })
+		i := slices.IndexFunc(steps, func(s step) bool { return s.Event == ev.Subject && !s.Seen })
 		if i < 0 {
-			steps = append(steps, Step{Event: ev.Subject, At: ev.At})
+			steps = append(steps, step{Event: ev.Subject, At: ev.At})
 			i = len(steps) - 1
 		}
 		s := &steps[i]
@@ -109,6 +109,6 @@ func merge(timeline []contracts.TimelineEntry, events []Event) []Step {
 			s.Detail = ev.Summary
 		}
 	}
-	slices.SortStableFunc(steps, func(a, b Step) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(steps, func(a, b step) int { return a.At.Compare(b.At) })
 	return steps
 }

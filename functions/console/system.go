@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// System is what runs: the functions, their figures, the topology drawn
+// snapshot is what runs: the functions, their figures, the topology drawn
 // from their metadata, and their dead letters.
-type System struct {
-	Functions   []Function    `json:"functions"`
-	Topology    Topology      `json:"topology"`
-	DeadLetters []DeadLetters `json:"dead_letters"`
+type snapshot struct {
+	Functions   []function       `json:"functions"`
+	Topology    topology         `json:"topology"`
+	DeadLetters []deadLetterList `json:"dead_letters"`
 	// Problems are what the console could not read; the rest is shown.
 	Problems []string  `json:"problems,omitempty"`
 	At       time.Time `json:"at"`
@@ -20,17 +20,17 @@ type System struct {
 
 // system discovers the functions, then lists the dead letters of those
 // that have a dead-letter endpoint, all at once.
-func (c *Console) system(ctx context.Context) (System, error) {
+func (c *Console) system(ctx context.Context) (snapshot, error) {
 	if err := c.connected(); err != nil {
-		return System{}, err
+		return snapshot{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	fns, problems, err := discover(ctx, c.nc)
 	if err != nil {
-		return System{}, errorf(http.StatusBadGateway, "%v", err)
+		return snapshot{}, errorf(http.StatusBadGateway, "%v", err)
 	}
-	s := System{
+	s := snapshot{
 		Functions: fns,
 		Topology:  buildTopology(fns, c.hub.observedEmitters()),
 		Problems:  problems,
@@ -38,7 +38,7 @@ func (c *Console) system(ctx context.Context) (System, error) {
 	}
 	for _, fn := range fns {
 		if list, _ := fn.dlqSubjects(); list != "" {
-			s.DeadLetters = append(s.DeadLetters, DeadLetters{Function: fn.Name})
+			s.DeadLetters = append(s.DeadLetters, deadLetterList{Function: fn.Name})
 		}
 	}
 	var wg sync.WaitGroup

@@ -11,25 +11,26 @@ import (
 // EmitsKey is the endpoint metadata key the console reads for the events a
 // handler emits: subjects, comma-separated, e.g.
 // "emits": "inventory.reserved,inventory.rejected". The runtime does not
-// publish it yet; until it does, the console derives emissions (see
-// Topology).
+// publish it yet; until it does, the console derives a function's
+// emissions from what it saw the function publish and from the stream
+// named after the function.
 const EmitsKey = "emits"
 
 // How the console knows an edge of the topology.
 const (
-	// FromMetadata: the handler's micro endpoint metadata says so
+	// fromMetadata: the handler's micro endpoint metadata says so
 	// (trigger for a consumer, EmitsKey for an emitter).
-	FromMetadata = "metadata"
-	// FromObserved: the console saw the function publish the subject (the
+	fromMetadata = "metadata"
+	// fromObserved: the console saw the function publish the subject (the
 	// event's ce-source header) since it started.
-	FromObserved = "observed"
-	// FromStream: the subject is stored by the stream the function owns,
+	fromObserved = "observed"
+	// fromStream: the subject is stored by the stream the function owns,
 	// the one named after it (ORDERS for orders).
-	FromStream = "stream"
+	fromStream = "stream"
 )
 
-// Edge is one arrow of the topology: a function emits or consumes an event.
-type Edge struct {
+// edge is one arrow of the topology: a function emits or consumes an event.
+type edge struct {
 	Function string `json:"function"`
 	// Handler is the consuming event handler, or the emitting endpoint or
 	// handler when the metadata names it.
@@ -37,16 +38,16 @@ type Edge struct {
 	Subject string `json:"subject"`
 	// Emits is true for function → event, false for event → handler.
 	Emits bool `json:"emits"`
-	// From says how the console knows it: FromMetadata, FromObserved or
-	// FromStream.
+	// From says how the console knows it: fromMetadata, fromObserved or
+	// fromStream.
 	From string `json:"from"`
 }
 
-// Topology is which function emits and consumes which event.
-type Topology struct {
+// topology is which function emits and consumes which event.
+type topology struct {
 	// Subjects are the events in the topology, in the saga's order.
 	Subjects []string `json:"subjects"`
-	Edges    []Edge   `json:"edges"`
+	Edges    []edge   `json:"edges"`
 }
 
 // buildTopology draws the topology from the functions' metadata. A
@@ -54,8 +55,8 @@ type Topology struct {
 // one; otherwise what the console saw it publish, and the subjects of the
 // stream named after it (found in its consumers' stream metadata and in
 // contracts).
-func buildTopology(fns []Function, observed map[string][]string) Topology {
-	var t Topology
+func buildTopology(fns []function, observed map[string][]string) topology {
+	var t topology
 	streamSubjects := map[string][]string{}
 	for _, d := range contracts.Streams() {
 		streamSubjects[d.Name] = append(streamSubjects[d.Name], d.Subjects...)
@@ -64,7 +65,7 @@ func buildTopology(fns []Function, observed map[string][]string) Topology {
 	for _, fn := range fns {
 		for _, e := range fn.Endpoints {
 			if trigger := e.Trigger(); trigger != "" {
-				t.add(Edge{Function: fn.Name, Handler: e.Name, Subject: trigger, From: FromMetadata})
+				t.add(edge{Function: fn.Name, Handler: e.Name, Subject: trigger, From: fromMetadata})
 				if s := e.Metadata["stream"]; s != "" && !slices.Contains(streamSubjects[s], trigger) {
 					streamSubjects[s] = append(streamSubjects[s], trigger)
 				}
@@ -72,7 +73,7 @@ func buildTopology(fns []Function, observed map[string][]string) Topology {
 			for subject := range strings.SplitSeq(e.Metadata[EmitsKey], ",") {
 				if subject = strings.TrimSpace(subject); subject != "" {
 					declared[fn.Name] = true
-					t.add(Edge{Function: fn.Name, Handler: e.Name, Subject: subject, Emits: true, From: FromMetadata})
+					t.add(edge{Function: fn.Name, Handler: e.Name, Subject: subject, Emits: true, From: fromMetadata})
 				}
 			}
 		}
@@ -83,11 +84,11 @@ func buildTopology(fns []Function, observed map[string][]string) Topology {
 		}
 		for subject, sources := range observed {
 			if slices.Contains(sources, fn.Name) {
-				t.add(Edge{Function: fn.Name, Subject: subject, Emits: true, From: FromObserved})
+				t.add(edge{Function: fn.Name, Subject: subject, Emits: true, From: fromObserved})
 			}
 		}
 		for _, subject := range streamSubjects[strings.ToUpper(fn.Name)] {
-			t.add(Edge{Function: fn.Name, Subject: subject, Emits: true, From: FromStream})
+			t.add(edge{Function: fn.Name, Subject: subject, Emits: true, From: fromStream})
 		}
 	}
 	t.sort()
@@ -97,8 +98,8 @@ func buildTopology(fns []Function, observed map[string][]string) Topology {
 // add keeps an edge unless the same arrow is known already, from a
 // source at least as good (metadata, then observed, then stream). Derived
 // emissions name no handler, so they merge with one another only.
-func (t *Topology) add(e Edge) {
-	rank := map[string]int{FromMetadata: 0, FromObserved: 1, FromStream: 2}
+func (t *topology) add(e edge) {
+	rank := map[string]int{fromMetadata: 0, fromObserved: 1, fromStream: 2}
 	for i, o := range t.Edges {
 		if o.Function == e.Function && o.Subject == e.Subject && o.Emits == e.Emits && o.Handler == e.Handler {
 			if rank[e.From] < rank[o.From] {
@@ -115,7 +116,7 @@ func (t *Topology) add(e Edge) {
 
 // sort puts the subjects in the saga's order (contracts.Events), unknown
 // ones after, by name, and the edges by subject, emitters first.
-func (t *Topology) sort() {
+func (t *topology) sort() {
 	order := map[string]int{}
 	for i, s := range eventSubjects() {
 		order[s] = i
@@ -129,8 +130,8 @@ func (t *Topology) sort() {
 	slices.SortFunc(t.Subjects, func(a, b string) int {
 		return cmp.Or(cmp.Compare(pos(a), pos(b)), cmp.Compare(a, b))
 	})
-	slices.SortStableFunc(t.Edges, func(a, b Edge) int {
-		consumes := func(e Edge) int {
+	slices.SortStableFunc(t.Edges, func(a, b edge) int {
+		consumes := func(e edge) int {
 			if e.Emits {
 				return 0
 			}
@@ -142,8 +143,8 @@ func (t *Topology) sort() {
 }
 
 // Emitters returns the functions that emit subject.
-func (t Topology) Emitters(subject string) []Edge {
-	var out []Edge
+func (t topology) Emitters(subject string) []edge {
+	var out []edge
 	for _, e := range t.Edges {
 		if e.Emits && e.Subject == subject {
 			out = append(out, e)
@@ -153,8 +154,8 @@ func (t Topology) Emitters(subject string) []Edge {
 }
 
 // Consumers returns the handlers that consume subject.
-func (t Topology) Consumers(subject string) []Edge {
-	var out []Edge
+func (t topology) Consumers(subject string) []edge {
+	var out []edge
 	for _, e := range t.Edges {
 		if !e.Emits && e.Subject == subject {
 			out = append(out, e)

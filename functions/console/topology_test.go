@@ -5,35 +5,35 @@ import (
 	"testing"
 )
 
-func handler(name, trigger, stream string) Endpoint {
-	return Endpoint{Name: name, Kind: kindEvent, Metadata: map[string]string{"kind": kindEvent, "trigger": trigger, "stream": stream}}
+func handler(name, trigger, stream string) endpoint {
+	return endpoint{Name: name, Kind: kindEvent, Metadata: map[string]string{"kind": kindEvent, "trigger": trigger, "stream": stream}}
 }
 
 // TestTopology: consumption from the handlers' trigger metadata; emission
 // from EmitsKey when a function declares it (and then nothing else for that
 // function), else what was seen on NATS, else the stream named after it.
 func TestTopology(t *testing.T) {
-	create := Endpoint{Name: "create", Kind: kindEndpoint, Metadata: map[string]string{EmitsKey: "orders.created, orders.cancelled"}}
-	fns := []Function{
-		{Name: "orders", Endpoints: []Endpoint{create, handler("inventory-reserved", "inventory.reserved", "INVENTORY")}},
-		{Name: "inventory", Endpoints: []Endpoint{handler("reserve", "orders.created", "ORDERS")}},
-		{Name: "payments", Endpoints: []Endpoint{handler("charge", "inventory.reserved", "INVENTORY")}},
+	create := endpoint{Name: "create", Kind: kindEndpoint, Metadata: map[string]string{EmitsKey: "orders.created, orders.cancelled"}}
+	fns := []function{
+		{Name: "orders", Endpoints: []endpoint{create, handler("inventory-reserved", "inventory.reserved", "INVENTORY")}},
+		{Name: "inventory", Endpoints: []endpoint{handler("reserve", "orders.created", "ORDERS")}},
+		{Name: "payments", Endpoints: []endpoint{handler("charge", "inventory.reserved", "INVENTORY")}},
 	}
 	observed := map[string][]string{"orders.confirmed": {"orders"}, "inventory.reserved": {"inventory"}}
 	top := buildTopology(fns, observed)
 
-	want := []Edge{
-		{Function: "orders", Handler: "create", Subject: "orders.created", Emits: true, From: FromMetadata},
-		{Function: "inventory", Handler: "reserve", Subject: "orders.created", From: FromMetadata},
-		{Function: "orders", Handler: "create", Subject: "orders.cancelled", Emits: true, From: FromMetadata},
-		{Function: "inventory", Subject: "inventory.reserved", Emits: true, From: FromObserved},
-		{Function: "orders", Handler: "inventory-reserved", Subject: "inventory.reserved", From: FromMetadata},
-		{Function: "payments", Handler: "charge", Subject: "inventory.reserved", From: FromMetadata},
-		{Function: "inventory", Subject: "inventory.rejected", Emits: true, From: FromStream},
-		{Function: "inventory", Subject: "inventory.released", Emits: true, From: FromStream},
-		{Function: "payments", Subject: "payments.completed", Emits: true, From: FromStream},
-		{Function: "payments", Subject: "payments.failed", Emits: true, From: FromStream},
-		{Function: "payments", Subject: "payments.refunded", Emits: true, From: FromStream},
+	want := []edge{
+		{Function: "orders", Handler: "create", Subject: "orders.created", Emits: true, From: fromMetadata},
+		{Function: "inventory", Handler: "reserve", Subject: "orders.created", From: fromMetadata},
+		{Function: "orders", Handler: "create", Subject: "orders.cancelled", Emits: true, From: fromMetadata},
+		{Function: "inventory", Subject: "inventory.reserved", Emits: true, From: fromObserved},
+		{Function: "orders", Handler: "inventory-reserved", Subject: "inventory.reserved", From: fromMetadata},
+		{Function: "payments", Handler: "charge", Subject: "inventory.reserved", From: fromMetadata},
+		{Function: "inventory", Subject: "inventory.rejected", Emits: true, From: fromStream},
+		{Function: "inventory", Subject: "inventory.released", Emits: true, From: fromStream},
+		{Function: "payments", Subject: "payments.completed", Emits: true, From: fromStream},
+		{Function: "payments", Subject: "payments.failed", Emits: true, From: fromStream},
+		{Function: "payments", Subject: "payments.refunded", Emits: true, From: fromStream},
 	}
 	if !slices.Equal(top.Edges, want) {
 		t.Fatalf("edges:\n got %+v\nwant %+v", top.Edges, want)

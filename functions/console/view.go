@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"slices"
 	"time"
@@ -14,17 +13,16 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
+// web holds the page's templates and its static script and style.
+//
 //go:embed web
 var web embed.FS
 
-// webFS serves web/static as /static/.
-var webFS = func() fs.FS {
-	f, err := fs.Sub(web, "web")
-	if err != nil {
-		panic(err) // the embedded tree is fixed at build time
-	}
-	return f
-}()
+// serveStatic serves web/static/{file}. ServeMux has cleaned the path, and
+// {file} is one segment, so nothing outside web/static is reachable.
+func serveStatic(w http.ResponseWriter, r *http.Request) {
+	http.ServeFileFS(w, r, web, "web/static/"+r.PathValue("file"))
+}
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"dur":     formatDuration,
@@ -80,7 +78,7 @@ type milestone struct {
 
 // milestones is the happy path, ticked as the order goes; once it turns
 // unhappy, the steps it actually took.
-func milestones(w Watch) []milestone {
+func milestones(w orderWatch) []milestone {
 	happy := []milestone{
 		{Label: "placed", Event: contracts.SubjectOrdersCreated},
 		{Label: "stock reserved", Event: contracts.SubjectInventoryReserved},
@@ -121,7 +119,7 @@ func milestones(w Watch) []milestone {
 
 // pageData is the whole page, as first served.
 type pageData struct {
-	System     *System
+	System     *snapshot
 	Errors     []string
 	Products   []string
 	Gateway    *contracts.GatewayReply
