@@ -224,6 +224,10 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("trace %q; notice %q", trace, p.text("#notice"))
 	}
 	p.waitFor("four steps done", `document.querySelectorAll("ol.saga li.done").length === 4`, 5*time.Second)
+	// The steps were pushed (Server-Sent Events), not only polled.
+	if n := eval[string](p, `document.getElementById("order").dataset.events`); n != "4" {
+		t.Fatalf("%s events pushed to the page, want 4", n)
+	}
 	for _, e := range []string{"orders.created", "inventory.reserved", "payments.completed", "orders.confirmed"} {
 		if p.text(`#order-timeline tr[data-event="`+e+`"]`) == "" {
 			t.Fatalf("no %s in the timeline", e)

@@ -131,8 +131,17 @@ function watch(id) {
   if (stream) stream.close();
   watching = id;
   history.replaceState(null, "", "#order=" + encodeURIComponent(id));
+  const panel = document.getElementById("order");
+  panel.dataset.events = "0"; // how many of the order's events were pushed
+  delete panel.dataset.lastSeq;
   stream = new EventSource("api/orders/" + encodeURIComponent(id) + "/events");
-  stream.addEventListener("order", refreshOrder);
+  stream.addEventListener("order", (e) => {
+    if (Number(e.lastEventId) > Number(panel.dataset.lastSeq || 0)) {
+      panel.dataset.lastSeq = e.lastEventId;
+      panel.dataset.events = String(Number(panel.dataset.events) + 1);
+    }
+    refreshOrder();
+  });
   stream.addEventListener("nats", (e) => {
     const s = JSON.parse(e.data);
     if (s.error) fail("NATS", new Error(s.error));
