@@ -1,11 +1,17 @@
 // Command natsfn runs the whole order flow in one process: an embedded
 // nats-server with JetStream on disk, and the orders, inventory and payments
-// functions on it, with the demo catalog seeded. It is `make run`.
+// functions on it, with the demo catalog seeded, and the web console
+// (functions/console) at -console. It is `make run`.
 //
-//	natsfn -port 4222 -data ./data
+//	natsfn -port 4222 -data ./data -console 127.0.0.1:8090
 //
 // The other settings come from the same environment variables as every
 // function (NATSFN_LOG_LEVEL, ...); NATS_URL is the embedded server's.
+//
+// `natsfn console` serves the web console alone, for any NATS: it reads
+// NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS,
+// NATS_NKEY_SEED, NATS_TLS_CERT, NATS_TLS_KEY, NATS_TLS_CA,
+// NATSFN_CONSOLE_ADDR (default :8090) and NATSFN_CONSOLE_TIMEOUT (5s).
 package main
 
 import (
@@ -32,6 +38,7 @@ func main() {
 // options are the all-in-one's flags.
 type options struct {
 	host, data, ops string
+	console         string
 	port            int
 	serverLogs      bool
 }
@@ -44,6 +51,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.port, "port", 4222, "port the embedded NATS server listens on")
 	fs.StringVar(&o.data, "data", "./data", "directory for JetStream's files")
 	fs.StringVar(&o.ops, "ops", "127.0.0.1:8080", "ops HTTP address (/healthz, /readyz, /metrics); \"off\" disables it")
+	fs.StringVar(&o.console, "console", "127.0.0.1:8090", "web console address; \"off\" disables it")
 	fs.BoolVar(&o.serverLogs, "server-logs", false, "print the NATS server's own log")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -57,6 +65,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return runtime.Healthcheck(os.Getenv("NATSFN_OPS_ADDR"), args[1:]...)
+	}
+	if len(args) > 0 && args[0] == "console" {
+		return runConsole(args[1:], stdout, stderr)
 	}
 	o, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +94,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	consoleURL, stopConsole, err := startConsole(ctx, o.console, srv.ClientURL(), stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "natsfn: -console:", err)
+		return 1
+	}
+	defer stopConsole() // before the server stops: defers run last in, first out
 	svcs := []*runtime.Service{
 		orders.New(orders.Config{}),
 		inventory.New(inventory.Config{Seed: inventory.DemoCatalog()}),
@@ -96,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return
 			}
 		}
-		banner(stdout, srv.ClientURL(), o.ops)
+		banner(stdout, srv.ClientURL(), o.ops, consoleURL)
 	}()
 	if err := runtime.Run(ctx, cfg, svcs...); err != nil {
 		fmt.Fprintln(stderr, "natsfn:", err)
@@ -106,10 +123,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // banner tells the user how to place an order.
-func banner(w io.Writer, url, ops string) {
+func banner(w io.Writer, url, ops, consoleURL string) {
+	if consoleURL != "" {
+		consoleURL = "\n  console: " + consoleURL + "  (watch an order go through the saga)"
+	}
 	fmt.Fprintf(w, `
 natsfn is up: orders, inventory and payments on an embedded NATS at %s
-  ops: http://%s/metrics  /healthz  /readyz
+  ops: http://%s/metrics  /healthz  /readyz%s
 
 Try it with the nats CLI (make tools puts it in ./bin):
   export NATS_URL=%s PATH=$PWD/bin:$PATH
@@ -118,5 +138,5 @@ Try it with the nats CLI (make tools puts it in ./bin):
   nats req orders.get '{"order_id":"<order_id from the reply>"}'
 
 Ctrl-C stops it; the data stays in the -data directory.
-`, url, ops, url)
+`, url, ops, consoleURL, url)
 }

@@ -1,0 +1,299 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime/fntest"
+)
+
+// page is a headless Chromium tab on the console.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu         sync.Mutex
+	exceptions []string
+}
+
+// openPage starts headless Chromium (Debian's chromium package; .ci/run
+// installs it) and opens url. There is no skipping: without a browser the
+// page is untested, so the test fails.
+func openPage(t *testing.T, url string) *page {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("no Chromium on PATH: apt-get install -y chromium (.ci/run installs it)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1400, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelTimeout)
+
+	p := &page{t: t, ctx: ctx}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() {
+				p.mu.Lock()
+				p.exceptions = append(p.exceptions, m.String())
+				p.mu.Unlock()
+			}
+		}
+	}()
+	p.do(chromedp.Navigate(url))
+	return p
+}
+
+func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.t.Fatalf("browser: %v\n%s", err, p.state())
+	}
+}
+
+// eval runs a JavaScript expression and returns its value.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("eval %s: %v\n%s", expr, err, p.state())
+	}
+	return v
+}
+
+// text is an element's text ("" when there is none).
+func (p *page) text(selector string) string {
+	p.t.Helper()
+	return strings.TrimSpace(eval[string](p, fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, selector)))
+}
+
+// waitFor polls a JavaScript predicate until it holds.
+func (p *page) waitFor(what, predicate string, within time.Duration) {
+	p.t.Helper()
+	_, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](predicate,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(within)))
+	if err != nil {
+		p.t.Fatalf("waiting %s for %s: %v\n%s", within, what, err, p.state())
+	}
+}
+
+// state is what the page shows, for a failure message.
+func (p *page) state() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`"errors: " + document.getElementById("errors").innerText + "\nnotice: " + document.getElementById("notice").innerText + "\norder: " + document.getElementById("order").innerText`))
+	return s
+}
+
+func (p *page) noExceptions() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.exceptions) > 0 {
+		p.t.Fatalf("the page threw: %q", p.exceptions)
+	}
+}
+
+// screenshot saves the whole page as a PNG, in $NATSFN_SCREENSHOTS when set
+// (to look at it), else in the test's temporary directory, and checks it
+// is a picture of something: a PNG of the page's size with many colours.
+func (p *page) screenshot(name string) string {
+	p.t.Helper()
+	b, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatalf("screenshot: %v", err)
+	}
+	dir := os.Getenv("NATSFN_SCREENSHOTS")
+	if dir == "" {
+		dir = p.t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	file := filepath.Join(dir, name)
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		p.t.Fatalf("screenshot %s is not a PNG: %v", file, err)
+	}
+	r := img.Bounds()
+	colours := map[[4]uint32]bool{}
+	for y := r.Min.Y; y < r.Max.Y; y += 7 {
+		for x := r.Min.X; x < r.Max.X; x += 7 {
+			r, g, b, a := img.At(x, y).RGBA()
+			colours[[4]uint32{r, g, b, a}] = true
+		}
+	}
+	if r.Dx() < 1000 || r.Dy() < 1000 || len(colours) < 50 || len(b) < 50_000 {
+		p.t.Fatalf("screenshot %s: %dx%d, %d bytes, %d colours: not the page", file, r.Dx(), r.Dy(), len(b), len(colours))
+	}
+	p.t.Logf("screenshot: %s (%dx%d)", file, r.Dx(), r.Dy())
+	return file
+}
+
+// placeOrder fills the order form and submits it.
+func (p *page) placeOrder(customer, product string, quantity int) {
+	p.t.Helper()
+	p.do(
+		chromedp.SetValue(chromedp.CSS(`#order-form input[name=customer_id]`), customer),
+		chromedp.SetValue(chromedp.CSS(`#order-form select[name=product_id]`), product),
+		chromedp.SetValue(chromedp.CSS(`#order-form input[name=quantity]`), fmt.Sprint(quantity)),
+		chromedp.Click(chromedp.CSS(`#place-order`)),
+	)
+}
+
+func (p *page) setGateway(mode contracts.GatewayMode) {
+	p.t.Helper()
+	p.do(
+		chromedp.SetValue(chromedp.CSS(`#gateway-form select[name=mode]`), string(mode)),
+		chromedp.Click(chromedp.CSS(`#set-gateway`)),
+	)
+	p.waitFor("the gateway in mode "+string(mode), fmt.Sprintf(`document.getElementById("gateway-state").dataset.mode === %q`, mode), 10*time.Second)
+}
+
+// orderSettled waits for the watched order to reach a status with a step
+// on event in its timeline.
+func (p *page) orderSettled(status contracts.OrderStatus, event string) {
+	p.t.Helper()
+	p.waitFor("the order "+string(status)+" with "+event, fmt.Sprintf(`(() => {
+		const s = document.getElementById("order-status");
+		return !!s && s.dataset.status === %q && !!document.querySelector('#order-timeline tr[data-event=%q]');
+	})()`, status, event), 20*time.Second)
+}
+
+// TestBrowser runs the console in headless Chromium on the whole flow: it
+// shows what runs and the topology, places an order that is confirmed,
+// shows a declined one cancelled with its stock back, and replays a dead
+// letter; it saves a screenshot, and the page shows no error throughout.
+func TestBrowser(t *testing.T) {
+	s := start(t)
+	s.probeRefusal()
+	p := openPage(t, s.URL)
+
+	p.waitFor("three functions", `document.querySelectorAll("#functions .function").length === 3`, 10*time.Second)
+	if n := eval[int](p, `document.querySelectorAll("#topology svg .node.subject").length`); n != 9 {
+		t.Fatalf("%d events in the topology, want 9", n)
+	}
+	// 9 emissions and 10 handlers consuming.
+	if n := eval[int](p, `document.querySelectorAll("#topology svg path.link").length`); n != 19 {
+		t.Fatalf("%d arrows in the topology, want 19", n)
+	}
+	if got := p.text(`#edges tr[data-subject="orders.created"]`); !strings.Contains(got, "inventory · reserve") {
+		t.Fatalf("orders.created row: %q", got)
+	}
+
+	// An order confirmed, its steps pushed as they happen.
+	p.placeOrder("c-browser", "sku-1", 2)
+	p.orderSettled(contracts.StatusConfirmed, contracts.SubjectOrdersConfirmed)
+	first := p.text("#order-id")
+	trace := p.text("#order-trace")
+	if !hex32.MatchString(trace) || !strings.Contains(p.text("#notice"), trace) {
+		t.Fatalf("trace %q; notice %q", trace, p.text("#notice"))
+	}
+	p.waitFor("four steps done", `document.querySelectorAll("ol.saga li.done").length === 4`, 5*time.Second)
+	// The steps were pushed (Server-Sent Events), not only polled.
+	if n := eval[string](p, `document.getElementById("order").dataset.events`); n != "4" {
+		t.Fatalf("%s events pushed to the page, want 4", n)
+	}
+	for _, e := range []string{"orders.created", "inventory.reserved", "payments.completed", "orders.confirmed"} {
+		if p.text(`#order-timeline tr[data-event="`+e+`"]`) == "" {
+			t.Fatalf("no %s in the timeline", e)
+		}
+	}
+
+	// A declined payment: cancelled, the stock released and back.
+	p.setGateway(contracts.GatewayDecline)
+	before := s.stock("sku-2")
+	p.placeOrder("c-declined", "sku-2", 1)
+	p.orderSettled(contracts.StatusCancelled, contracts.SubjectInventoryReleased)
+	if p.text("#order-id") == first {
+		t.Fatal("the page still shows the first order")
+	}
+	if got := p.text("#order-reason"); got != string(contracts.ReasonPaymentDeclined) {
+		t.Fatalf("reason %q", got)
+	}
+	p.waitFor("the stock of sku-2 back", fmt.Sprintf(`document.querySelector('#order-stock tr[data-product="sku-2"]').dataset.stock === "%d"`, before), 10*time.Second)
+	if got := s.stock("sku-2"); got != before {
+		t.Fatalf("inventory.stock.get says %d of sku-2, want %d", got, before)
+	}
+	p.setGateway(contracts.GatewayOK)
+
+	// A dead letter, with its reason, replayed from the page.
+	s.deadLetter("broken-browser")
+	p.do(chromedp.Click(chromedp.CSS(`#refresh`)))
+	row := `#deadletters .dlq[data-function="inventory"] tr[data-seq]`
+	p.waitFor("inventory's dead letter", fmt.Sprintf(`!!document.querySelector(%q)`, row), 15*time.Second)
+	seq := eval[string](p, fmt.Sprintf(`document.querySelector(%q).dataset.seq`, row))
+	if reason := p.text(row + " td.reason"); !strings.Contains(reason, "orders.created.v1") {
+		t.Fatalf("dead letter reason %q does not name the schema it broke", reason)
+	}
+	p.screenshot("console.png")
+	p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-replay-fn="inventory"][data-replay-seq="%s"]`, seq))))
+	p.waitFor("the replay done", fmt.Sprintf(`document.getElementById("notice").textContent.includes("Replayed dead letter %s of inventory")
+		&& !document.querySelector('#deadletters tr[data-seq="%s"]')`, seq, seq), 15*time.Second)
+
+	if !eval[bool](p, `document.getElementById("errors").hidden`) {
+		t.Fatalf("the page shows errors:\n%s", p.state())
+	}
+	p.noExceptions()
+	s.noneRefused()
+}
+
+// TestBrowserShowsFetchErrors: when NATS goes away, the page says so, for
+// the periodic refresh and for an order placed, rather than going quiet.
+func TestBrowserShowsFetchErrors(t *testing.T) {
+	s := start(t)
+	p := openPage(t, s.URL)
+	p.waitFor("three functions", `document.querySelectorAll("#functions .function").length === 3`, 10*time.Second)
+
+	s.srv.Shutdown()
+	fntest.Eventually(t, 5*time.Second, "the console's connection to notice", func() bool { return !s.nc.IsConnected() })
+	p.do(chromedp.Click(chromedp.CSS(`#refresh`)))
+	p.waitFor("the refresh error", `(() => {
+		const e = document.querySelector('#errors p[data-source="refresh"]');
+		return !document.getElementById("errors").hidden && !!e && e.textContent.includes("503 not connected to NATS");
+	})()`, 10*time.Second)
+	if !eval[bool](p, `document.getElementById("system").classList.contains("stale")`) {
+		t.Fatal("the stale system view is not marked stale")
+	}
+	p.placeOrder("c-1", "sku-1", 1)
+	p.waitFor("the order error", `(() => {
+		const e = document.querySelector('#errors p[data-source="place order"]');
+		return !!e && e.textContent.includes("not connected to NATS");
+	})()`, 10*time.Second)
+	p.screenshot("console-nats-down.png")
+	p.noExceptions()
+}

@@ -1,0 +1,54 @@
+package console
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Headers the console reads. They are written by the runtime; the console
+// names them itself rather than importing the runtime, which it only
+// observes from the outside, as any NATS client could.
+const (
+	headerTraceparent   = "traceparent"
+	headerCorrelationID = "X-Correlation-ID"
+	headerSource        = "ce-source"
+	headerReplayFor     = "Natsfn-Replay-For"
+	headerServiceCode   = "Nats-Service-Error-Code"
+	headerServiceError  = "Nats-Service-Error"
+)
+
+// headerValue reads a header whatever its case: the server lowercases
+// traceparent, and nats.Header.Get is case-sensitive.
+func headerValue(h nats.Header, key string) string {
+	if v := h.Get(key); v != "" {
+		return v
+	}
+	for k, v := range h {
+		if len(v) > 0 && strings.EqualFold(k, key) {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// newTraceparent starts a W3C trace for an order the console places, so
+// that its events carry one trace id even when no function records spans:
+// the runtime passes on the traceparent a message arrived with.
+func newTraceparent() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+}
+
+// traceIDs splits a traceparent into its trace and parent span ids; both
+// are empty when it is not a version-00 traceparent.
+func traceIDs(tp string) (traceID, spanID string) {
+	parts := strings.Split(tp, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 || len(parts[2]) != 16 {
+		return "", ""
+	}
+	return parts[1], parts[2]
+}
