@@ -24,8 +24,8 @@
 //		return Greeting{Text: "hello " + in.Name}, nil
 //	}
 //
-//	func count(ctx context.Context, ev contracts.OrderCreatedEvent) (runtime.None, error) {
-//		return runtime.None{}, nil // runtime.MessageFrom(ctx) has the delivery
+//	func count(ctx context.Context, ev contracts.OrderCreatedEvent) error {
+//		return nil // runtime.MessageFrom(ctx) has the delivery
 //	}
 //
 //	func main() {

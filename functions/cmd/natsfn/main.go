@@ -88,17 +88,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		inventory.New(inventory.Config{Seed: inventory.DemoCatalog()}),
 		payments.New(payments.Config{}),
 	}
-	go func() {
-		for _, s := range svcs {
-			select {
-			case <-s.Ready():
-			case <-ctx.Done():
-				return
-			}
-		}
-		banner(stdout, srv.ClientURL(), o.ops)
-	}()
-	if err := runtime.Run(ctx, cfg, svcs...); err != nil {
+	inst, err := runtime.Start(ctx, cfg, svcs...)
+	if err != nil {
+		fmt.Fprintln(stderr, "natsfn:", err)
+		return 1
+	}
+	banner(stdout, srv.ClientURL(), o.ops)
+	<-ctx.Done()
+	if err := inst.Stop(); err != nil {
 		fmt.Fprintln(stderr, "natsfn:", err)
 		return 1
 	}
