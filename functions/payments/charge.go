@@ -78,7 +78,7 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 // after the same delay. While a half-open breaker's trial call is under
 // way, the message just comes back a little later.
 func (f *function) waitForGateway(ctx context.Context, orderID string, cause error) error {
-	err := fmt.Errorf("charge %s: %w: %w", orderID, cause, runtime.ErrUnavailable)
+	err := runtime.Unavailable(cause, "order %s could not be charged", orderID)
 	if errors.Is(cause, gobreaker.ErrTooManyRequests) {
 		return runtime.RetryAfter(f.breaker.timeout/4, err)
 	}

@@ -70,7 +70,7 @@ func (f *function) cancelPayment(ctx context.Context, r *record, rev uint64) err
 	case ctx.Err() != nil:
 		return fmt.Errorf("cancel payment %s: %w", r.OrderID, err)
 	default:
-		return runtime.RetryAfter(f.breaker.wait(), fmt.Errorf("cancel payment %s: %w: %w", r.OrderID, err, runtime.ErrUnavailable))
+		return runtime.RetryAfter(f.breaker.wait(), runtime.Unavailable(err, "payment of order %s could not be called off", r.OrderID))
 	}
 	if c.Refunded {
 		r.State, r.PaymentID, r.AmountCents = stateRefunded, c.PaymentID, c.AmountCents
