@@ -284,4 +284,3 @@ func TestReplaySurvivesACrash(t *testing.T) {
 		t.Fatalf("dead letters after the replay: %+v", l.Entries)
 	}
 }
-
