@@ -16,7 +16,6 @@ import (
 // Server is a running ops server.
 type Server struct {
 	srv *http.Server
-	ln  net.Listener
 }
 
 // Handlers is what the server serves besides /healthz.
@@ -63,7 +62,7 @@ func Serve(addr string, handler http.Handler, logger *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{srv: &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	s := &Server{srv: &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("ops server stopped", "error", err)
@@ -87,9 +86,6 @@ func mount(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	mux.Handle(pattern, h)
 	return nil
 }
-
-// Addr is the address the server listens on.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Close stops the server, giving requests in flight a second.
 func (s *Server) Close() {
