@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -13,10 +14,11 @@ import (
 // tracing is on).
 //
 // It is the handler's context itself, so that one allocation holds the
-// context, the invocation and its message. Its parent is the instance's
-// base context without its cancellation: a handler runs to its end (or its
-// Timeout) during a graceful shutdown, and a context derived from it (the
-// Timeout middleware's) costs no registration with a cancellable parent.
+// context, the invocation and its message. It has the values of the
+// instance's base context and none of its cancellation: a handler runs to
+// its end (or its Timeout) during a graceful shutdown, and a context
+// derived from it (the Timeout middleware's) costs no registration with a
+// cancellable parent.
 type invocation struct {
 	context.Context
 	message Message
@@ -34,10 +36,24 @@ type invocationKey struct{}
 // newInvocation returns a handler context for one message of the instance
 // (of event handler ev, or nil for a request).
 func (r *serviceRun) newInvocation(ev *eventRun) *invocation {
-	inv := &invocation{Context: r.handlerCtx, run: r, ev: ev}
+	inv := &invocation{Context: r.base, run: r, ev: ev}
 	inv.msg = &inv.message
 	return inv
 }
+
+// Deadline, Done and Err detach a handler from the base context's
+// cancellation, as context.WithoutCancel would. WithoutCancel's context
+// boxes itself into an interface on every Value lookup that reaches it: 3
+// allocations per traced request in BenchmarkChain, which this saves.
+
+// Deadline reports none: the Timeout middleware sets a handler's.
+func (inv *invocation) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done is nil: nothing but a deadline derived from it ends a handler.
+func (inv *invocation) Done() <-chan struct{} { return nil }
+
+// Err is nil, as Done never closes.
+func (inv *invocation) Err() error { return nil }
 
 // Value finds the invocation itself, and everything else in its parent.
 func (inv *invocation) Value(key any) any {

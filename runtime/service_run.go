@@ -30,14 +30,13 @@ type serviceRun struct {
 	metrics    *instruments
 	metricsReg metric.Registration
 
-	// base ends when a shutdown overruns; handlerCtx, base without its
-	// cancellation, is the parent of every handler's context. life ends
-	// when the instance stops (or its start is abandoned): OnStart
-	// watchers, rebinds and refreshes live on it, and it carries the run.
-	base       context.Context
-	handlerCtx context.Context
-	life       context.Context
-	endLife    context.CancelFunc
+	// base ends when a shutdown overruns; a handler's context has its
+	// values and not its cancellation. life ends when the instance stops
+	// (or its start is abandoned): OnStart watchers, rebinds and refreshes
+	// live on it, and it carries the run.
+	base    context.Context
+	life    context.Context
+	endLife context.CancelFunc
 
 	nc          *nats.Conn
 	js          jetstream.JetStream
@@ -63,7 +62,6 @@ func newServiceRun(s *Service, cfg Config, logger *slog.Logger, tracer trace.Tra
 		tracer:      tracer,
 		metrics:     in,
 		base:        base,
-		handlerCtx:  context.WithoutCancel(base),
 		eventByName: map[string]*eventRun{},
 	}
 	life, end := context.WithCancel(base)
