@@ -50,15 +50,26 @@ func TestSameServiceRunsTwice(t *testing.T) {
 	before := svc.Describe()
 
 	// Both start at once.
-	var a, b *runtime.Instance
+	var insts [2]*runtime.Instance
+	var errs [2]error
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); a = fntest.RunConfig(t, srv.Config("a"), svc) }()
-	go func() { defer wg.Done(); b = fntest.RunConfig(t, srv.Config("b"), svc) }()
-	wg.Wait()
-	if a == nil || b == nil {
-		t.FailNow() // RunConfig reported why
+	for i, id := range []string{"a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			insts[i], errs[i] = runtime.Start(t.Context(), srv.Config(id), svc)
+		}()
 	}
+	wg.Wait()
+	for _, inst := range insts {
+		if inst != nil {
+			t.Cleanup(func() { _ = inst.Stop() })
+		}
+	}
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	a, b := insts[0], insts[1]
 	if starts.Load() != 2 {
 		t.Fatalf("OnStart ran %d times, want once per instance", starts.Load())
 	}
