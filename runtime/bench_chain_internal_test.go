@@ -30,7 +30,7 @@ func BenchmarkChain(b *testing.B) {
 		{"metered", false, true, false}, {"both", true, true, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			svc := NewService(ServiceConfig{Name: "bench", Version: "1.0.0"})
-			r := newServiceRun(svc, Config{InstanceID: "bench"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, nil, context.Background())
+			r := newServiceRun(context.Background(), svc, Config{InstanceID: "bench"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, nil)
 			if c.traced {
 				proc := sdktrace.SpanProcessor(spanbatch.New(tracetest.NewNoopExporter()))
 				if c.sdkBatcher {

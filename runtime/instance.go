@@ -62,7 +62,7 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 	i := &Instance{cfg: cfg, logger: logger, tel: tel, cancel: cancel}
 	i.state.Store("starting")
 	for n, s := range services {
-		i.runs = append(i.runs, newServiceRun(s, cfg, logger, tel.tracers[n], tel.metrics, base))
+		i.runs = append(i.runs, newServiceRun(base, s, cfg, logger, tel.tracers[n], tel.metrics))
 	}
 	if err := i.serveOps(); err != nil {
 		cancel()

@@ -54,7 +54,7 @@ type serviceRun struct {
 	background sync.WaitGroup
 }
 
-func newServiceRun(s *Service, cfg Config, logger *slog.Logger, tracer trace.Tracer, in *instruments, base context.Context) *serviceRun {
+func newServiceRun(base context.Context, s *Service, cfg Config, logger *slog.Logger, tracer trace.Tracer, in *instruments) *serviceRun {
 	r := &serviceRun{
 		svc:         s,
 		cfg:         cfg,
