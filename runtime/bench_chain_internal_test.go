@@ -9,6 +9,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/natsfn/natsfn/runtime/internal/spanbatch"
 )
 
 // BenchmarkChain measures the CPU one request spends in the middleware
@@ -27,16 +29,16 @@ func BenchmarkChain(b *testing.B) {
 	}{{"plain", false, false, false}, {"traced", true, false, false}, {"traced-sdk-batcher", true, false, true},
 		{"metered", false, true, false}, {"both", true, true, false}} {
 		b.Run(c.name, func(b *testing.B) {
-			s := NewService(ServiceConfig{Name: "bench", Version: "1.0.0"})
-			s.logger = withContextAttrs(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			svc := NewService(ServiceConfig{Name: "bench", Version: "1.0.0"})
+			r := newServiceRun(context.Background(), svc, Config{InstanceID: "bench"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, nil)
 			if c.traced {
-				proc := sdktrace.SpanProcessor(newSpanBatcher(tracetest.NewNoopExporter()))
+				proc := sdktrace.SpanProcessor(spanbatch.New(tracetest.NewNoopExporter()))
 				if c.sdkBatcher {
 					proc = sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter())
 				}
 				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(proc))
 				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-				s.tracer = tp.Tracer(instrumentationName)
+				r.tracer = tp.Tracer(instrumentationName)
 			}
 			if c.metered {
 				mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
@@ -45,16 +47,17 @@ func BenchmarkChain(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				s.metrics = in
+				r.metrics = in
 			}
 			site := handlerSite{kind: KindRequest, name: "echo", subject: "bench.echo"}
 			core := typed(func(ctx context.Context, in echo) (echo, error) { return in, nil })
-			h := s.chain(core, newHandlerOptions(nil), site, s.metricsFor(site))
+			h := r.chain(core, newEndpointOptions(nil).handlerOptions, site, r.metricsFor(site))
 			data := []byte(`{"msg":"hello benchmark"}`)
 			b.ReportAllocs()
 			for b.Loop() {
-				m := &Message{Kind: KindRequest, Service: "bench", Handler: "echo", Subject: "bench.echo", Data: data}
-				if _, err := h.Handle(withInvocation(context.Background(), &invocation{msg: m, svc: s}), m); err != nil {
+				inv := r.newInvocation(nil)
+				*inv.msg = Message{Kind: KindRequest, Service: "bench", Handler: "echo", Subject: "bench.echo", Data: data}
+				if _, err := h.Handle(inv, inv.msg); err != nil {
 					b.Fatal(err)
 				}
 			}

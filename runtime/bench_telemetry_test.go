@@ -11,6 +11,7 @@ import (
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
+	"github.com/natsfn/natsfn/runtime/internal/spanbatch"
 )
 
 // BenchmarkEndpointTelemetry measures what tracing and metrics cost a
@@ -28,7 +29,7 @@ func BenchmarkEndpointTelemetry(b *testing.B) {
 	srv := fntest.NewServer(b)
 	newTracer := func(sampler sdktrace.Sampler) *sdktrace.TracerProvider {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler),
-			sdktrace.WithSpanProcessor(runtime.NewSpanBatcher(tracetest.NewNoopExporter())))
+			sdktrace.WithSpanProcessor(spanbatch.New(tracetest.NewNoopExporter())))
 		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		return tp
 	}

@@ -145,8 +145,8 @@ func BenchmarkEvent(b *testing.B) {
 
 	rtRate := eventRate(b, js, "RT", b.N, func(in, out topic) func() {
 		svc := runtime.NewService(runtime.ServiceConfig{Name: "bench", Version: "1.0.0"})
-		runtime.OnEvent(svc, "relay", in, func(ctx context.Context, ev event) (runtime.None, error) {
-			return runtime.None{}, runtime.Emit(ctx, out, ev)
+		runtime.OnEvent(svc, "relay", in, func(ctx context.Context, ev event) error {
+			return runtime.Emit(ctx, out, ev)
 		})
 		inst := fntest.Run(b, srv, svc)
 		return func() { _ = inst.Stop() }

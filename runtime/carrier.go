@@ -7,18 +7,16 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// HeaderCarrier lets an OpenTelemetry propagator read and write W3C trace
+// headerCarrier lets an OpenTelemetry propagator read and write W3C trace
 // context in NATS headers. It keeps keys as the propagator gives them
 // (lowercase traceparent, tracestate, baggage), which is what the server and
 // other NATS clients use. propagation.HeaderCarrier would canonicalize them
 // to Traceparent and miss the lowercase header on the way in.
-//
-//	runtime.Propagator().Inject(ctx, runtime.HeaderCarrier(msg.Header))
-type HeaderCarrier nats.Header
+type headerCarrier nats.Header
 
 // Get returns the first value of key, trying the key as given, then its
 // canonical form (a client that used nats.Header.Set).
-func (c HeaderCarrier) Get(key string) string {
+func (c headerCarrier) Get(key string) string {
 	if vs := c[key]; len(vs) > 0 {
 		return vs[0]
 	}
@@ -29,10 +27,10 @@ func (c HeaderCarrier) Get(key string) string {
 }
 
 // Set replaces the values of key, keeping the key as given.
-func (c HeaderCarrier) Set(key, value string) { c[key] = []string{value} }
+func (c headerCarrier) Set(key, value string) { c[key] = []string{value} }
 
 // Keys lists the header keys.
-func (c HeaderCarrier) Keys() []string {
+func (c headerCarrier) Keys() []string {
 	keys := make([]string, 0, len(c))
 	for k := range c {
 		keys = append(keys, k)
@@ -40,13 +38,8 @@ func (c HeaderCarrier) Keys() []string {
 	return keys
 }
 
-var _ propagation.TextMapCarrier = HeaderCarrier(nil)
+var _ propagation.TextMapCarrier = headerCarrier(nil)
 
 // propagator is W3C TraceContext plus Baggage. It is immutable: the runtime
 // never touches otel's global propagator.
 var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-
-// Propagator returns the propagator the runtime uses on every message: W3C
-// TraceContext and Baggage. Clients use it with HeaderCarrier to start a
-// trace that a function continues.
-func Propagator() propagation.TextMapPropagator { return propagator }

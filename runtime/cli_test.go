@@ -20,8 +20,8 @@ func TestNatsCLI(t *testing.T) {
 	runtime.Endpoint(svc, "hello", func(ctx context.Context, in echoIn) (echoOut, error) {
 		return echoOut{Echo: "hello " + in.Msg}, nil
 	})
-	runtime.OnEvent(svc, "count", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, nil
+	runtime.OnEvent(svc, "count", jobsIn, func(ctx context.Context, in event) error {
+		return nil
 	})
 	fntest.Run(t, srv, svc)
 	js := srv.JetStream(t)

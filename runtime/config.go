@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"strings"
@@ -42,7 +43,7 @@ type Config struct {
 	// LogFormat is json or text.
 	LogFormat string `env:"NATSFN_LOG_FORMAT" envDefault:"json"`
 	// OpsAddr is the ops HTTP address (/healthz, /readyz, /metrics);
-	// "off" disables it.
+	// "off", or empty in a Config built as a value, disables it.
 	OpsAddr string `env:"NATSFN_OPS_ADDR" envDefault:":8080"`
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration `env:"NATSFN_SHUTDOWN_TIMEOUT" envDefault:"30s"`
@@ -68,22 +69,47 @@ type Config struct {
 	// http://otel-collector:4318; spans go to <endpoint>/v1/traces.
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 	// OTLPTracesEndpoint is the full URL spans are posted to; it wins over
-	// OTLPEndpoint. The exporter reads the other OTEL_EXPORTER_OTLP_*
-	// variables (headers, timeout, compression) itself.
+	// OTLPEndpoint.
 	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	// OTLPHeaders and OTLPTracesHeaders ("k1=v1,k2=v2", values URL-encoded)
+	// go with every export; the traces ones win.
+	OTLPHeaders       string `env:"OTEL_EXPORTER_OTLP_HEADERS"`
+	OTLPTracesHeaders string `env:"OTEL_EXPORTER_OTLP_TRACES_HEADERS"`
+	// OTLPTimeout bounds one export, in milliseconds (10000 when 0).
+	OTLPTimeout int `env:"OTEL_EXPORTER_OTLP_TIMEOUT"`
+	// OTLPCompression and OTLPTracesCompression are "gzip" or "none"; the
+	// traces one wins.
+	OTLPCompression       string `env:"OTEL_EXPORTER_OTLP_COMPRESSION"`
+	OTLPTracesCompression string `env:"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"`
+	// TracesSampler and TracesSamplerArg choose which traces are kept:
+	// always_on, always_off, traceidratio, parentbased_always_on (the
+	// default), parentbased_always_off or parentbased_traceidratio, with the
+	// ratio (0 to 1, default 1) as the argument.
+	TracesSampler    string `env:"OTEL_TRACES_SAMPLER"`
+	TracesSamplerArg string `env:"OTEL_TRACES_SAMPLER_ARG"`
+	// ServiceName and ResourceAttributes ("k1=v1,k2=v2") describe the
+	// process to a tracing or metrics backend; ServiceName wins over the
+	// service's own name and over a service.name in ResourceAttributes.
+	ServiceName        string `env:"OTEL_SERVICE_NAME"`
+	ResourceAttributes string `env:"OTEL_RESOURCE_ATTRIBUTES"`
 	// OTelDisabled (OTEL_SDK_DISABLED=true) turns tracing off.
 	OTelDisabled bool `env:"OTEL_SDK_DISABLED"`
 
 	// Logger overrides the logger built from LogLevel and LogFormat.
 	Logger *slog.Logger `env:"-"`
 	// TracerProvider overrides the one built from the OTEL_* settings, e.g.
-	// a test's provider with an in-memory exporter. Run does not shut it
+	// a test's provider with an in-memory exporter. Start does not shut it
 	// down. A trace/noop provider turns tracing off.
 	TracerProvider trace.TracerProvider `env:"-"`
-	// MeterProvider overrides the Prometheus one Run builds for /metrics,
-	// e.g. a test's provider with a ManualReader. /metrics is then not
-	// served: the provider's owner exports its metrics.
+	// MeterProvider overrides the Prometheus one Start builds for /metrics,
+	// e.g. a test's provider with a ManualReader (fntest.Metrics). /metrics
+	// is then not served: the provider's owner exports its metrics.
 	MeterProvider metric.MeterProvider `env:"-"`
+	// OpsHandlers are served on the ops port beside /healthz, /readyz and
+	// /metrics, keyed by http.ServeMux pattern ("/console/", "GET /api/"):
+	// how the all-in-one serves a web console. A pattern that clashes is a
+	// configuration error; with the ops port off they are not served.
+	OpsHandlers map[string]http.Handler `env:"-"`
 }
 
 // LoadConfig reads the environment. Its error names the variable at fault.
@@ -115,11 +141,15 @@ func flattenEnvError(err error) error {
 	return err
 }
 
-// Validate reports the first setting that cannot work, naming its variable.
+// Validate fills in the defaults of the settings left zero and reports the
+// first setting that cannot work, naming its variable. So a Config built
+// as a value needs only what differs: runtime.Config{NATSURL: url} runs
+// against url with JSON logs at info level and no ops port.
 func (c *Config) Validate() error {
 	bad := func(name, format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrConfigValidation, name, fmt.Sprintf(format, args...))
 	}
+	c.defaults()
 	if strings.TrimSpace(c.NATSURL) == "" {
 		return bad("NATS_URL", "must list at least one server")
 	}
@@ -186,6 +216,18 @@ func (c *Config) Validate() error {
 			return bad(name, "%q is not an http:// or https:// URL", u)
 		}
 	}
+	for name, v := range map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": c.OTLPCompression,
+		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": c.OTLPTracesCompression} {
+		if v := strings.TrimSpace(v); v != "" && v != "gzip" && v != "none" {
+			return bad(name, "%q is not gzip or none", v)
+		}
+	}
+	if c.OTLPTimeout < 0 {
+		return bad("OTEL_EXPORTER_OTLP_TIMEOUT", "%d is not a number of milliseconds", c.OTLPTimeout)
+	}
+	if _, err := c.sampler(); err != nil {
+		return err
+	}
 	if c.InstanceID == "" {
 		c.InstanceID, _ = os.Hostname()
 	}
@@ -193,6 +235,29 @@ func (c *Config) Validate() error {
 		c.InstanceID = "local"
 	}
 	return nil
+}
+
+// defaults fills in the zero settings that have a default (an empty
+// OpsAddr stays off).
+func (c *Config) defaults() {
+	if c.NATSURL == "" {
+		c.NATSURL = "nats://127.0.0.1:4222"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 60 * time.Second
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -203,8 +268,8 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// NewLogger builds the slog logger the config asks for.
-func (c Config) NewLogger() *slog.Logger {
+// newLogger builds the slog logger the config asks for.
+func (c Config) newLogger() *slog.Logger {
 	if c.Logger != nil {
 		return c.Logger
 	}

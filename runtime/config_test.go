@@ -58,14 +58,6 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 }
 
-func TestMainExitsNonZeroOnBadConfig(t *testing.T) {
-	t.Setenv("NATSFN_REPLICAS", "lots")
-	svc := runtime.NewService(runtime.ServiceConfig{Name: "x", Version: "1.0.0"})
-	if code := runtime.MainCode(nil, svc); code != 2 {
-		t.Fatalf("exit code %d, want 2", code)
-	}
-}
-
 func TestBadServiceDeclarations(t *testing.T) {
 	srv := newServer(t)
 	cfg := srv.Config("x")

@@ -9,15 +9,21 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Connect dials NATS with the config's credentials. It retries the first
+// inboxPrefix is where the replies to a function's own requests (JetStream
+// API calls, KV, fetches) arrive: "_INBOX_<service>.>", so that its NATS
+// user may subscribe to that and not to every client's _INBOX.>.
+func inboxPrefix(service string) string { return "_INBOX_" + service }
+
+// connect dials NATS with the config's credentials. It retries the first
 // connection until ctx ends or ConnectTimeout passes, reconnects forever with
-// jittered backoff, and logs every disconnect and reconnect to logger (Run
-// passes the function's logger, which names it). The connection is named
-// "<name>/<instance>".
-func Connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) (*nats.Conn, error) {
+// jittered backoff, and logs every disconnect and reconnect to logger, which
+// names the function. The connection is named "<name>/<instance>" and its
+// inboxes are the function's own.
+func connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) (*nats.Conn, error) {
 	connected := make(chan struct{}, 1)
 	opts := []nats.Option{
 		nats.Name(name + "/" + cfg.InstanceID),
+		nats.CustomInboxPrefix(inboxPrefix(name)),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,87 +11,86 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/trace"
-)
 
-// DeadLetterStream stores every dead letter, on "deadletter.<service>.<handler>".
-const DeadLetterStream = "DEADLETTER"
+	"github.com/natsfn/natsfn/runtime/deadletter"
+)
 
 // Headers of a dead letter, added to the original message's headers.
 const (
-	HeaderDLQReason     = "Natsfn-Dlq-Reason"
-	HeaderDLQService    = "Natsfn-Dlq-Service"
-	HeaderDLQHandler    = "Natsfn-Dlq-Handler"
-	HeaderDLQConsumer   = "Natsfn-Dlq-Consumer"
-	HeaderDLQSubject    = "Natsfn-Dlq-Subject"
-	HeaderDLQStream     = "Natsfn-Dlq-Stream"
-	HeaderDLQStreamSeq  = "Natsfn-Dlq-Stream-Seq"
-	HeaderDLQDeliveries = "Natsfn-Dlq-Deliveries"
-	HeaderDLQMsgID      = "Natsfn-Dlq-Original-Msg-Id"
+	headerDLQReason     = "Natsfn-Dlq-Reason"
+	headerDLQService    = "Natsfn-Dlq-Service"
+	headerDLQHandler    = "Natsfn-Dlq-Handler"
+	headerDLQConsumer   = "Natsfn-Dlq-Consumer"
+	headerDLQSubject    = "Natsfn-Dlq-Subject"
+	headerDLQStream     = "Natsfn-Dlq-Stream"
+	headerDLQStreamSeq  = "Natsfn-Dlq-Stream-Seq"
+	headerDLQDeliveries = "Natsfn-Dlq-Deliveries"
+	headerDLQMsgID      = "Natsfn-Dlq-Original-Msg-Id"
+	headerDLQPrefix     = "Natsfn-Dlq-"
 )
 
-// DeadLetter is one message a handler gave up on, as `<fn>.dlq.list` shows it.
-type DeadLetter struct {
-	// Seq is the entry's sequence in the DEADLETTER stream; replay takes it.
-	Seq        uint64              `json:"seq"`
-	Service    string              `json:"service"`
-	Handler    string              `json:"handler"`
-	Consumer   string              `json:"consumer"`
-	Subject    string              `json:"subject"`
-	Stream     string              `json:"stream"`
-	StreamSeq  uint64              `json:"stream_seq"`
-	Deliveries int                 `json:"deliveries"`
-	Reason     string              `json:"reason"`
-	Time       time.Time           `json:"time"`
-	Header     map[string][]string `json:"headers,omitempty"`
-	Data       json.RawMessage     `json:"data"`
-}
-
-// deadLetters stores and replays one service's dead letters.
+// deadLetters stores, lists and replays one running instance's dead
+// letters.
 type deadLetters struct {
-	svc    *Service
+	run    *serviceRun
 	stream jetstream.Stream
 	subs   []*nats.Subscription
 }
 
+// deadLetterStreamDescription describes the DEADLETTER stream.
+const deadLetterStreamDescription = "natsfn dead letters: messages a handler gave up on, and their replays"
+
+// dlqEndpoints are the runtime's own endpoints of a service with event
+// handlers, built with Endpoint's machinery; list and replay are their
+// cores (nil to describe them).
+func dlqEndpoints(list, replay Handler) []*endpoint {
+	return []*endpoint{
+		{name: "dlq.list", core: list, opts: newEndpointOptions([]EndpointOption{Description("list dead letters")})},
+		{name: "dlq.replay", core: replay, opts: newEndpointOptions([]EndpointOption{Description("replay dead letters to their handler")})},
+	}
+}
+
+// deadLetterSubject is where a handler's dead letters are kept.
 func deadLetterSubject(service, handler string) string {
 	return "deadletter." + service + "." + handler
 }
 
-// deadLetterOf describes a failed delivery.
-func deadLetterOf(subject string, hdr nats.Header, data []byte, m *Message, reason string) DeadLetter {
-	return DeadLetter{
+// deadLetterOf describes a failed delivery of m.
+func deadLetterOf(m *Message, data []byte, reason string) deadletter.Entry {
+	return deadletter.Entry{
 		Service:    m.Service,
 		Handler:    m.Handler,
 		Consumer:   m.Consumer,
-		Subject:    subject,
+		Subject:    m.Subject,
 		Stream:     m.Stream,
 		StreamSeq:  m.Sequence,
 		Deliveries: m.Delivered,
 		Reason:     reason,
-		Header:     hdr,
+		Header:     m.Header,
 		Data:       data,
 	}
 }
 
 // openDeadLetters creates the DEADLETTER stream and listens for the
-// max-deliveries advisories of the service's consumers: a message whose last
-// delivery timed out never reaches settle, only the advisory tells of it.
-func openDeadLetters(ctx context.Context, svc *Service, replicas int) (*deadLetters, error) {
-	st, err := svc.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        DeadLetterStream,
-		Description: "natsfn dead letters: messages a handler gave up on",
+// max-deliveries advisories of the instance's consumers: a message whose
+// last delivery timed out never reaches settle, only the advisory tells of
+// it.
+func openDeadLetters(ctx context.Context, r *serviceRun) (*deadLetters, error) {
+	st, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        deadletter.Stream,
+		Description: deadLetterStreamDescription,
 		Subjects:    []string{"deadletter.>"},
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+		Replicas:    r.cfg.Replicas,
 		Duplicates:  10 * time.Minute,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", DeadLetterStream, err)
+		return nil, fmt.Errorf("stream %s: %w", deadletter.Stream, err)
 	}
-	d := &deadLetters{svc: svc, stream: st}
-	for _, h := range svc.events {
-		subj := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + h.topic.Stream() + "." + h.consumerName()
-		sub, err := svc.nc.QueueSubscribe(subj, "natsfn-dlq", d.onMaxDeliveries(h))
+	d := &deadLetters{run: r, stream: st}
+	for _, e := range r.events {
+		subj := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + e.topic.Stream() + "." + e.consumer
+		sub, err := r.nc.QueueSubscribe(subj, "natsfn-dlq", d.onMaxDeliveries(e))
 		if err != nil {
 			return nil, fmt.Errorf("advisory %s: %w", subj, err)
 		}
@@ -109,65 +107,69 @@ type maxDeliveriesAdvisory struct {
 	Deliveries int    `json:"deliveries"`
 }
 
-func (d *deadLetters) onMaxDeliveries(h *eventHandler) nats.MsgHandler {
+func (d *deadLetters) onMaxDeliveries(e *eventRun) nats.MsgHandler {
 	return func(msg *nats.Msg) {
+		r := d.run
 		var adv maxDeliveriesAdvisory
 		if err := json.Unmarshal(msg.Data, &adv); err != nil {
-			d.svc.logger.Warn("bad max-deliveries advisory", "error", err)
+			r.logger.Warn("bad max-deliveries advisory", "error", err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(d.svc.baseCtx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(r.base, 5*time.Second)
 		defer cancel()
-		st, err := d.svc.js.Stream(ctx, adv.Stream)
+		st, err := r.js.Stream(ctx, adv.Stream)
 		var raw *jetstream.RawStreamMsg
 		if err == nil {
 			raw, err = st.GetMsg(ctx, adv.StreamSeq)
 		}
 		if err != nil {
-			d.svc.logger.Error("dead-letter: fetch failed", "stream", adv.Stream, "seq", adv.StreamSeq, "error", err)
+			r.logger.Error("dead-letter: fetch failed", "stream", adv.Stream, "seq", adv.StreamSeq, "error", err)
 			return
 		}
-		m := &Message{Service: d.svc.cfg.Name, Handler: h.name, Consumer: adv.Consumer, Stream: adv.Stream, Sequence: adv.StreamSeq, Delivered: adv.Deliveries}
-		if d.svc.tracer != nil {
+		m := &Message{Service: r.svc.cfg.Name, Handler: e.name, Subject: raw.Subject, Header: raw.Header,
+			Consumer: adv.Consumer, Stream: adv.Stream, Sequence: adv.StreamSeq, Delivered: adv.Deliveries}
+		if r.tracer != nil {
 			// No handler span survives an ack timeout: the dead letter joins
 			// the trace the message itself carries.
-			ctx = propagator.Extract(ctx, HeaderCarrier(raw.Header))
+			ctx = propagator.Extract(ctx, headerCarrier(raw.Header))
 		}
 		reason := "max deliveries (" + strconv.Itoa(adv.Deliveries) + ") exhausted: ack wait expired"
-		if err := d.store(ctx, h, deadLetterOf(raw.Subject, raw.Header, raw.Data, m, reason)); err != nil {
-			d.svc.logger.Error("dead-letter failed", "stream", adv.Stream, "seq", adv.StreamSeq, "error", err)
+		if err := d.store(ctx, e, deadLetterOf(m, raw.Data, reason), ""); err != nil {
+			r.logger.Error("dead-letter failed", "stream", adv.Stream, "seq", adv.StreamSeq, "error", err)
 		}
 	}
 }
 
-// store publishes a dead letter. Its Nats-Msg-Id is derived from the stream
-// sequence, so the handler path and the advisory path store it once.
-func (d *deadLetters) store(ctx context.Context, h *eventHandler, dl DeadLetter) error {
+// store publishes a dead letter. Its Nats-Msg-Id is derived from the
+// original message and consumer (and, for a replay that failed again, the
+// replay), so the handler path and the advisory path store it once.
+func (d *deadLetters) store(ctx context.Context, e *eventRun, dl deadletter.Entry, idSuffix string) error {
+	r := d.run
 	hdr := nats.Header{}
 	for k, v := range dl.Header {
 		hdr[k] = append([]string(nil), v...)
 	}
 	if id := hdr.Get(nats.MsgIdHdr); id != "" {
-		hdr.Set(HeaderDLQMsgID, id)
+		hdr.Set(headerDLQMsgID, id)
 	}
-	hdr.Set(nats.MsgIdHdr, "dlq:"+dl.Stream+":"+uitoa(dl.StreamSeq)+":"+h.consumerName())
-	hdr.Set(HeaderDLQReason, oneLine(dl.Reason))
-	hdr.Set(HeaderDLQService, d.svc.cfg.Name)
-	hdr.Set(HeaderDLQHandler, h.name)
-	hdr.Set(HeaderDLQConsumer, h.consumerName())
-	hdr.Set(HeaderDLQSubject, dl.Subject)
-	hdr.Set(HeaderDLQStream, dl.Stream)
-	hdr.Set(HeaderDLQStreamSeq, uitoa(dl.StreamSeq))
-	hdr.Set(HeaderDLQDeliveries, strconv.Itoa(dl.Deliveries))
-	msg := &nats.Msg{Subject: deadLetterSubject(d.svc.cfg.Name, h.name), Header: hdr, Data: dl.Data}
+	hdr.Set(nats.MsgIdHdr, "dlq:"+dl.Stream+":"+uitoa(dl.StreamSeq)+":"+e.consumer+idSuffix)
+	hdr.Set(headerDLQReason, oneLine(dl.Reason))
+	hdr.Set(headerDLQService, r.svc.cfg.Name)
+	hdr.Set(headerDLQHandler, e.name)
+	hdr.Set(headerDLQConsumer, e.consumer)
+	hdr.Set(headerDLQSubject, dl.Subject)
+	hdr.Set(headerDLQStream, dl.Stream)
+	hdr.Set(headerDLQStreamSeq, uitoa(dl.StreamSeq))
+	hdr.Set(headerDLQDeliveries, strconv.Itoa(dl.Deliveries))
+	msg := &nats.Msg{Subject: deadLetterSubject(r.svc.cfg.Name, e.name), Header: hdr, Data: dl.Data}
 	// Its producer span replaces the original's traceparent, so that a
 	// replay continues the trace from here.
 	var span trace.Span
-	if d.svc.tracer != nil {
-		span = startSend(ctx, d.svc.tracer, msg.Subject, hdr.Get(nats.MsgIdHdr), hdr)
+	if r.tracer != nil {
+		span = startSend(ctx, r.tracer, msg.Subject, hdr.Get(nats.MsgIdHdr), hdr)
 		ctx = trace.ContextWithSpan(ctx, span)
 	}
-	ack, err := d.svc.js.PublishMsg(ctx, msg)
+	ack, err := r.js.PublishMsg(ctx, msg)
 	if err != nil {
 		err = fmt.Errorf("dead-letter %s seq %d: %w", dl.Stream, dl.StreamSeq, err)
 	}
@@ -178,94 +180,69 @@ func (d *deadLetters) store(ctx context.Context, h *eventHandler, dl DeadLetter)
 		return err
 	}
 	if !ack.Duplicate {
-		h.stats.deadLettered.Add(1)
-		h.metrics.deadLetter()
-		d.svc.logger.WarnContext(ctx, "dead-lettered", "handler", h.name,
+		e.stats.deadLettered.Add(1)
+		e.metrics.deadLetter()
+		r.logger.WarnContext(ctx, "dead-lettered", "handler", e.name,
 			"stream", dl.Stream, "stream_seq", dl.StreamSeq, "deliveries", dl.Deliveries, "reason", dl.Reason,
 			"correlation_id", hdr.Get(HeaderCorrelationID))
 	}
 	return nil
 }
 
-// fromRaw decodes a stored dead letter.
-func fromRaw(raw *jetstream.RawStreamMsg) DeadLetter {
-	h := raw.Header
-	seq, _ := strconv.ParseUint(h.Get(HeaderDLQStreamSeq), 10, 64)
-	n, _ := strconv.Atoi(h.Get(HeaderDLQDeliveries))
+// entryOf decodes a stored dead letter (or a replay of one): the original
+// message's identity and headers, as they were before it was dead-lettered.
+func entryOf(seq uint64, at time.Time, h nats.Header, data []byte) deadletter.Entry {
+	streamSeq, _ := strconv.ParseUint(h.Get(headerDLQStreamSeq), 10, 64)
+	n, _ := strconv.Atoi(h.Get(headerDLQDeliveries))
 	orig := nats.Header{}
 	for k, v := range h {
-		if !strings.HasPrefix(k, "Natsfn-Dlq-") && k != nats.MsgIdHdr {
+		if !strings.HasPrefix(k, headerDLQPrefix) && k != nats.MsgIdHdr {
 			orig[k] = v
 		}
 	}
-	if id := h.Get(HeaderDLQMsgID); id != "" {
+	if id := h.Get(headerDLQMsgID); id != "" {
 		orig.Set(nats.MsgIdHdr, id)
 	}
-	return DeadLetter{
-		Seq:        raw.Sequence,
-		Service:    h.Get(HeaderDLQService),
-		Handler:    h.Get(HeaderDLQHandler),
-		Consumer:   h.Get(HeaderDLQConsumer),
-		Subject:    h.Get(HeaderDLQSubject),
-		Stream:     h.Get(HeaderDLQStream),
-		StreamSeq:  seq,
+	return deadletter.Entry{
+		Seq:        seq,
+		Service:    h.Get(headerDLQService),
+		Handler:    h.Get(headerDLQHandler),
+		Consumer:   h.Get(headerDLQConsumer),
+		Subject:    h.Get(headerDLQSubject),
+		Stream:     h.Get(headerDLQStream),
+		StreamSeq:  streamSeq,
 		Deliveries: n,
-		Reason:     h.Get(HeaderDLQReason),
-		Time:       raw.Time,
+		Reason:     h.Get(headerDLQReason),
+		Time:       at,
 		Header:     orig,
-		Data:       raw.Data,
+		Data:       data,
 	}
 }
 
-// DLQListRequest asks `<fn>.dlq.list` for at most Limit entries (default 100).
-type DLQListRequest struct {
-	Limit int `json:"limit,omitempty"`
-}
+// filter matches the instance's dead letters, and not their replays.
+func (d *deadLetters) filter() string { return "deadletter." + d.run.svc.cfg.Name + ".*" }
 
-// DLQListReply lists a function's dead letters, oldest first.
-type DLQListReply struct {
-	Count   int          `json:"count"`
-	Entries []DeadLetter `json:"entries"`
-}
-
-// DLQReplayRequest asks `<fn>.dlq.replay` to replay one entry (Seq) or all.
-type DLQReplayRequest struct {
-	Seq uint64 `json:"seq,omitempty"`
-	All bool   `json:"all,omitempty"`
-}
-
-// DLQReplayReply lists the DEADLETTER sequences replayed.
-type DLQReplayReply struct {
-	Replayed []uint64 `json:"replayed"`
-}
-
-func (d *deadLetters) filter() string { return "deadletter." + d.svc.cfg.Name + ".>" }
-
-func (d *deadLetters) list(ctx context.Context, req DLQListRequest) (DLQListReply, error) {
+// list answers `<fn>.dlq.list`.
+func (d *deadLetters) list(ctx context.Context, req deadletter.ListRequest) (deadletter.ListReply, error) {
 	limit := req.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	reply := DLQListReply{Entries: []DeadLetter{}}
+	reply := deadletter.ListReply{Entries: []deadletter.Entry{}}
 	cons, err := d.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{d.filter()}})
 	if err != nil {
-		return reply, fmt.Errorf("list dead letters: %v: %w", err, ErrUnavailable)
+		return reply, Unavailable(err, "dead letters could not be read")
 	}
 	pending := int(cons.CachedInfo().NumPending)
 	for len(reply.Entries) < min(pending, limit) {
 		batch, err := cons.Fetch(min(pending, limit)-len(reply.Entries), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			return reply, fmt.Errorf("list dead letters: %v: %w", err, ErrUnavailable)
+			return reply, Unavailable(err, "dead letters could not be read")
 		}
 		n := 0
 		for msg := range batch.Messages() {
 			n++
-			md, _ := msg.Metadata()
-			raw := &jetstream.RawStreamMsg{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}
-			if md != nil {
-				raw.Sequence, raw.Time = md.Sequence.Stream, md.Timestamp
-			}
-			reply.Entries = append(reply.Entries, fromRaw(raw))
+			reply.Entries = append(reply.Entries, entryOfMsg(msg))
 		}
 		if n == 0 {
 			break
@@ -275,59 +252,14 @@ func (d *deadLetters) list(ctx context.Context, req DLQListRequest) (DLQListRepl
 	return reply, nil
 }
 
-func (d *deadLetters) replay(ctx context.Context, req DLQReplayRequest) (DLQReplayReply, error) {
-	reply := DLQReplayReply{Replayed: []uint64{}}
-	var seqs []uint64
-	switch {
-	case req.All:
-		l, err := d.list(ctx, DLQListRequest{Limit: 1000})
-		if err != nil {
-			return reply, err
-		}
-		for _, e := range l.Entries {
-			seqs = append(seqs, e.Seq)
-		}
-	case req.Seq > 0:
-		seqs = []uint64{req.Seq}
-	default:
-		return reply, fmt.Errorf(`give {"seq":N} or {"all":true}: %w`, ErrInvalid)
+// entryOfMsg decodes a dead letter a consumer fetched.
+func entryOfMsg(msg jetstream.Msg) deadletter.Entry {
+	var seq uint64
+	var at time.Time
+	if md, err := msg.Metadata(); err == nil {
+		seq, at = md.Sequence.Stream, md.Timestamp
 	}
-	for _, seq := range seqs {
-		if err := d.replayOne(ctx, seq); err != nil {
-			return reply, err
-		}
-		reply.Replayed = append(reply.Replayed, seq)
-	}
-	return reply, nil
-}
-
-// replayOne republishes a dead letter to its original subject for its one
-// consumer, then removes it from the DEADLETTER stream.
-func (d *deadLetters) replayOne(ctx context.Context, seq uint64) error {
-	raw, err := d.stream.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) || (err == nil && !strings.HasPrefix(raw.Subject, "deadletter."+d.svc.cfg.Name+".")) {
-		return fmt.Errorf("dead letter %d of %s: %w", seq, d.svc.cfg.Name, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("dead letter %d: %v: %w", seq, err, ErrUnavailable)
-	}
-	dl := fromRaw(raw)
-	hdr := nats.Header(dl.Header)
-	hdr.Set(nats.MsgIdHdr, hdr.Get(nats.MsgIdHdr)+":replay:"+uitoa(seq))
-	hdr.Set(HeaderReplayFor, dl.Consumer)
-	if _, err := d.svc.js.PublishMsg(ctx, &nats.Msg{Subject: dl.Subject, Header: hdr, Data: dl.Data}); err != nil {
-		return fmt.Errorf("replay %d to %s: %v: %w", seq, dl.Subject, err, ErrUnavailable)
-	}
-	if err := d.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("replayed %d but could not remove it: %v: %w", seq, err, ErrUnavailable)
-	}
-	return nil
-}
-
-// declareEndpoints adds `<fn>.dlq.list` and `<fn>.dlq.replay`.
-func (d *deadLetters) declareEndpoints(svc *Service) {
-	Endpoint(svc, "dlq.list", d.list, Concurrency(1), Description("list dead letters"))
-	Endpoint(svc, "dlq.replay", d.replay, Concurrency(1), Description("replay dead letters"))
+	return entryOf(seq, at, msg.Headers(), msg.Data())
 }
 
 func (d *deadLetters) close() {

@@ -40,6 +40,7 @@ func Emit(ctx context.Context, t Topic, v any, opts ...EmitOption) error {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	r := inv.run
 	data, err := json.Marshal(v)
 	if err != nil {
 		return Permanent(fmt.Errorf("emit %s: encode: %v: %w", t.Subject(), err, ErrInternal))
@@ -54,20 +55,20 @@ func Emit(ctx context.Context, t Topic, v any, opts ...EmitOption) error {
 	msg := &nats.Msg{Subject: t.Subject(), Data: data, Header: nats.Header{}}
 	h := msg.Header
 	h.Set(nats.MsgIdHdr, id)
-	h[HeaderCEID] = []string{id}
-	h[HeaderCEType] = []string{t.Subject()}
-	h[HeaderCESource] = []string{inv.svc.cfg.Name}
-	h[HeaderCESchema] = []string{t.ID()}
-	h[HeaderCESpecVersion] = []string{"1.0"}
-	h[HeaderCETime] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
+	h[headerCEID] = []string{id}
+	h[headerCEType] = []string{t.Subject()}
+	h[headerCESource] = []string{r.svc.cfg.Name}
+	h[headerCESchema] = []string{t.ID()}
+	h[headerCESpecVersion] = []string{"1.0"}
+	h[headerCETime] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
 	h.Set(HeaderCorrelationID, inv.msg.CorrelationID())
 	if cause := inv.msg.ID(); cause != "" {
-		h.Set(HeaderCausationID, cause)
+		h.Set(headerCausationID, cause)
 	}
 	span := inv.traceEmit(ctx, t.Subject(), id, h)
-	_, err = inv.svc.js.PublishMsg(ctx, msg)
+	_, err = r.js.PublishMsg(ctx, msg)
 	if err != nil {
-		err = fmt.Errorf("emit %s: %v: %w", t.Subject(), err, ErrUnavailable)
+		err = Unavailable(err, "%s could not be published", t.Subject())
 	}
 	if span != nil {
 		EndSpan(span, err)
@@ -80,7 +81,7 @@ func Emit(ctx context.Context, t Topic, v any, opts ...EmitOption) error {
 // trace context the triggering message carried, so a trace still crosses a
 // function that does not record it.
 func (inv *invocation) traceEmit(ctx context.Context, subject, id string, h nats.Header) trace.Span {
-	if tr := inv.svc.tracer; tr != nil {
+	if tr := inv.run.tracer; tr != nil {
 		return startSend(ctx, tr, subject, id, h)
 	}
 	for _, k := range [...]string{"traceparent", "tracestate"} {

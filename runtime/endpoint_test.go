@@ -75,13 +75,14 @@ func TestEndpointCodes(t *testing.T) {
 			for _, c := range cases {
 				msg := nats.NewMsg("echo.say")
 				msg.Data = []byte(c.body)
-				msg.Header.Set(runtime.HeaderCorrelationID, "corr-"+c.name)
+				corr := "corr-" + strings.ReplaceAll(c.name, " ", "-")
+				msg.Header.Set(runtime.HeaderCorrelationID, corr)
 				reply, err := nc.RequestMsg(msg, 2*time.Second)
 				if err != nil {
 					t.Fatalf("%s: request: %v", c.name, err)
 				}
 				code := reply.Header.Get(micro.ErrorCodeHeader)
-				if reply.Header.Get(runtime.HeaderCorrelationID) != "corr-"+c.name {
+				if reply.Header.Get(runtime.HeaderCorrelationID) != corr {
 					t.Errorf("%s: correlation id %q not echoed", c.name, reply.Header.Get(runtime.HeaderCorrelationID))
 				}
 				if c.code == 0 {

@@ -25,36 +25,38 @@ var (
 	// ErrInternal is a bug or an unexpected failure: 500.
 	ErrInternal = errors.New("internal error")
 	// ErrUnavailable means a dependency is down or a deadline passed; retrying
-	// later may succeed: 503.
+	// later may succeed: 503. Unavailable wraps a failed call in it.
 	ErrUnavailable = errors.New("unavailable")
 )
 
 // Micro error codes the runtime replies with.
 const (
-	CodeInvalid     = 400
-	CodeNotFound    = 404
-	CodeConflict    = 409
-	CodeTooLarge    = 413
-	CodeInternal    = 500
-	CodeUnavailable = 503
+	codeInvalid     = 400
+	codeNotFound    = 404
+	codeConflict    = 409
+	codeTooLarge    = 413
+	codeInternal    = 500
+	codeUnavailable = 503
 )
 
+// codeOf is the error table: each sentinel, its micro code and the name
+// an ErrorBody and a span's error.type carry.
 var codeOf = []struct {
 	err  error
 	code int
 	name string
 }{
-	{ErrInvalid, CodeInvalid, "invalid"},
-	{ErrNotFound, CodeNotFound, "not_found"},
-	{ErrConflict, CodeConflict, "conflict"},
-	{ErrTooLarge, CodeTooLarge, "too_large"},
-	{ErrUnavailable, CodeUnavailable, "unavailable"},
-	{ErrInternal, CodeInternal, "internal"},
+	{ErrInvalid, codeInvalid, "invalid"},
+	{ErrNotFound, codeNotFound, "not_found"},
+	{ErrConflict, codeConflict, "conflict"},
+	{ErrTooLarge, codeTooLarge, "too_large"},
+	{ErrUnavailable, codeUnavailable, "unavailable"},
+	{ErrInternal, codeInternal, "internal"},
 }
 
-// Code returns the micro error code for err: 0 for nil, the code of the first
-// sentinel err wraps, and 500 for anything else.
-func Code(err error) int {
+// codeFor returns the micro error code for err: 0 for nil, the code of the
+// first sentinel err wraps, and 500 for anything else.
+func codeFor(err error) int {
 	code, _ := classify(err)
 	return code
 }
@@ -69,9 +71,9 @@ func classify(err error) (int, string) {
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return CodeUnavailable, "unavailable"
+		return codeUnavailable, "unavailable"
 	}
-	return CodeInternal, "internal"
+	return codeInternal, "internal"
 }
 
 // Errorf builds an error of one of the sentinels' kinds whose text is just
@@ -92,6 +94,41 @@ type kindError struct {
 func (e *kindError) Error() string   { return e.err.Error() }
 func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
 
+// Unavailable is the one way to report that a call to NATS (or another
+// dependency) failed and a retry may succeed: a 503. what says, for the
+// caller, what could not be done ("order %s could not be read"); the
+// caller's description is that and "; try again", with none of the cause's
+// internals. The cause stays in the chain (errors.Is finds it) and in the
+// error's text, which the log line, the span and a dead letter's reason
+// show:
+//
+//	if err != nil {
+//		return runtime.Unavailable(err, "order %s could not be read", id)
+//	}
+func Unavailable(cause error, what string, args ...any) error {
+	return &unavailableError{what: fmt.Sprintf(what, args...), cause: cause}
+}
+
+// unavailableError is a failed call: what could not be done, and why.
+type unavailableError struct {
+	what  string
+	cause error
+}
+
+func (e *unavailableError) Error() string {
+	if e.cause == nil {
+		return e.what
+	}
+	return e.what + ": " + e.cause.Error()
+}
+
+func (e *unavailableError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrUnavailable}
+	}
+	return []error{e.cause, ErrUnavailable}
+}
+
 // permanentError marks an error that no retry can fix.
 type permanentError struct{ err error }
 
@@ -108,13 +145,13 @@ func Permanent(err error) error {
 	return permanentError{err: err}
 }
 
-// IsPermanent reports whether an event trigger gives up on err at once.
-func IsPermanent(err error) bool {
+// isPermanent reports whether an event trigger gives up on err at once.
+func isPermanent(err error) bool {
 	var p permanentError
 	if errors.As(err, &p) {
 		return true
 	}
-	code := Code(err)
+	code := codeFor(err)
 	return code >= 400 && code < 500
 }
 
@@ -163,9 +200,16 @@ func (b ErrorBody) encode() []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
-// errorBody describes err for a caller. Internal errors keep their text too:
-// natsfn is run by the people who read its errors.
+// errorBody describes err for a caller. Internal errors keep their text:
+// natsfn is run by the people who read its errors. A failed call
+// (Unavailable) says what could not be done, not the client library's
+// words for why.
 func errorBody(err error) ErrorBody {
 	code, name := classify(err)
-	return ErrorBody{Code: code, Error: name, Description: err.Error()}
+	desc := err.Error()
+	var u *unavailableError
+	if code == codeUnavailable && errors.As(err, &u) {
+		desc = u.what + "; try again"
+	}
+	return ErrorBody{Code: code, Error: name, Description: desc}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -26,15 +27,15 @@ func TestEventRetriedThenDeadLetteredThenReplayed(t *testing.T) {
 
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "worker", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "process", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+	runtime.OnEvent(svc, "process", jobsIn, func(ctx context.Context, in event) error {
 		if broken.Load() {
 			mu.Lock()
 			attempts = append(attempts, time.Now())
 			mu.Unlock()
-			return runtime.None{}, fmt.Errorf("database down: %w", runtime.ErrUnavailable)
+			return fmt.Errorf("database down: %w", runtime.ErrUnavailable)
 		}
 		done <- in.ID
-		return runtime.None{}, nil
+		return nil
 	}, runtime.MaxDeliver(3), runtime.BackOff(100*time.Millisecond, 300*time.Millisecond))
 	fntest.Run(t, srv, svc)
 
@@ -42,13 +43,13 @@ func TestEventRetriedThenDeadLetteredThenReplayed(t *testing.T) {
 	nc := srv.Connect(t)
 	publish(t, js, jobsIn, event{ID: "job-1"})
 
-	var list runtime.DLQListReply
+	var list deadletter.ListReply
 	fntest.Eventually(t, 10*time.Second, "a dead letter", func() bool {
 		reply, err := nc.Request("worker.dlq.list", nil, 2*time.Second)
 		if err != nil {
 			return false
 		}
-		list = runtime.DLQListReply{}
+		list = deadletter.ListReply{}
 		return json.Unmarshal(reply.Data, &list) == nil && len(list.Entries) == 1
 	})
 	mu.Lock()
@@ -90,7 +91,7 @@ func TestEventRetriedThenDeadLetteredThenReplayed(t *testing.T) {
 	}
 	fntest.Eventually(t, 5*time.Second, "an empty dead-letter list", func() bool {
 		reply, err := nc.Request("worker.dlq.list", nil, 2*time.Second)
-		var l runtime.DLQListReply
+		var l deadletter.ListReply
 		return err == nil && json.Unmarshal(reply.Data, &l) == nil && len(l.Entries) == 0
 	})
 	// Replaying what is gone is a 404.
@@ -106,9 +107,9 @@ func TestPermanentErrorTerminatesAtOnce(t *testing.T) {
 	var calls atomic.Int64
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "strict", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "check", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+	runtime.OnEvent(svc, "check", jobsIn, func(ctx context.Context, in event) error {
 		calls.Add(1)
-		return runtime.None{}, fmt.Errorf("job %s is nonsense: %w", in.ID, runtime.ErrInvalid)
+		return fmt.Errorf("job %s is nonsense: %w", in.ID, runtime.ErrInvalid)
 	}, runtime.MaxDeliver(5), runtime.BackOff(50*time.Millisecond))
 	fntest.Run(t, srv, svc)
 	js := srv.JetStream(t)
@@ -116,7 +117,7 @@ func TestPermanentErrorTerminatesAtOnce(t *testing.T) {
 	// A message that fails its schema is terminated too, without calling the handler.
 	publish(t, js, jobsIn, map[string]int{"n": 1})
 	fntest.Eventually(t, 5*time.Second, "two dead letters", func() bool {
-		return subjectCount(t, js, runtime.DeadLetterStream, "deadletter.strict.check") == 2
+		return subjectCount(t, js, deadletter.Stream, "deadletter.strict.check") == 2
 	})
 	time.Sleep(300 * time.Millisecond)
 	if calls.Load() != 1 {
@@ -131,17 +132,17 @@ func TestRedeliveredEmitsAreDeduplicated(t *testing.T) {
 	var calls atomic.Int64
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "emitter", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "relay", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+	runtime.OnEvent(svc, "relay", jobsIn, func(ctx context.Context, in event) error {
 		if err := runtime.Emit(ctx, jobsOut, event{ID: in.ID, N: 1}); err != nil {
-			return runtime.None{}, err
+			return err
 		}
 		if err := runtime.Emit(ctx, jobsOut, event{ID: in.ID, N: 2}); err != nil {
-			return runtime.None{}, err
+			return err
 		}
 		if calls.Add(1) < 3 {
-			return runtime.None{}, fmt.Errorf("crash after emitting: %w", runtime.ErrUnavailable)
+			return fmt.Errorf("crash after emitting: %w", runtime.ErrUnavailable)
 		}
-		return runtime.None{}, nil
+		return nil
 	}, runtime.BackOff(50*time.Millisecond))
 	fntest.Run(t, srv, svc)
 	js := srv.JetStream(t)
@@ -162,8 +163,8 @@ func TestRedeliveredEmitsAreDeduplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := raw.Header
-	if h.Get(runtime.HeaderCorrelationID) != "corr-1" || h.Get(runtime.HeaderCausationID) != "JOBS:1" ||
-		h[runtime.HeaderCESchema][0] != "jobs.done.v1" || h.Get("Nats-Msg-Id") == "" {
+	if h.Get(runtime.HeaderCorrelationID) != "corr-1" || h.Get("Natsfn-Causation-Id") != "JOBS:1" ||
+		h["ce-dataschema"][0] != "jobs.done.v1" || h.Get("Nats-Msg-Id") == "" {
 		t.Fatalf("envelope %v", h)
 	}
 }
@@ -178,13 +179,13 @@ func TestTwoInstancesShareConsumer(t *testing.T) {
 	for i := range 2 {
 		svc := runtime.NewService(runtime.ServiceConfig{Name: "pool", Version: "1.0.0"})
 		jobsStream(svc)
-		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
 			time.Sleep(2 * time.Millisecond)
 			per[i].Add(1)
 			mu.Lock()
 			seen[in.ID]++
 			mu.Unlock()
-			return runtime.None{}, nil
+			return nil
 		}, runtime.Concurrency(4))
 		fntest.RunConfig(t, srv.Config(fmt.Sprintf("i%d", i)), svc)
 	}
@@ -215,11 +216,11 @@ func TestPauseSurvivesAnotherInstance(t *testing.T) {
 	newSvc := func() *runtime.Service {
 		svc := runtime.NewService(runtime.ServiceConfig{Name: "pauser", Version: "1.0.0"})
 		jobsStream(svc)
-		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
 			if err := runtime.Pause(ctx, time.Minute); err != nil {
-				return runtime.None{}, err
+				return err
 			}
-			return runtime.None{}, runtime.RetryAfter(time.Minute, fmt.Errorf("gateway down: %w", runtime.ErrUnavailable))
+			return runtime.RetryAfter(time.Minute, fmt.Errorf("gateway down: %w", runtime.ErrUnavailable))
 		})
 		return svc
 	}
@@ -250,8 +251,8 @@ func TestAckWaitFromConfig(t *testing.T) {
 	newSvc := func(name string) *runtime.Service {
 		svc := runtime.NewService(runtime.ServiceConfig{Name: name, Version: "1.0.0"})
 		jobsStream(svc)
-		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-			return runtime.None{}, nil
+		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
+			return nil
 		}, runtime.AckWait(15*time.Second))
 		return svc
 	}

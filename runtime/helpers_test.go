@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -97,3 +99,6 @@ func natsMsg(subject, body string) *nats.Msg {
 	m.Data = []byte(body)
 	return m
 }
+
+// quietLogger discards what it is given (NATSFN_TEST_LOGS=1 is for fntest's configs).
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -117,7 +116,7 @@ func endKVSpan(span trace.Span, o kvOp, rev uint64, err error) {
 		EndSpan(span, err)
 	default:
 		span.SetAttributes(attrOutcome.String(outcomeFailed))
-		EndSpan(span, fmt.Errorf("%w: %w", err, ErrUnavailable))
+		EndSpan(span, Unavailable(err, "kv %s could not be written", opNames[o]))
 	}
 }
 

@@ -39,7 +39,8 @@ type Message struct {
 	Service string
 	// Handler is the endpoint or event handler name.
 	Handler string
-	// Subject is the subject the message arrived on.
+	// Subject is the subject the message arrived on (for a replayed dead
+	// letter, the subject it first arrived on).
 	Subject string
 	// Header holds the NATS headers; nil when the message had none.
 	Header nats.Header
@@ -49,37 +50,39 @@ type Message struct {
 	Schema Schema
 
 	// Stream, Sequence, Consumer and Delivered describe a JetStream delivery
-	// (KindEvent only). Delivered is 1 on the first delivery.
+	// (KindEvent only). Delivered is 1 on the first delivery. A replayed
+	// dead letter keeps the stream, sequence and consumer of the message
+	// it was, so that its emits get the same Nats-Msg-Ids; Delivered counts
+	// the replay's deliveries.
 	Stream    string
 	Sequence  uint64
 	Consumer  string
 	Delivered int
 
 	// correlation follows one business flow across every message: the
-	// X-Correlation-ID header, or one made on first use.
+	// X-Correlation-ID header when it is a valid one, or one made on first
+	// use. made says which.
 	correlation     string
 	correlationOnce sync.Once
-	correlationMade bool
+	made            bool
 }
 
 // CorrelationID returns the message's correlation id: the X-Correlation-ID
 // it arrived with, or a new one made the first time anyone asks, so a
-// request that never needs one pays nothing for it.
+// request that never needs one pays nothing for it. A header over 128
+// bytes or with other than visible ASCII is not copied anywhere: an event
+// that carries one gets a new id (a request with one is refused).
 func (m *Message) CorrelationID() string {
 	m.correlationOnce.Do(func() {
-		if m.correlation == "" {
-			m.correlation = m.HeaderValue(HeaderCorrelationID)
+		if v := m.HeaderValue(HeaderCorrelationID); validCorrelationID(v) {
+			m.correlation = v
+			return
 		}
-		if m.correlation == "" {
-			m.correlation = nuid.Next()
-			m.correlationMade = true
-		}
+		m.correlation = nuid.Next()
+		m.made = true
 	})
 	return m.correlation
 }
-
-// SetCorrelationID sets the correlation id before anyone has read it.
-func (m *Message) SetCorrelationID(id string) { m.correlation = id }
 
 // HeaderValue returns the first value of a header, or "".
 func (m *Message) HeaderValue(key string) string {
@@ -99,7 +102,7 @@ func (m *Message) HeaderValue(key string) string {
 // ID returns the message's identity for causation: its ce-id or Nats-Msg-Id
 // header, or "<stream>:<seq>" for an event without either.
 func (m *Message) ID() string {
-	if id := m.HeaderValue(HeaderCEID); id != "" {
+	if id := m.HeaderValue(headerCEID); id != "" {
 		return id
 	}
 	if id := m.HeaderValue(nats.MsgIdHdr); id != "" {
@@ -111,8 +114,6 @@ func (m *Message) ID() string {
 	return ""
 }
 
-type messageKey struct{}
-
 // MessageFrom returns the message the current handler is serving, or nil
 // outside a handler.
 func MessageFrom(ctx context.Context) *Message {
@@ -121,19 +122,4 @@ func MessageFrom(ctx context.Context) *Message {
 		return nil
 	}
 	return inv.msg
-}
-
-// CorrelationID returns the correlation id of the current handler's message.
-func CorrelationID(ctx context.Context) string {
-	if m := MessageFrom(ctx); m != nil {
-		return m.CorrelationID()
-	}
-	return ""
-}
-
-// correlationUsed reports whether the correlation id was made here.
-func (m *Message) correlationUsed() bool {
-	// Reading correlationMade without the Once is safe: it is written inside
-	// the Once, and only the handler's own goroutine replies.
-	return m.correlationMade
 }

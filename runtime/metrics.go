@@ -141,7 +141,7 @@ type gauge struct {
 var instrumentNameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]{0,254}$`)
 
 // Gauge reports a value the function owns as a metric, read at every
-// scrape, with the label function=<service>. Declare it before Run, like
+// scrape, with the label function=<service>. Declare it before Start, like
 // Stream and OnStart. read must be quick and safe to call from any
 // goroutine. The payments function reports its circuit breaker this way:
 //
@@ -154,17 +154,18 @@ func (s *Service) Gauge(name, description string, read func() int64) {
 	s.gauges = append(s.gauges, gauge{name: name, description: description, read: read})
 }
 
-// registerMetrics reports the service's gauges, consumer figures and
+// registerMetrics reports the instance's gauges, consumer figures and
 // connection state at every collection. The callback reads atomics only.
-func (s *Service) registerMetrics() error {
-	in := s.metrics
+func (r *serviceRun) registerMetrics() error {
+	in := r.metrics
 	if in == nil {
 		return nil
 	}
-	fnOpt := []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("function", s.cfg.Name)))}
-	custom := make([]metric.Int64ObservableGauge, len(s.gauges))
+	gauges := r.svc.gauges
+	fnOpt := []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("function", r.svc.cfg.Name)))}
+	custom := make([]metric.Int64ObservableGauge, len(gauges))
 	observables := []metric.Observable{in.inFlight, in.pending, in.ackPending, in.connected, in.reconnects}
-	for i, g := range s.gauges {
+	for i, g := range gauges {
 		inst, err := in.meter.Int64ObservableGauge(g.name, metric.WithDescription(g.description))
 		if err != nil {
 			return fmt.Errorf("gauge %s: %w", g.name, err)
@@ -173,21 +174,21 @@ func (s *Service) registerMetrics() error {
 		observables = append(observables, inst)
 	}
 	reg, err := in.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for _, e := range s.endpoints {
+		for _, e := range r.endpoints {
 			o.ObserveInt64(in.inFlight, e.stats.inFlight.Load(), e.metrics.observe...)
 		}
-		for _, h := range s.events {
-			o.ObserveInt64(in.inFlight, h.stats.inFlight.Load(), h.metrics.observe...)
-			o.ObserveInt64(in.pending, h.stats.numPending.Load(), h.metrics.observe...)
-			o.ObserveInt64(in.ackPending, h.stats.ackPending.Load(), h.metrics.observe...)
+		for _, e := range r.events {
+			o.ObserveInt64(in.inFlight, e.stats.inFlight.Load(), e.metrics.observe...)
+			o.ObserveInt64(in.pending, e.stats.numPending.Load(), e.metrics.observe...)
+			o.ObserveInt64(in.ackPending, e.stats.ackPending.Load(), e.metrics.observe...)
 		}
 		up := int64(0)
-		if s.nc.IsConnected() {
+		if r.nc.IsConnected() {
 			up = 1
 		}
 		o.ObserveInt64(in.connected, up, fnOpt...)
-		o.ObserveInt64(in.reconnects, int64(s.nc.Stats().Reconnects), fnOpt...)
-		for i, g := range s.gauges {
+		o.ObserveInt64(in.reconnects, int64(r.nc.Stats().Reconnects), fnOpt...)
+		for i, g := range gauges {
 			o.ObserveInt64(custom[i], g.read(), fnOpt...)
 		}
 		return nil
@@ -195,6 +196,6 @@ func (s *Service) registerMetrics() error {
 	if err != nil {
 		return fmt.Errorf("metrics callback: %w", err)
 	}
-	s.metricsReg = reg
+	r.metricsReg = reg
 	return nil
 }

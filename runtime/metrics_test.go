@@ -15,7 +15,7 @@ import (
 // code, and each call is timed.
 func TestEndpointMetrics(t *testing.T) {
 	srv := fntest.NewServer(t)
-	mr := newMeterRecorder(t)
+	mr := newMetrics(t)
 	cfg := srv.Config("metrics")
 	cfg.MeterProvider = mr
 	fntest.RunConfig(t, cfg, echoService(4))
@@ -46,7 +46,7 @@ func TestEndpointMetrics(t *testing.T) {
 		}
 		// The endpoint's figures are recorded after the reply is sent.
 		fntest.Eventually(t, 2*time.Second, fmt.Sprintf("%s%v = %d", c.name, c.labels, c.want), func() bool {
-			return mr.value(t, c.name, labels...) == c.want
+			return value(mr, c.name, labels...) == c.want
 		})
 	}
 }
@@ -55,21 +55,21 @@ func TestEndpointMetrics(t *testing.T) {
 // are counted per handler, and a function's own gauge is reported.
 func TestEventMetrics(t *testing.T) {
 	srv := fntest.NewServer(t)
-	mr := newMeterRecorder(t)
+	mr := newMetrics(t)
 	var calls atomic.Int64
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "worker", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "flaky", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+	runtime.OnEvent(svc, "flaky", jobsIn, func(ctx context.Context, in event) error {
 		if calls.Add(1) <= 2 {
-			return runtime.None{}, fmt.Errorf("database down: %w", runtime.ErrUnavailable)
+			return fmt.Errorf("database down: %w", runtime.ErrUnavailable)
 		}
-		return runtime.None{}, nil
+		return nil
 	}, runtime.BackOff(20*time.Millisecond))
-	runtime.OnEvent(svc, "strict", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, fmt.Errorf("job %s: %w", in.ID, runtime.ErrInvalid)
+	runtime.OnEvent(svc, "strict", jobsIn, func(ctx context.Context, in event) error {
+		return fmt.Errorf("job %s: %w", in.ID, runtime.ErrInvalid)
 	})
-	runtime.OnEvent(svc, "doomed", jobsOut, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, fmt.Errorf("always down: %w", runtime.ErrUnavailable)
+	runtime.OnEvent(svc, "doomed", jobsOut, func(ctx context.Context, in event) error {
+		return fmt.Errorf("always down: %w", runtime.ErrUnavailable)
 	}, runtime.MaxDeliver(2), runtime.BackOff(20*time.Millisecond))
 	var breaker atomic.Int64
 	breaker.Store(2)
@@ -103,7 +103,7 @@ func TestEventMetrics(t *testing.T) {
 		{"worker.breaker.state", []string{"function", "worker"}, 2},
 	} {
 		fntest.Eventually(t, 5*time.Second, fmt.Sprintf("%s%v = %d", c.name, c.labels, c.want), func() bool {
-			return mr.value(t, c.name, c.labels...) == c.want
+			return value(mr, c.name, c.labels...) == c.want
 		})
 	}
 }

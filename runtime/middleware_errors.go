@@ -6,10 +6,10 @@ import (
 	"fmt"
 )
 
-// MapErrors normalizes what a handler returns so that the edge can map it to
+// mapErrors normalizes what a handler returns so that the edge can map it to
 // a code: a deadline or cancellation becomes ErrUnavailable, and anything the
 // runtime cannot classify stays a 500.
-func MapErrors() Middleware {
+func mapErrors() Middleware {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
 			out, err := next.Handle(ctx, m)

@@ -4,9 +4,9 @@ import (
 	"context"
 )
 
-// LimitBytes rejects a payload over n bytes with a 413 before anything
+// limitBytes rejects a payload over n bytes with a 413 before anything
 // decodes it. n <= 0 means no limit.
-func LimitBytes(n int) Middleware {
+func limitBytes(n int) Middleware {
 	return func(next Handler) Handler {
 		if n <= 0 {
 			return next

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Log writes one line per failed message at warn (4xx) or error (5xx) level
+// logged writes one line per failed message at warn (4xx) or error (5xx) level
 // and, at debug level, one per success. It logs with the handler's context,
 // so every line names the handler, the correlation id and, when tracing is
 // on, the trace and span ids; the service's logger adds the function.
-func Log(logger *slog.Logger) Middleware {
+func logged(logger *slog.Logger) Middleware {
 	logger = withContextAttrs(logger)
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
@@ -32,7 +32,7 @@ func Log(logger *slog.Logger) Middleware {
 				logger.LogAttrs(ctx, slog.LevelDebug, "handled", attrs...)
 				return out, nil
 			}
-			code := Code(err)
+			code := codeFor(err)
 			attrs = append(attrs, slog.Int("code", code), slog.String("error", err.Error()))
 			var p *panicError
 			if errors.As(err, &p) {

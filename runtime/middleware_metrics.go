@@ -28,7 +28,7 @@ func measure(hm *handlerMetrics) Middleware {
 			}
 			in.handled.Add(ctx, 1, hm.failed...)
 			in.duration.Record(ctx, elapsed, hm.failedDur...)
-			if opts, ok := hm.byCode[Code(err)]; ok {
+			if opts, ok := hm.byCode[codeFor(err)]; ok {
 				in.errors.Add(ctx, 1, opts...)
 			}
 			return out, err

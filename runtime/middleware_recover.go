@@ -6,9 +6,9 @@ import (
 	goruntime "runtime"
 )
 
-// Recover turns a panic in the handler into a 500 error so that the process
+// recovered turns a panic in the handler into a 500 error so that the process
 // lives on. The stack is kept in the error for the logs.
-func Recover() Middleware {
+func recovered() Middleware {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) (out []byte, err error) {
 			defer func() {

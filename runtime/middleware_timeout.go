@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// Timeout bounds a handler's context. A handler that overruns sees its
+// timeout bounds a handler's context. A handler that overruns sees its
 // context done and its error becomes a 503. d <= 0 means no bound.
 //
 // The bound costs nothing until the handler looks at ctx.Done(): most
 // handlers that only compute never do, and a per-message timer was about 5%
 // of a small endpoint's throughput. A handler that waits (on NATS, HTTP...)
 // selects on Done, and only then is a timer armed.
-func Timeout(d time.Duration) Middleware {
+func timeout(d time.Duration) Middleware {
 	return func(next Handler) Handler {
 		if d <= 0 {
 			return next

@@ -15,7 +15,7 @@ import (
 // for a failed event and for a request answered with a 5xx; a 4xx reply is
 // the service working as designed, so it is noted but not a failure.
 //
-// Run leaves it out of the chain when tracing is off.
+// The chain leaves it out of the chain when tracing is off.
 func traced(tr trace.Tracer, site handlerSite) Middleware {
 	kind := trace.SpanKindServer
 	if site.kind == KindEvent {
@@ -31,14 +31,14 @@ func traced(tr trace.Tracer, site handlerSite) Middleware {
 		semconv.MessagingDestinationName(site.subject),
 	}
 	if site.consumer != "" {
-		static = append(static, semconv.MessagingConsumerGroupName(site.consumer), AttrStream.String(site.stream))
+		static = append(static, semconv.MessagingConsumerGroupName(site.consumer), attrStream.String(site.stream))
 	}
 	opts := []trace.SpanStartOption{trace.WithSpanKind(kind)}
 	name := "process " + site.subject
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
 			if m.Header != nil {
-				ctx = propagator.Extract(ctx, HeaderCarrier(m.Header))
+				ctx = propagator.Extract(ctx, headerCarrier(m.Header))
 			}
 			ctx, span := tr.Start(ctx, name, opts...)
 			if span.IsRecording() {
@@ -49,7 +49,7 @@ func traced(tr trace.Tracer, site handlerSite) Middleware {
 			}
 			out, err := next.Handle(ctx, m)
 			if err != nil {
-				recordError(span, err, m.Kind == KindEvent || Code(err) >= 500)
+				recordError(span, err, m.Kind == KindEvent || codeFor(err) >= 500)
 			}
 			span.End()
 			return out, err
@@ -61,6 +61,9 @@ func traced(tr trace.Tracer, site handlerSite) Middleware {
 // that change with every message, copying static only when there are some.
 func messageAttrs(m *Message, static []attribute.KeyValue) []attribute.KeyValue {
 	corr := m.HeaderValue(HeaderCorrelationID)
+	if !validCorrelationID(corr) {
+		corr = ""
+	}
 	if m.Kind != KindEvent && corr == "" {
 		return static
 	}
@@ -68,10 +71,10 @@ func messageAttrs(m *Message, static []attribute.KeyValue) []attribute.KeyValue 
 	copy(attrs, static)
 	if m.Kind == KindEvent {
 		attrs = append(attrs, semconv.MessagingMessageID(m.ID()),
-			AttrDeliveryCount.Int(m.Delivered), AttrStreamSequence.Int64(int64(m.Sequence)))
+			attrDeliveryCount.Int(m.Delivered), attrStreamSequence.Int64(int64(m.Sequence)))
 	}
 	if corr != "" {
-		attrs = append(attrs, AttrCorrelationID.String(corr))
+		attrs = append(attrs, attrCorrelationID.String(corr))
 	}
 	return attrs
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 )
 
 // Schema validates a JSON document before a handler sees it.
@@ -14,12 +15,24 @@ type Schema interface {
 	Validate(doc []byte) error
 }
 
-// Validate checks the payload against the message's schema, when it has one,
-// and rejects it with a 400 before the handler decodes it. An empty request
-// counts as {}, so `nats req svc.get ”` works where nothing is required.
-func Validate() Middleware {
+// validated refuses with a 400, before the handler decodes anything, a
+// payload that is not UTF-8 (Go's decoder would store U+FFFD in its place),
+// a request whose X-Correlation-ID is not 1 to 128 visible ASCII
+// characters, and a payload its schema rejects. An empty request counts as
+// {} for the schema, so `nats req svc.get ”` works where nothing is
+// required.
+func validated() Middleware {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
+			if !utf8.Valid(m.Data) {
+				return nil, Errorf(ErrInvalid, "payload is not valid UTF-8")
+			}
+			if m.Kind == KindRequest {
+				if v := m.HeaderValue(HeaderCorrelationID); v != "" && !validCorrelationID(v) {
+					return nil, Errorf(ErrInvalid, "header %s: %d bytes; it must be 1 to %d visible ASCII characters",
+						HeaderCorrelationID, len(v), maxCorrelationID)
+				}
+			}
 			if m.Schema != nil {
 				if len(m.Data) == 0 && m.Kind == KindRequest {
 					m.Data = []byte("{}")

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/deadletter"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -41,8 +42,8 @@ func TestReadyzFollowsNATS(t *testing.T) {
 	srv := fntest.NewServerAt(t, natsPort, dir)
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "ready", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, nil
+	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
+		return nil
 	})
 	opsAddr, _ := freeAddr(t)
 	cfg := srv.Config("ready")
@@ -101,15 +102,15 @@ func TestMetricsScrape(t *testing.T) {
 		}
 		return echoOut{Echo: in.Msg}, nil
 	})
-	runtime.OnEvent(svc, "strict", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, runtime.Errorf(runtime.ErrInvalid, "never")
+	runtime.OnEvent(svc, "strict", jobsIn, func(ctx context.Context, in event) error {
+		return runtime.Errorf(runtime.ErrInvalid, "never")
 	})
 	var flaky atomic.Bool
-	runtime.OnEvent(svc, "flaky", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+	runtime.OnEvent(svc, "flaky", jobsIn, func(ctx context.Context, in event) error {
 		if flaky.CompareAndSwap(false, true) {
-			return runtime.None{}, runtime.Errorf(runtime.ErrUnavailable, "once")
+			return runtime.Errorf(runtime.ErrUnavailable, "once")
 		}
-		return runtime.None{}, nil
+		return nil
 	}, runtime.BackOff(20*time.Millisecond))
 	svc.Gauge("scraped.breaker.state", "0 closed, 1 half-open, 2 open.", func() int64 { return 1 })
 	opsAddr, _ := freeAddr(t)
@@ -125,7 +126,7 @@ func TestMetricsScrape(t *testing.T) {
 	js := srv.JetStream(t)
 	publish(t, js, jobsIn, event{ID: "x"})
 	fntest.Eventually(t, 5*time.Second, "a dead letter", func() bool {
-		return subjectCount(t, js, runtime.DeadLetterStream, "deadletter.scraped.strict") == 1
+		return subjectCount(t, js, deadletter.Stream, "deadletter.scraped.strict") == 1
 	})
 
 	var families map[string]*dto.MetricFamily

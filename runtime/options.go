@@ -4,59 +4,115 @@ import (
 	"time"
 )
 
-// Option tunes one endpoint or event handler. Options that do not apply to a
-// trigger kind are ignored by it.
-type Option func(*handlerOptions)
+// EndpointOption tunes an endpoint (Endpoint).
+type EndpointOption interface{ endpoint(*endpointOptions) }
 
+// EventOption tunes an event handler (OnEvent).
+type EventOption interface{ event(*eventOptions) }
+
+// Option tunes either kind of handler. An option that fits only one kind
+// is only that kind's option type, so using it on the other does not
+// compile, as jetstream's PullMaxMessages is both a PullConsumeOpt and a
+// PullMessagesOpt.
+type Option interface {
+	EndpointOption
+	EventOption
+}
+
+// handlerOptions are what both kinds have.
 type handlerOptions struct {
-	schema        Schema
-	timeout       time.Duration
-	concurrency   int
-	maxBytes      int
-	metadata      map[string]string
-	description   string
+	timeout     time.Duration
+	concurrency int
+	maxBytes    int
+	description string
+}
+
+type endpointOptions struct {
+	handlerOptions
+	schema Schema
+}
+
+type eventOptions struct {
+	handlerOptions
 	ackWait       time.Duration
 	maxDeliver    int
 	backOff       []time.Duration
+	backOffGiven  bool
 	maxAckPending int
 }
 
 // Defaults for handlers that set nothing.
 const (
-	DefaultTimeout = 10 * time.Second
-	// DefaultEventConcurrency is how many events one instance handles at
+	defaultTimeout = 10 * time.Second
+	// defaultEventConcurrency is how many events one instance handles at
 	// once. Endpoints default to one request at a time (see Concurrency).
-	DefaultEventConcurrency = 64
-	DefaultMaxBytes         = 1 << 20
-	DefaultAckWait          = 30 * time.Second
-	DefaultMaxDeliver       = 5
-	DefaultMaxAckPending    = 256
+	defaultEventConcurrency = 64
+	defaultMaxBytes         = 1 << 20
+	defaultAckWait          = 30 * time.Second
+	defaultMaxDeliver       = 5
+	defaultMaxAckPending    = 256
 )
 
-// DefaultBackOff is the redelivery schedule after transient failures.
+// defaultBackOff is the redelivery schedule after transient failures; it is
+// cut to the handler's MaxDeliver.
 var defaultBackOff = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
 
-func newHandlerOptions(opts []Option) handlerOptions {
-	o := handlerOptions{
-		timeout:       DefaultTimeout,
-		maxBytes:      DefaultMaxBytes,
-		ackWait:       DefaultAckWait,
-		maxDeliver:    DefaultMaxDeliver,
-		backOff:       defaultBackOff,
-		maxAckPending: DefaultMaxAckPending,
-	}
+var defaultHandlerOptions = handlerOptions{timeout: defaultTimeout, maxBytes: defaultMaxBytes}
+
+func newEndpointOptions(opts []EndpointOption) endpointOptions {
+	o := endpointOptions{handlerOptions: defaultHandlerOptions}
 	for _, opt := range opts {
-		opt(&o)
+		opt.endpoint(&o)
+	}
+	if o.concurrency == 0 {
+		o.concurrency = 1
 	}
 	return o
 }
 
+func newEventOptions(opts []EventOption) eventOptions {
+	o := eventOptions{
+		handlerOptions: defaultHandlerOptions,
+		ackWait:        defaultAckWait,
+		maxDeliver:     defaultMaxDeliver,
+		maxAckPending:  defaultMaxAckPending,
+	}
+	o.concurrency = defaultEventConcurrency
+	for _, opt := range opts {
+		opt.event(&o)
+	}
+	if !o.backOffGiven {
+		o.backOff = defaultBackOff
+		if o.maxDeliver > 0 && len(o.backOff) > o.maxDeliver {
+			o.backOff = o.backOff[:o.maxDeliver]
+		}
+	}
+	return o
+}
+
+// both is an option of either kind.
+type both func(*handlerOptions)
+
+func (f both) endpoint(o *endpointOptions) { f(&o.handlerOptions) }
+func (f both) event(o *eventOptions)       { f(&o.handlerOptions) }
+
+// endpointOnly and eventOnly are options of one kind.
+type (
+	endpointOnly func(*endpointOptions)
+	eventOnly    func(*eventOptions)
+)
+
+func (f endpointOnly) endpoint(o *endpointOptions) { f(o) }
+func (f eventOnly) event(o *eventOptions)          { f(o) }
+
 // WithSchema validates an endpoint's request against s before the handler
 // runs. Event handlers take their schema from the Topic.
-func WithSchema(s Schema) Option { return func(o *handlerOptions) { o.schema = s } }
+func WithSchema(s Schema) EndpointOption {
+	return endpointOnly(func(o *endpointOptions) { o.schema = s })
+}
 
 // WithTimeout bounds each call of the handler (default 10s; 0 means none).
-func WithTimeout(d time.Duration) Option { return func(o *handlerOptions) { o.timeout = d } }
+func WithTimeout(d time.Duration) Option { return both(func(o *handlerOptions) { o.timeout = d }) }
 
 // Concurrency sets how many messages one instance handles at once.
 //
@@ -68,40 +124,41 @@ func WithTimeout(d time.Duration) Option { return func(o *handlerOptions) { o.ti
 // on that many workers, and the runtime's own figures in the endpoint's
 // stats data stay honest. runtime/README.md has the measurements.
 //
-// An event handler defaults to DefaultEventConcurrency, bounded by
-// MaxAckPending.
-func Concurrency(n int) Option { return func(o *handlerOptions) { o.concurrency = max(n, 1) } }
+// An event handler defaults to 64, bounded by its consumer's 256
+// messages awaiting an ack across all instances.
+func Concurrency(n int) Option { return both(func(o *handlerOptions) { o.concurrency = max(n, 1) }) }
 
 // MaxBytes rejects larger payloads with a 413 (default 1 MiB).
-func MaxBytes(n int) Option { return func(o *handlerOptions) { o.maxBytes = n } }
-
-// Metadata annotates the endpoint in `nats micro info`.
-func Metadata(md map[string]string) Option { return func(o *handlerOptions) { o.metadata = md } }
+func MaxBytes(n int) Option { return both(func(o *handlerOptions) { o.maxBytes = n }) }
 
 // Description describes the handler in its micro endpoint metadata.
-func Description(s string) Option { return func(o *handlerOptions) { o.description = s } }
+func Description(s string) Option { return both(func(o *handlerOptions) { o.description = s }) }
 
 // AckWait is how long the server waits for an ack before redelivering
-// (default 30s). Long handlers send InProgress to extend it.
-func AckWait(d time.Duration) Option { return func(o *handlerOptions) { o.ackWait = d } }
+// (default 30s; NATSFN_ACK_WAIT overrides it for every handler). Long
+// handlers are kept alive with InProgress.
+func AckWait(d time.Duration) EventOption {
+	return eventOnly(func(o *eventOptions) { o.ackWait = d })
+}
 
 // MaxDeliver is how many deliveries a message gets before it is
-// dead-lettered (default 5).
-func MaxDeliver(n int) Option { return func(o *handlerOptions) { o.maxDeliver = n } }
+// dead-lettered (default 5; -1 means no limit).
+func MaxDeliver(n int) EventOption {
+	return eventOnly(func(o *eventOptions) { o.maxDeliver = n })
+}
 
 // BackOff is the redelivery delay after the 1st, 2nd, ... transient failure;
 // the last value repeats. It drives NakWithDelay, since the server's own
-// consumer BackOff applies to ack timeouts only.
-func BackOff(delays ...time.Duration) Option {
-	return func(o *handlerOptions) { o.backOff = append([]time.Duration(nil), delays...) }
+// consumer BackOff applies to ack timeouts only. The default is 1s, 5s,
+// 15s, 30s, cut to MaxDeliver; a BackOff longer than MaxDeliver is a
+// configuration error, since its tail could never apply.
+func BackOff(delays ...time.Duration) EventOption {
+	delays = append([]time.Duration(nil), delays...)
+	return eventOnly(func(o *eventOptions) { o.backOff, o.backOffGiven = delays, true })
 }
 
-// MaxAckPending bounds the messages delivered and not yet acked across all
-// instances (default 256).
-func MaxAckPending(n int) Option { return func(o *handlerOptions) { o.maxAckPending = n } }
-
 // delayFor returns the BackOff delay after the given delivery.
-func (o handlerOptions) delayFor(delivered int) time.Duration {
+func (o eventOptions) delayFor(delivered int) time.Duration {
 	if len(o.backOff) == 0 {
 		return 0
 	}

@@ -25,9 +25,9 @@ func TestConsumerRebindsAfterPartition(t *testing.T) {
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "cutoff", Version: "1.0.0"})
 	jobsStream(svc)
 	// AckWait 2s: pulls expire after 1s, with a heartbeat every 0.5s.
-	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
 		handled.Store(in.ID, true)
-		return runtime.None{}, nil
+		return nil
 	}, runtime.AckWait(2*time.Second))
 	var logs fntest.Buffer
 	cfg := srv.Config("cut")

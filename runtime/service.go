@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -39,25 +37,15 @@ var (
 	tokenRe  = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 )
 
-// Validate reports the first problem with the config.
-func (c ServiceConfig) Validate() error {
-	if !nameRe.MatchString(c.Name) {
-		return fmt.Errorf("%w: service name %q: use letters, digits, '-' and '_'", ErrConfigValidation, c.Name)
-	}
-	if !semverRe.MatchString(c.Version) {
-		return fmt.Errorf("%w: service %s: version %q is not semver", ErrConfigValidation, c.Name, c.Version)
-	}
-	return nil
-}
-
 // Deps is what a function gets when its service starts: the connection and
 // JetStream, for the KV buckets it owns, plus the logger and settings.
+// Each running instance of a service gets its own.
 type Deps struct {
-	// Conn is the service's NATS connection.
+	// Conn is the instance's NATS connection.
 	Conn *nats.Conn
 	// JetStream is the new jetstream API on Conn.
 	JetStream jetstream.JetStream
-	// Logger is the service's logger.
+	// Logger is the instance's logger.
 	Logger *slog.Logger
 	// Replicas is the replica count for streams and buckets (NATSFN_REPLICAS).
 	Replicas int
@@ -72,63 +60,53 @@ type Deps struct {
 	Tracer trace.Tracer
 }
 
-// Service is one function: a micro service with endpoints and event
-// handlers. Declare everything before Run; a Service runs once.
+// Service declares one function: a micro service with endpoints and event
+// handlers, the streams it publishes to and what it opens when it starts.
+// It is a declaration, as an http.ServeMux is: Start runs it, as often and
+// as many times at once as wanted, and never changes it. Declare
+// everything before the first Start.
 type Service struct {
 	cfg        ServiceConfig
 	middleware []Middleware
 	endpoints  []*endpoint
 	events     []*eventHandler
 	streams    []jetstream.StreamConfig
-	onStart    []func(context.Context, Deps) error
+	openers    []opener
 	gauges     []gauge
-
-	ready chan struct{}
-
-	// Set by Run.
-	mu      sync.Mutex
-	running bool
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	micro   micro.Service
-	logger  *slog.Logger
-	baseCtx context.Context
-	// handlerCtx is baseCtx without its cancellation: the parent of every
-	// handler's context.
-	handlerCtx context.Context
-	// pools run messages; background owns the service's other goroutines.
-	pools      []*pool
-	background sync.WaitGroup
-	dlq        *deadLetters
-	stopCh     chan struct{}
-	// startTimeout bounds the retries of each start step.
-	startTimeout time.Duration
-	// tracer is nil when tracing is off, metrics when metrics are off.
-	tracer     trace.Tracer
-	metrics    *instruments
-	metricsReg metric.Registration
 }
 
-// NewService declares a function. Its config is validated by Run.
+// opener is something declared on a Service that every running instance
+// opens when it starts, after the streams and before any handler: an
+// OnStart hook, and the glue of runtime-owned resources (a KV bucket).
+// What open returns is kept by the running instance: runFrom(ctx).opened[i]
+// from a handler's or a hook's context, i being what addOpener returned.
+type opener interface {
+	open(ctx context.Context, r *serviceRun) (any, error)
+}
+
+// addOpener declares o and returns its index among the service's openers.
+func (s *Service) addOpener(o opener) int {
+	s.openers = append(s.openers, o)
+	return len(s.openers) - 1
+}
+
+// NewService declares a function. Its config is validated by Start.
 func NewService(cfg ServiceConfig) *Service {
-	return &Service{cfg: cfg, ready: make(chan struct{})}
+	return &Service{cfg: cfg}
 }
 
 // Name returns the service name.
 func (s *Service) Name() string { return s.cfg.Name }
 
-// Config returns the service's config.
-func (s *Service) Config() ServiceConfig { return s.cfg }
-
 // Use appends middleware to the chain of every endpoint and event handler.
-// It runs inside the runtime's own middleware (correlation, logging, recover,
-// error mapping, size limit, timeout) and outside schema validation.
+// It runs inside the runtime's own middleware (tracing, logging, metrics,
+// recover, error mapping, size limit, timeout) and outside validation.
 func (s *Service) Use(mw ...Middleware) { s.middleware = append(s.middleware, mw...) }
 
-// Stream declares a stream the function publishes to. Run creates or updates
-// it; Replicas 0 takes the configured replica count, and Duplicates 0 the
-// DefaultDuplicateWindow that makes emits effectively-once. The zero
-// Retention and Storage are limits and file.
+// Stream declares a stream the function publishes to. Start creates or
+// updates it; Replicas 0 takes the configured replica count, and
+// Duplicates 0 the DefaultDuplicateWindow that makes emits
+// effectively-once. The zero Retention and Storage are limits and file.
 func (s *Service) Stream(cfg jetstream.StreamConfig) {
 	if cfg.Duplicates == 0 {
 		cfg.Duplicates = DefaultDuplicateWindow
@@ -140,13 +118,19 @@ func (s *Service) Stream(cfg jetstream.StreamConfig) {
 const DefaultDuplicateWindow = 2 * time.Minute
 
 // OnStart registers a hook that runs after the streams exist and before any
-// endpoint or consumer starts: the place to open KV buckets.
+// endpoint or consumer starts: the place to open KV buckets. It runs once
+// per running instance, with that instance's Deps; its ctx ends when the
+// instance stops, so a watcher started on it lives as long as the instance.
 func (s *Service) OnStart(fn func(ctx context.Context, d Deps) error) {
-	s.onStart = append(s.onStart, fn)
+	s.addOpener(startHook(fn))
 }
 
-// Ready is closed once the service serves every endpoint and consumer.
-func (s *Service) Ready() <-chan struct{} { return s.ready }
+// startHook is an OnStart function.
+type startHook func(ctx context.Context, d Deps) error
+
+func (fn startHook) open(ctx context.Context, r *serviceRun) (any, error) {
+	return nil, fn(ctx, r.deps())
+}
 
 // handlerSite says where a handler sits: its trigger kind, name and subject
 // and, for an event handler, its stream and durable consumer. Tracing and
@@ -159,70 +143,53 @@ type handlerSite struct {
 	consumer string
 }
 
-// chain wraps a handler's core in the service's middleware. The order is
-// written here once for both trigger kinds: tracing comes first so that
-// every log line has the span; tracing and metrics see the error after
-// Recover and MapErrors made it final. Tracing and metrics are left out
-// when they are off, so they cost nothing then.
-func (s *Service) chain(core Handler, o handlerOptions, site handlerSite, hm *handlerMetrics) Handler {
-	mws := []Middleware{Correlate()}
-	if s.tracer != nil {
-		mws = append(mws, traced(s.tracer, site))
-	}
-	mws = append(mws, Log(s.logger))
-	if hm != nil {
-		mws = append(mws, measure(hm))
-	}
-	mws = append(mws,
-		Recover(),
-		MapErrors(),
-		LimitBytes(o.maxBytes),
-		Timeout(o.timeout),
-	)
-	mws = append(mws, s.middleware...)
-	mws = append(mws, Validate())
-	return Chain(core, mws...)
-}
-
-// metricsFor makes a handler's metric label sets; nil when metrics are off.
-func (s *Service) metricsFor(site handlerSite) *handlerMetrics {
-	if s.metrics == nil {
-		return nil
-	}
-	return s.metrics.forHandler(s.cfg.Name, site)
-}
-
 // validate checks the declarations before anything connects.
 func (s *Service) validate() error {
-	if err := s.cfg.Validate(); err != nil {
-		return err
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: service %s: %s", ErrConfigValidation, s.cfg.Name, fmt.Sprintf(format, args...))
+	}
+	if !nameRe.MatchString(s.cfg.Name) {
+		return fmt.Errorf("%w: service name %q: use letters, digits, '-' and '_'", ErrConfigValidation, s.cfg.Name)
+	}
+	if !semverRe.MatchString(s.cfg.Version) {
+		return bad("version %q is not semver", s.cfg.Version)
 	}
 	for _, g := range s.gauges {
 		if !instrumentNameRe.MatchString(g.name) || g.read == nil {
-			return fmt.Errorf("%w: service %s: gauge %q: a name of letters, digits and _ . / - and a read func", ErrConfigValidation, s.cfg.Name, g.name)
+			return bad("gauge %q: a name of letters, digits and _ . / - and a read func", g.name)
 		}
 	}
 	seen := map[string]bool{}
 	for _, e := range s.endpoints {
 		if !tokenRe.MatchString(e.name) {
-			return fmt.Errorf("%w: service %s: endpoint name %q", ErrConfigValidation, s.cfg.Name, e.name)
+			return bad("endpoint name %q", e.name)
 		}
 		if seen[e.microName()] {
-			return fmt.Errorf("%w: service %s: endpoint %q declared twice", ErrConfigValidation, s.cfg.Name, e.name)
+			return bad("endpoint %q declared twice", e.name)
 		}
 		seen[e.microName()] = true
 	}
 	for _, h := range s.events {
 		if !nameRe.MatchString(h.name) {
-			return fmt.Errorf("%w: service %s: event handler name %q", ErrConfigValidation, s.cfg.Name, h.name)
+			return bad("event handler name %q", h.name)
 		}
 		if seen[h.name] {
-			return fmt.Errorf("%w: service %s: handler %q declared twice", ErrConfigValidation, s.cfg.Name, h.name)
+			return bad("handler %q declared twice", h.name)
 		}
 		seen[h.name] = true
 		if h.opts.maxDeliver > 0 && len(h.opts.backOff) > h.opts.maxDeliver {
-			return fmt.Errorf("%w: service %s: handler %s: %d BackOff delays for MaxDeliver %d", ErrConfigValidation, s.cfg.Name, h.name, len(h.opts.backOff), h.opts.maxDeliver)
+			return bad("handler %s: BackOff has %d delays and MaxDeliver is %d: only the first %d can ever apply",
+				h.name, len(h.opts.backOff), h.opts.maxDeliver, h.opts.maxDeliver)
 		}
+		if h.opts.maxDeliver == 0 || h.opts.maxDeliver < -1 {
+			return bad("handler %s: MaxDeliver %d: give a count of at least 1, or -1 for no limit", h.name, h.opts.maxDeliver)
+		}
+		if h.opts.ackWait < time.Second {
+			return bad("handler %s: AckWait %s is less than 1s", h.name, h.opts.ackWait)
+		}
+	}
+	if len(s.events) > 0 && (seen["dlq-list"] || seen["dlq-replay"]) {
+		return bad("the endpoints dlq.list and dlq.replay are the runtime's")
 	}
 	return nil
 }

@@ -26,13 +26,13 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 	newSvc := func() *runtime.Service {
 		svc := runtime.NewService(runtime.ServiceConfig{Name: "slow", Version: "1.0.0"})
 		jobsStream(svc)
-		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
+		runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
 			started.Add(1)
 			time.Sleep(200 * time.Millisecond)
 			mu.Lock()
 			handled[in.ID]++
 			mu.Unlock()
-			return runtime.None{}, nil
+			return nil
 		}, runtime.Concurrency(4), runtime.AckWait(5*time.Second))
 		runtime.Endpoint(svc, "wait", func(ctx context.Context, in echoIn) (echoOut, error) {
 			time.Sleep(300 * time.Millisecond)

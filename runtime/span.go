@@ -12,19 +12,19 @@ import (
 )
 
 // Span attributes the runtime sets besides the OpenTelemetry messaging
-// conventions, which have no NATS-specific keys.
+// conventions, which have no NATS-specific keys (runtime/README.md).
 const (
-	// AttrDeliveryCount is the JetStream delivery count of an event, 1 on
+	// attrDeliveryCount is the JetStream delivery count of an event, 1 on
 	// the first delivery.
-	AttrDeliveryCount = attribute.Key("messaging.nats.message.delivery_count")
-	// AttrStream is the JetStream stream of an event.
-	AttrStream = attribute.Key("messaging.nats.stream.name")
-	// AttrStreamSequence is the event's sequence in its stream.
-	AttrStreamSequence = attribute.Key("messaging.nats.stream.sequence")
-	// AttrCorrelationID is the X-Correlation-ID the message arrived with.
-	AttrCorrelationID = attribute.Key("natsfn.correlation_id")
-	// AttrErrorCode is the micro error code of a failure (400 ... 503).
-	AttrErrorCode = attribute.Key("natsfn.error.code")
+	attrDeliveryCount = attribute.Key("messaging.nats.message.delivery_count")
+	// attrStream is the JetStream stream of an event.
+	attrStream = attribute.Key("messaging.nats.stream.name")
+	// attrStreamSequence is the event's sequence in its stream.
+	attrStreamSequence = attribute.Key("messaging.nats.stream.sequence")
+	// attrCorrelationID is the X-Correlation-ID the message arrived with.
+	attrCorrelationID = attribute.Key("natsfn.correlation_id")
+	// attrErrorCode is the micro error code of a failure (400 ... 503).
+	attrErrorCode = attribute.Key("natsfn.error.code")
 )
 
 // messagingNATS is messaging.system; the conventions list no value for NATS.
@@ -42,10 +42,10 @@ var messagingNATS = semconv.MessagingSystemKey.String("nats")
 //	runtime.EndSpan(span, err)
 func StartSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	inv := invocationFrom(ctx)
-	if inv == nil || inv.svc.tracer == nil {
+	if inv == nil || inv.run.tracer == nil {
 		return ctx, tracenoop.Span{}
 	}
-	return inv.svc.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+	return inv.run.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
 // EndSpan records err on span, if any, with its error code and an Error
@@ -64,7 +64,7 @@ func recordError(span trace.Span, err error, failed bool) {
 	}
 	code, name := classify(err)
 	span.RecordError(err)
-	span.SetAttributes(semconv.ErrorTypeKey.String(name), AttrErrorCode.Int(code))
+	span.SetAttributes(semconv.ErrorTypeKey.String(name), attrErrorCode.Int(code))
 	if failed {
 		span.SetStatus(codes.Error, err.Error())
 	}
@@ -78,6 +78,6 @@ func startSend(ctx context.Context, tr trace.Tracer, subject, msgID string, hdr 
 		trace.WithAttributes(messagingNATS, semconv.MessagingOperationTypeSend,
 			semconv.MessagingOperationName("send"), semconv.MessagingDestinationName(subject),
 			semconv.MessagingMessageID(msgID)))
-	propagator.Inject(ctx, HeaderCarrier(hdr))
+	propagator.Inject(ctx, headerCarrier(hdr))
 	return span
 }

@@ -20,14 +20,14 @@ import (
 // never answers is better retried after a couple of seconds than after the
 // client's 5s default. OnStart hooks get no bound, since they may start
 // watchers that live on ctx.
-func (s *Service) retryStart(ctx context.Context, step string, attempt time.Duration, fn func(context.Context) error) error {
-	deadline := time.Now().Add(s.startTimeout)
+func (r *serviceRun) retryStart(ctx context.Context, step string, attempt time.Duration, fn func(context.Context) error) error {
+	deadline := time.Now().Add(r.cfg.ConnectTimeout)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		err := try(ctx, attempt, fn)
 		if err == nil || !transient(err) || time.Now().Add(wait).After(deadline) {
 			return err
 		}
-		s.logger.Warn("start step failed; retrying", "step", step, "error", err, "retry_in", wait)
+		r.logger.Warn("start step failed; retrying", "step", step, "error", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return err

@@ -27,8 +27,8 @@ func (s *endpointStats) record(d time.Duration, err error) {
 	}
 }
 
-// EndpointFigures is the stats data of an endpoint in `nats micro stats`.
-type EndpointFigures struct {
+// endpointFigures is the stats data of an endpoint in `nats micro stats`.
+type endpointFigures struct {
 	Kind           string `json:"kind"`
 	Requests       int64  `json:"requests"`
 	Errors         int64  `json:"errors"`
@@ -37,8 +37,8 @@ type EndpointFigures struct {
 	ProcessingTime int64  `json:"processing_time_ns"`
 }
 
-func (s *endpointStats) figures() EndpointFigures {
-	f := EndpointFigures{
+func (s *endpointStats) figures() endpointFigures {
+	f := endpointFigures{
 		Kind:           "endpoint",
 		Requests:       s.requests.Load(),
 		Errors:         s.errors.Load(),
@@ -59,7 +59,6 @@ type eventStats struct {
 	naked        atomic.Int64
 	terminated   atomic.Int64
 	deadLettered atomic.Int64
-	skipped      atomic.Int64
 	processing   atomic.Int64
 	inFlight     atomic.Int64
 	numPending   atomic.Int64
@@ -86,13 +85,13 @@ type EventFigures struct {
 	LastError      string `json:"last_error,omitempty"`
 }
 
-func (h *eventHandler) figures() EventFigures {
-	s := &h.stats
+func (e *eventRun) figures() EventFigures {
+	s := &e.stats
 	f := EventFigures{
 		Kind:           "event",
-		Stream:         h.topic.Stream(),
-		Consumer:       h.consumerName(),
-		Subject:        h.topic.Subject(),
+		Stream:         e.topic.Stream(),
+		Consumer:       e.consumer,
+		Subject:        e.topic.Subject(),
 		Delivered:      s.delivered.Load(),
 		Redelivered:    s.redelivered.Load(),
 		Acked:          s.acked.Load(),
@@ -113,13 +112,13 @@ func (h *eventHandler) figures() EventFigures {
 // statsHandler maps micro endpoint names to their figures. The map is built
 // before the micro service starts and never changes, because micro calls the
 // StatsHandler with its service mutex held: it must only read atomics.
-func (s *Service) statsHandler() micro.StatsHandler {
+func (r *serviceRun) statsHandler() micro.StatsHandler {
 	by := map[string]func() any{}
-	for _, e := range s.endpoints {
+	for _, e := range r.endpoints {
 		by[e.microName()] = func() any { return e.stats.figures() }
 	}
-	for _, h := range s.events {
-		by[h.name] = func() any { return h.figures() }
+	for _, e := range r.events {
+		by[e.name] = func() any { return e.figures() }
 	}
 	return func(e *micro.Endpoint) any {
 		if f, ok := by[e.Name]; ok {

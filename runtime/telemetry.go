@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -19,6 +21,9 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/natsfn/natsfn/runtime/internal/otlp"
+	"github.com/natsfn/natsfn/runtime/internal/spanbatch"
 )
 
 // instrumentationName is the scope of every span and metric the runtime makes.
@@ -37,18 +42,64 @@ func (c Config) tracesExporter() string {
 	return ""
 }
 
-// NewTracerProvider builds the tracer provider cfg asks for, for one
+// otlpSettings are the OTLP exporter's settings from the config.
+func (c Config) otlpSettings() otlp.Settings {
+	s := otlp.Settings{URL: "http://localhost:4318/v1/traces", Headers: otlp.ParseList(c.OTLPHeaders),
+		Timeout: time.Duration(c.OTLPTimeout) * time.Millisecond}
+	switch {
+	case c.OTLPTracesEndpoint != "":
+		s.URL = c.OTLPTracesEndpoint
+	case c.OTLPEndpoint != "":
+		s.URL = strings.TrimRight(c.OTLPEndpoint, "/") + "/v1/traces"
+	}
+	for k, v := range otlp.ParseList(c.OTLPTracesHeaders) {
+		s.Headers[k] = v
+	}
+	compression := strings.TrimSpace(c.OTLPTracesCompression)
+	if compression == "" {
+		compression = strings.TrimSpace(c.OTLPCompression)
+	}
+	s.Gzip = compression == "gzip"
+	return s
+}
+
+// sampler is the sampler OTEL_TRACES_SAMPLER names; nil keeps the SDK's
+// default (parentbased_always_on).
+func (c Config) sampler() (sdktrace.Sampler, error) {
+	ratio := 1.0
+	if c.TracesSamplerArg != "" && strings.HasSuffix(c.TracesSampler, "traceidratio") {
+		r, err := strconv.ParseFloat(c.TracesSamplerArg, 64)
+		if err != nil || r < 0 || r > 1 {
+			return nil, fmt.Errorf("%w: OTEL_TRACES_SAMPLER_ARG: %q is not a ratio from 0 to 1", ErrConfigValidation, c.TracesSamplerArg)
+		}
+		ratio = r
+	}
+	switch c.TracesSampler {
+	case "":
+		return nil, nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), nil
+	case "always_off":
+		return sdktrace.NeverSample(), nil
+	case "traceidratio":
+		return sdktrace.TraceIDRatioBased(ratio), nil
+	case "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+	case "parentbased_traceidratio":
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), nil
+	}
+	return nil, fmt.Errorf("%w: OTEL_TRACES_SAMPLER: %q is not always_on, always_off, traceidratio, "+
+		"parentbased_always_on, parentbased_always_off or parentbased_traceidratio", ErrConfigValidation, c.TracesSampler)
+}
+
+// newTracerProvider builds the tracer provider cfg asks for, for one
 // function: OTLP over HTTP when an OTLP endpoint is set (or
 // OTEL_TRACES_EXPORTER=otlp), stdout for OTEL_TRACES_EXPORTER=console or
 // NATSFN_TRACES=stdout, and nil when nothing asks for traces. Spans are
-// batched; Shutdown flushes them. The SDK itself reads OTEL_TRACES_SAMPLER
-// (and its _ARG), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, which win
-// over the service's name.
-//
-// Run calls it for every service unless Config.TracerProvider is set; a
-// main that wants one provider, or otel's globals, calls it itself and
-// passes the result in Config.TracerProvider.
-func NewTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig) (*sdktrace.TracerProvider, error) {
+// batched by the runtime's span batcher; Shutdown flushes them.
+func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig) (*sdktrace.TracerProvider, error) {
 	var exp sdktrace.SpanExporter
 	var err error
 	switch cfg.tracesExporter() {
@@ -57,58 +108,65 @@ func NewTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig) (*sdk
 	case "console":
 		exp, err = stdouttrace.New()
 	case "otlp":
-		endpoint := "http://localhost:4318/v1/traces"
-		switch {
-		case cfg.OTLPTracesEndpoint != "":
-			endpoint = cfg.OTLPTracesEndpoint
-		case cfg.OTLPEndpoint != "":
-			endpoint = strings.TrimRight(cfg.OTLPEndpoint, "/") + "/v1/traces"
-		}
-		exp, err = newOTLPExporter(ctx, endpoint)
+		exp, err = otlp.NewExporter(ctx, cfg.otlpSettings())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("trace exporter: %w", err)
 	}
-	res, err := serviceResource(ctx, svc.Name, svc.Version, cfg.InstanceID)
+	res, err := serviceResource(ctx, cfg, svc.Name, svc.Version)
 	if err != nil {
 		return nil, err
 	}
-	return sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(newSpanBatcher(exp)), sdktrace.WithResource(res)), nil
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(spanbatch.New(exp)), sdktrace.WithResource(res)}
+	sampler, err := cfg.sampler()
+	if err != nil {
+		return nil, err
+	}
+	if sampler != nil {
+		opts = append(opts, sdktrace.WithSampler(sampler))
+	}
+	return sdktrace.NewTracerProvider(opts...), nil
 }
 
-// serviceResource describes the process to a backend. OTEL_SERVICE_NAME and
-// OTEL_RESOURCE_ATTRIBUTES override it.
-func serviceResource(ctx context.Context, name, version, instance string) (*resource.Resource, error) {
-	attrs := []resource.Option{resource.WithAttributes(semconv.ServiceName(name), semconv.ServiceInstanceID(instance))}
+// serviceResource describes the process to a backend: the service's name
+// and version and the instance, then OTEL_RESOURCE_ATTRIBUTES, then
+// OTEL_SERVICE_NAME, each winning over what comes before.
+func serviceResource(ctx context.Context, cfg Config, name, version string) (*resource.Resource, error) {
+	attrs := []attribute.KeyValue{semconv.ServiceName(name), semconv.ServiceInstanceID(cfg.InstanceID)}
 	if version != "" {
-		attrs = append(attrs, resource.WithAttributes(semconv.ServiceVersion(version)))
+		attrs = append(attrs, semconv.ServiceVersion(version))
 	}
-	attrs = append(attrs, resource.WithFromEnv(), resource.WithTelemetrySDK())
-	res, err := resource.New(ctx, attrs...)
+	for k, v := range otlp.ParseList(cfg.ResourceAttributes) {
+		attrs = append(attrs, attribute.String(k, v))
+	}
+	if cfg.ServiceName != "" {
+		attrs = append(attrs, semconv.ServiceName(cfg.ServiceName))
+	}
+	res, err := resource.New(ctx, resource.WithAttributes(attrs...), resource.WithTelemetrySDK())
 	if err != nil {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 	return res, nil
 }
 
-// telemetry is what Run sets up once for the process: each service's
+// telemetry is what Start sets up once for the instance: each service's
 // tracer, the metric instruments, the /metrics handler, and the shutdown of
-// whatever Run itself created.
+// whatever Start itself created.
 type telemetry struct {
-	tracers  map[*Service]trace.Tracer // absent: tracing off for the service
-	metrics  *instruments              // nil: metrics off
-	handler  http.Handler              // /metrics; nil unless Run owns the meter provider
+	tracers  []trace.Tracer // one per service, in Start's order; nil: tracing off
+	metrics  *instruments   // nil: metrics off
+	handler  http.Handler   // /metrics; nil unless Start owns the meter provider
 	shutdown []func(context.Context) error
 }
 
 func newTelemetry(ctx context.Context, cfg Config, services []*Service) (*telemetry, error) {
-	t := &telemetry{tracers: map[*Service]trace.Tracer{}}
+	t := &telemetry{tracers: make([]trace.Tracer, len(services))}
 	if err := t.setupTracing(ctx, cfg, services); err != nil {
-		t.close()
+		_ = t.close()
 		return nil, err
 	}
 	if err := t.setupMetrics(ctx, cfg, services); err != nil {
-		t.close()
+		_ = t.close()
 		return nil, err
 	}
 	return t, nil
@@ -120,13 +178,13 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Se
 			return nil
 		}
 		tr := cfg.TracerProvider.Tracer(instrumentationName)
-		for _, s := range services {
-			t.tracers[s] = tr
+		for i := range services {
+			t.tracers[i] = tr
 		}
 		return nil
 	}
-	for _, s := range services {
-		tp, err := NewTracerProvider(ctx, cfg, s.cfg)
+	for i, s := range services {
+		tp, err := newTracerProvider(ctx, cfg, s.cfg)
 		if err != nil {
 			return fmt.Errorf("service %s: %w", s.cfg.Name, err)
 		}
@@ -134,7 +192,7 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Se
 			return nil // one config: off for every service
 		}
 		t.shutdown = append(t.shutdown, tp.Shutdown)
-		t.tracers[s] = tp.Tracer(instrumentationName)
+		t.tracers[i] = tp.Tracer(instrumentationName)
 	}
 	return nil
 }
@@ -151,7 +209,7 @@ func (t *telemetry) setupMetrics(ctx context.Context, cfg Config, services []*Se
 		if len(services) == 1 {
 			name = services[0].cfg.Name
 		}
-		res, err := serviceResource(ctx, name, "", cfg.InstanceID)
+		res, err := serviceResource(ctx, cfg, name, "")
 		if err != nil {
 			return err
 		}
@@ -174,8 +232,8 @@ func (t *telemetry) setupMetrics(ctx context.Context, cfg Config, services []*Se
 	return nil
 }
 
-// close flushes and stops what Run created, bounded so that an unreachable
-// collector cannot hold the exit.
+// close flushes and stops what Start created, bounded so that an
+// unreachable collector cannot hold the exit.
 func (t *telemetry) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

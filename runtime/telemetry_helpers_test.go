@@ -8,9 +8,6 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/runtime/fntest"
-	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -69,66 +66,18 @@ func traceparent() (header string, tid trace.TraceID, sid trace.SpanID) {
 	return "00-" + tid.String() + "-" + sid.String() + "-01", tid, sid
 }
 
-// meterRecorder is a meter provider read on demand.
-type meterRecorder struct {
-	*sdkmetric.MeterProvider
-	reader *sdkmetric.ManualReader
+// newMetrics is a meter provider the test reads, shut down at its end.
+func newMetrics(t *testing.T) *fntest.Metrics {
+	t.Helper()
+	m := fntest.NewMetrics()
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	return m
 }
 
-func newMeterRecorder(t *testing.T) *meterRecorder {
-	t.Helper()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	return &meterRecorder{MeterProvider: mp, reader: reader}
-}
-
-// value sums the points of the metric whose attributes include every
-// key=value in labels; for a histogram it sums the counts.
-func (m *meterRecorder) value(t *testing.T, name string, labels ...string) int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := m.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatalf("collect: %v", err)
-	}
-	match := func(set attribute.Set) bool {
-		for i := 0; i+1 < len(labels); i += 2 {
-			v, ok := set.Value(attribute.Key(labels[i]))
-			if !ok || v.Emit() != labels[i+1] {
-				return false
-			}
-		}
-		return true
-	}
-	var total int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, md := range sm.Metrics {
-			if md.Name != name {
-				continue
-			}
-			switch d := md.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						total += p.Value
-					}
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						total += p.Value
-					}
-				}
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						total += int64(p.Count)
-					}
-				}
-			}
-		}
-	}
-	return total
+// value reads a metric (0 while it has no point).
+func value(m *fntest.Metrics, name string, labels ...string) int64 {
+	v, _ := m.Value(name, labels...)
+	return v
 }
 
 // freeAddr returns a loopback address with a port free right now.

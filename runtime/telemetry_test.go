@@ -2,8 +2,8 @@ package runtime_test
 
 import (
 	"compress/gzip"
-	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,39 +18,6 @@ import (
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
-
-// TestNewTracerProviderFromConfig: nothing configured means no tracing;
-// each exporter setting yields a provider.
-func TestNewTracerProviderFromConfig(t *testing.T) {
-	ctx := context.Background()
-	svc := runtime.ServiceConfig{Name: "cfg", Version: "1.0.0"}
-	for _, c := range []struct {
-		name string
-		cfg  runtime.Config
-		on   bool
-	}{
-		{"nothing", runtime.Config{}, false},
-		{"none", runtime.Config{TracesExporter: "none", OTLPEndpoint: "http://127.0.0.1:1"}, false},
-		{"sdk disabled", runtime.Config{OTelDisabled: true, OTLPEndpoint: "http://127.0.0.1:1"}, false},
-		{"natsfn off", runtime.Config{Traces: "off", TracesExporter: "console"}, false},
-		{"console", runtime.Config{TracesExporter: "console"}, true},
-		{"stdout", runtime.Config{Traces: "stdout"}, true},
-		{"otlp endpoint", runtime.Config{OTLPEndpoint: "http://127.0.0.1:1"}, true},
-		{"otlp traces endpoint", runtime.Config{OTLPTracesEndpoint: "http://127.0.0.1:1/v1/traces"}, true},
-		{"otlp default endpoint", runtime.Config{TracesExporter: "otlp"}, true},
-	} {
-		tp, err := runtime.NewTracerProvider(ctx, c.cfg, svc)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if (tp != nil) != c.on {
-			t.Errorf("%s: provider %v, want tracing on=%v", c.name, tp, c.on)
-		}
-		if tp != nil {
-			_ = tp.Shutdown(ctx)
-		}
-	}
-}
 
 // TestOTLPExport: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans reach the
 // collector over OTLP/HTTP at /v1/traces by the time Run returns, under the
@@ -91,12 +58,11 @@ func testOTLPExport(t *testing.T, compression string) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 	}))
 	defer collector.Close()
-	t.Setenv("OTEL_SERVICE_NAME", "echo-from-env")
-	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", compression)
-
 	srv := fntest.NewServer(t)
 	cfg := srv.Config("otlp")
 	cfg.OTLPEndpoint = collector.URL
+	cfg.ServiceName = "echo-from-env" // OTEL_SERVICE_NAME
+	cfg.OTLPCompression = compression
 	inst := fntest.RunConfig(t, cfg, echoService(1))
 	nc := srv.Connect(t)
 	if _, err := nc.Request("echo.say", []byte(`{"msg":"exported"}`), 2*time.Second); err != nil {
@@ -133,28 +99,53 @@ func testOTLPExport(t *testing.T, compression string) {
 // TestOTLPBadCompression: an unknown compression stops Run with an error
 // that names the variable.
 func TestOTLPBadCompression(t *testing.T) {
-	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd")
 	srv := fntest.NewServer(t)
 	cfg := srv.Config("otlp")
 	cfg.OTLPEndpoint = "http://127.0.0.1:1"
+	cfg.OTLPTracesCompression = "zstd"
 	err := runtime.Run(t.Context(), cfg, echoService(1))
 	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION") || !errors.Is(err, runtime.ErrConfigValidation) {
 		t.Fatalf("Run: %v, want a config error naming OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", err)
 	}
 }
 
-// TestSamplerFromEnv: the SDK honours OTEL_TRACES_SAMPLER.
-func TestSamplerFromEnv(t *testing.T) {
-	t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
-	tp, err := runtime.NewTracerProvider(context.Background(), runtime.Config{TracesExporter: "console"},
-		runtime.ServiceConfig{Name: "sampled", Version: "1.0.0"})
-	if err != nil || tp == nil {
-		t.Fatalf("provider %v, %v", tp, err)
+// TestOTelSettingsFromEnv: the OTEL_* variables are read into Config by
+// LoadConfig, and nowhere else.
+func TestOTelSettingsFromEnv(t *testing.T) {
+	env := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":           "http://collector:4318",
+		"OTEL_EXPORTER_OTLP_HEADERS":            "tenant=a",
+		"OTEL_EXPORTER_OTLP_TRACES_HEADERS":     "auth=b%20c",
+		"OTEL_EXPORTER_OTLP_TIMEOUT":            "2500",
+		"OTEL_EXPORTER_OTLP_COMPRESSION":        "none",
+		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip",
+		"OTEL_TRACES_SAMPLER":                   "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG":               "0.25",
+		"OTEL_SERVICE_NAME":                     "renamed",
+		"OTEL_RESOURCE_ATTRIBUTES":              "deployment.environment=test",
 	}
-	defer tp.Shutdown(context.Background())
-	_, span := tp.Tracer("test").Start(context.Background(), "dropped")
-	defer span.End()
-	if span.IsRecording() || span.SpanContext().IsSampled() {
-		t.Fatal("always_off sampler ignored")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err := runtime.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":           cfg.OTLPEndpoint,
+		"OTEL_EXPORTER_OTLP_HEADERS":            cfg.OTLPHeaders,
+		"OTEL_EXPORTER_OTLP_TRACES_HEADERS":     cfg.OTLPTracesHeaders,
+		"OTEL_EXPORTER_OTLP_TIMEOUT":            fmt.Sprint(cfg.OTLPTimeout),
+		"OTEL_EXPORTER_OTLP_COMPRESSION":        cfg.OTLPCompression,
+		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": cfg.OTLPTracesCompression,
+		"OTEL_TRACES_SAMPLER":                   cfg.TracesSampler,
+		"OTEL_TRACES_SAMPLER_ARG":               cfg.TracesSamplerArg,
+		"OTEL_SERVICE_NAME":                     cfg.ServiceName,
+		"OTEL_RESOURCE_ATTRIBUTES":              cfg.ResourceAttributes,
+	}
+	for k, want := range env {
+		if got[k] != want {
+			t.Errorf("%s=%q read as %q", k, want, got[k])
+		}
 	}
 }

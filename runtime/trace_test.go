@@ -104,14 +104,14 @@ func TestEventTraceCrossesEmit(t *testing.T) {
 	rec := newSpanRecorder(t)
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "relay", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "forward", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, runtime.Emit(ctx, jobsOut, event{ID: in.ID})
+	runtime.OnEvent(svc, "forward", jobsIn, func(ctx context.Context, in event) error {
+		return runtime.Emit(ctx, jobsOut, event{ID: in.ID})
 	})
 	done := make(chan struct{}, 1)
 	sink := runtime.NewService(runtime.ServiceConfig{Name: "sink", Version: "1.0.0"})
-	runtime.OnEvent(sink, "finish", jobsOut, func(ctx context.Context, in event) (runtime.None, error) {
+	runtime.OnEvent(sink, "finish", jobsOut, func(ctx context.Context, in event) error {
 		done <- struct{}{}
-		return runtime.None{}, nil
+		return nil
 	})
 	cfg := srv.Config("traced")
 	cfg.TracerProvider = rec
@@ -197,8 +197,8 @@ func TestDeadLetterSpan(t *testing.T) {
 	rec := newSpanRecorder(t)
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "strict", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "check", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, fmt.Errorf("job %s: %w", in.ID, runtime.ErrInvalid)
+	runtime.OnEvent(svc, "check", jobsIn, func(ctx context.Context, in event) error {
+		return fmt.Errorf("job %s: %w", in.ID, runtime.ErrInvalid)
 	})
 	cfg := srv.Config("traced")
 	cfg.TracerProvider = rec
@@ -260,8 +260,8 @@ func TestTraceparentPassesThroughWhenOff(t *testing.T) {
 	srv := fntest.NewServer(t)
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "quiet", Version: "1.0.0"})
 	jobsStream(svc)
-	runtime.OnEvent(svc, "forward", jobsIn, func(ctx context.Context, in event) (runtime.None, error) {
-		return runtime.None{}, runtime.Emit(ctx, jobsOut, event{ID: in.ID})
+	runtime.OnEvent(svc, "forward", jobsIn, func(ctx context.Context, in event) error {
+		return runtime.Emit(ctx, jobsOut, event{ID: in.ID})
 	})
 	fntest.Run(t, srv, svc)
 	js := srv.JetStream(t)

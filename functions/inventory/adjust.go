@@ -94,7 +94,7 @@ func (t *txn) cas(ctx context.Context, i int, kind opKind, rec stockRecord, rev 
 	}
 	if err != nil {
 		// The write may have landed: the saved intent settles it later.
-		return false, fmt.Errorf("write stock of %s: %v: %w", t.r.Lines[i].ProductID, err, runtime.ErrUnavailable)
+		return false, runtime.Unavailable(err, "stock of %s could not be written", t.r.Lines[i].ProductID)
 	}
 	if err := t.f.cfg.hooks.fire(pointLanded, t.orderID, i); err != nil {
 		return false, err

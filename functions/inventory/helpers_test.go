@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -23,7 +24,7 @@ func newHarness(t *testing.T) *harness {
 }
 
 // start runs one inventory instance until the test ends.
-func (h *harness) start(instance string, cfg Config) *fntest.Instance {
+func (h *harness) start(instance string, cfg Config) *runtime.Instance {
 	h.T.Helper()
 	return fntest.RunConfig(h.T, h.Server.Config(instance), New(cfg))
 }

@@ -82,8 +82,8 @@ func New(cfg Config) *runtime.Service {
 // retrying are the options of every inventory handler. A reservation is
 // resumable, so a transient failure is retried for a few minutes before
 // the message is dead-lettered (and can be replayed).
-func retrying(description string) []runtime.Option {
-	return []runtime.Option{
+func retrying(description string) []runtime.EventOption {
+	return []runtime.EventOption{
 		runtime.MaxDeliver(10),
 		runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 15*time.Second, 30*time.Second),
 		runtime.Description(description),

@@ -13,13 +13,13 @@ import (
 const busyRetry = 250 * time.Millisecond
 
 // releaseOnPaymentFailed handles payments.failed.
-func (f *function) releaseOnPaymentFailed(ctx context.Context, ev contracts.PaymentFailedEvent) (runtime.None, error) {
-	return runtime.None{}, f.release(ctx, ev.OrderID, contracts.CausePaymentFailed)
+func (f *function) releaseOnPaymentFailed(ctx context.Context, ev contracts.PaymentFailedEvent) error {
+	return f.release(ctx, ev.OrderID, contracts.CausePaymentFailed)
 }
 
 // releaseOnCancel handles orders.cancelled.
-func (f *function) releaseOnCancel(ctx context.Context, ev contracts.OrderCancelledEvent) (runtime.None, error) {
-	return runtime.None{}, f.release(ctx, ev.OrderID, contracts.CauseOrderCancelled)
+func (f *function) releaseOnCancel(ctx context.Context, ev contracts.OrderCancelledEvent) error {
+	return f.release(ctx, ev.OrderID, contracts.CauseOrderCancelled)
 }
 
 // release puts back the stock of a reserved order and announces it once.

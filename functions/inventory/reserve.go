@@ -11,10 +11,10 @@ import (
 // stock, or none, and announces the outcome. A redelivery, or a second
 // orders.created for the same order, resumes or re-announces what the
 // reservation record says.
-func (f *function) reserve(ctx context.Context, ev contracts.OrderCreatedEvent) (runtime.None, error) {
+func (f *function) reserve(ctx context.Context, ev contracts.OrderCreatedEvent) error {
 	t, err := f.open(ctx, ev.OrderID)
 	if err != nil {
-		return runtime.None{}, err
+		return err
 	}
 	err = t.drive(ctx, func(ctx context.Context) error {
 		if t.r == nil {
@@ -23,12 +23,12 @@ func (f *function) reserve(ctx context.Context, ev contracts.OrderCreatedEvent) 
 		return t.advanceReserve(ctx)
 	})
 	if err != nil {
-		return runtime.None{}, err
+		return err
 	}
 	if err := f.cfg.hooks.fire(pointDecided, ev.OrderID, -1); err != nil {
-		return runtime.None{}, err
+		return err
 	}
-	return runtime.None{}, t.announceReserve(ctx)
+	return t.announceReserve(ctx)
 }
 
 // advanceReserve moves a reservation in progress to a stable state.

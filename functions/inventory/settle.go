@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -66,7 +65,7 @@ func (f *function) landed(ctx context.Context, product string, fromRev uint64, o
 				return false, rec, nil
 			}
 			if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-				return false, rec, fmt.Errorf("fence stock of %s: %v: %w", product, err, runtime.ErrUnavailable)
+				return false, rec, runtime.Unavailable(err, "stock of %s could not be fenced", product)
 			}
 		}
 		// A write came first, or the read was served by a lagging replica.
@@ -82,7 +81,7 @@ func (f *function) landed(ctx context.Context, product string, fromRev uint64, o
 func (f *function) successor(ctx context.Context, product string, fromRev uint64, op string) (bool, stockRecord, error) {
 	hist, err := f.stock.History(ctx, product)
 	if err != nil {
-		return false, stockRecord{}, fmt.Errorf("stock history of %s: %v: %w", product, err, runtime.ErrUnavailable)
+		return false, stockRecord{}, runtime.Unavailable(err, "stock history of %s could not be read", product)
 	}
 	for _, e := range hist {
 		if e.Revision() <= fromRev || e.Operation() != jetstream.KeyValuePut {

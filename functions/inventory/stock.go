@@ -43,7 +43,7 @@ func (f *function) readStock(ctx context.Context, product string) (stockRecord, 
 		return stockRecord{}, 0, runtime.Errorf(runtime.ErrNotFound, "unknown product %s", product)
 	}
 	if err != nil {
-		return stockRecord{}, 0, fmt.Errorf("read stock of %s: %v: %w", product, err, runtime.ErrUnavailable)
+		return stockRecord{}, 0, runtime.Unavailable(err, "stock of %s could not be read", product)
 	}
 	rec, err := decodeStock(product, e.Value())
 	return rec, e.Revision(), err
@@ -67,7 +67,7 @@ func (f *function) upsert(ctx context.Context, product string, rec stockRecord) 
 			continue // another write came first: read again
 		}
 		if err != nil {
-			return fmt.Errorf("write stock of %s: %v: %w", product, err, runtime.ErrUnavailable)
+			return runtime.Unavailable(err, "stock of %s could not be written", product)
 		}
 		return nil
 	}

@@ -47,7 +47,7 @@ func (t *txn) reload(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read reservation %s: %v: %w", t.orderID, err, runtime.ErrUnavailable)
+			return runtime.Unavailable(err, "reservation %s could not be read", t.orderID)
 		}
 		r, err := decodeReservation(t.orderID, e.Value())
 		if err != nil {
@@ -92,7 +92,7 @@ func (t *txn) save(ctx context.Context) error {
 		return errLost
 	}
 	if err != nil {
-		return fmt.Errorf("write reservation %s: %v: %w", t.orderID, err, runtime.ErrUnavailable)
+		return runtime.Unavailable(err, "reservation %s could not be written", t.orderID)
 	}
 	t.rev = rev
 	return nil

@@ -49,7 +49,7 @@ func waitBucket(ctx context.Context, js jetstream.JetStream, bucket string) (jet
 			return kv, nil
 		}
 		if !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return nil, fmt.Errorf("open bucket %s: %w: %w", bucket, err, runtime.ErrUnavailable)
+			return nil, runtime.Unavailable(err, "bucket %s could not be opened", bucket)
 		}
 		t := time.NewTimer(wait)
 		select {

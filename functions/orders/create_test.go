@@ -189,6 +189,8 @@ func TestCreateInvalid(t *testing.T) {
 		{"bad product id", `{"customer_id":"c","items":[{"product_id":"sku 1","quantity":1}]}`, 400},
 		{"product id not a key", `{"customer_id":"c","items":[{"product_id":"sku..1","quantity":1}]}`, 400},
 		{"2 MB", `{"customer_id":"` + strings.Repeat("c", 2<<20) + `","items":[]}`, 413},
+		{"quantity 1.5", `{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1.5}]}`, 400},
+		{"not UTF-8", "{\"customer_id\":\"c\xff\",\"items\":[{\"product_id\":\"sku-1\",\"quantity\":1}]}", 400},
 	}
 	for _, c := range cases {
 		msg, code := h.request(contracts.SubjectOrdersCreate, []byte(c.body), withKey("key-"+c.name))
@@ -202,5 +204,25 @@ func TestCreateInvalid(t *testing.T) {
 	}
 	if n := h.keys(contracts.BucketIdempotency); n != 0 {
 		t.Errorf("%d idempotency claims stored", n)
+	}
+}
+
+// An integral quantity written 1.0 or 2e0 is an integer to the schema, and
+// to the decoder too: the order is placed with those quantities.
+func TestCreateIntegralFloats(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	msg, code := h.request(contracts.SubjectOrdersCreate,
+		[]byte(`{"customer_id":"c","items":[{"product_id":"sku-1","quantity":1.0},{"product_id":"sku-2","quantity":2e0}]}`), nil)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, msg.Data)
+	}
+	var reply contracts.CreateOrderReply
+	if err := json.Unmarshal(msg.Data, &reply); err != nil {
+		t.Fatal(err)
+	}
+	v := h.get(reply.OrderID)
+	if len(v.Items) != 2 || v.Items[0].Quantity != 1 || v.Items[1].Quantity != 2 {
+		t.Fatalf("items %+v", v.Items)
 	}
 }

@@ -51,14 +51,14 @@ func (o *orders) claimKey(ctx context.Context, key string, body []byte, newID st
 			return newID, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return "", unavailable("claim Idempotency-Key", err)
+			return "", runtime.Unavailable(err, "the Idempotency-Key could not be claimed")
 		}
 		entry, err := o.idem.Get(ctx, bucketKey)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // the claim expired in between: claim it afresh
 		}
 		if err != nil {
-			return "", unavailable("read Idempotency-Key claim", err)
+			return "", runtime.Unavailable(err, "the Idempotency-Key claim could not be read")
 		}
 		var got claim
 		if err := json.Unmarshal(entry.Value(), &got); err != nil {

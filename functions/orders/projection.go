@@ -16,8 +16,8 @@ import (
 // ride out a KV leader election and the rare event that overtakes the order
 // it is about (see changeOrder); past that the event is dead-lettered for a
 // human.
-func eventOptions(description string) []runtime.Option {
-	return []runtime.Option{
+func eventOptions(description string) []runtime.EventOption {
+	return []runtime.EventOption{
 		runtime.MaxDeliver(10),
 		runtime.BackOff(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second),
 		runtime.AckWait(15 * time.Second),
@@ -44,7 +44,7 @@ func (o *orders) project(svc *runtime.Service) {
 // with its unit prices and total. When the payment overtook the
 // reservation, the confirmed order still gets its prices. A cancelled
 // order stays as it is: its cancellation makes inventory release the stock.
-func (o *orders) onReserved(ctx context.Context, ev contracts.InventoryReservedEvent) (runtime.None, error) {
+func (o *orders) onReserved(ctx context.Context, ev contracts.InventoryReservedEvent) error {
 	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
 		if hasEntry(v, contracts.SubjectInventoryReserved) {
 			return false
@@ -67,7 +67,7 @@ func (o *orders) onReserved(ctx context.Context, ev contracts.InventoryReservedE
 // onRejected cancels a pending order that inventory could not reserve, with
 // inventory's reason. Nothing was reserved or charged, so there is nothing
 // to announce.
-func (o *orders) onRejected(ctx context.Context, ev contracts.InventoryRejectedEvent) (runtime.None, error) {
+func (o *orders) onRejected(ctx context.Context, ev contracts.InventoryRejectedEvent) error {
 	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
 		if v.Status != contracts.StatusPending {
 			return false
@@ -81,9 +81,9 @@ func (o *orders) onRejected(ctx context.Context, ev contracts.InventoryRejectedE
 // onCompleted confirms an open order, which then owes orders.confirmed. A
 // payment for an order cancelled in the meantime changes nothing but the
 // timeline: payments refunds it on orders.cancelled (payments.refunded).
-func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedEvent) (runtime.None, error) {
+func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedEvent) error {
 	var late bool
-	_, err := o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
+	err := o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
 		late = false
 		switch {
 		case open(v.Status):
@@ -106,12 +106,12 @@ func (o *orders) onCompleted(ctx context.Context, ev contracts.PaymentCompletedE
 		o.logger.InfoContext(ctx, "payment completed for a cancelled order: payments refunds it",
 			"order_id", ev.OrderID, "payment_id", ev.PaymentID, "amount_cents", ev.AmountCents)
 	}
-	return runtime.None{}, err
+	return err
 }
 
 // onRefunded records in a cancelled order's timeline that its payment
 // went back. It changes nothing else: the order was cancelled already.
-func (o *orders) onRefunded(ctx context.Context, ev contracts.PaymentRefundedEvent) (runtime.None, error) {
+func (o *orders) onRefunded(ctx context.Context, ev contracts.PaymentRefundedEvent) error {
 	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
 		if v.Status != contracts.StatusCancelled || hasEntry(v, contracts.SubjectPaymentsRefunded) {
 			return false
@@ -123,7 +123,7 @@ func (o *orders) onRefunded(ctx context.Context, ev contracts.PaymentRefundedEve
 
 // onFailed cancels an open order whose payment was declined; it then owes
 // orders.cancelled, on which inventory releases the stock.
-func (o *orders) onFailed(ctx context.Context, ev contracts.PaymentFailedEvent) (runtime.None, error) {
+func (o *orders) onFailed(ctx context.Context, ev contracts.PaymentFailedEvent) error {
 	return o.changeOrder(ctx, ev.OrderID, func(v *contracts.OrderView) bool {
 		if !open(v.Status) {
 			return false
@@ -141,14 +141,14 @@ func (o *orders) onFailed(ctx context.Context, ev contracts.PaymentFailedEvent) 
 // An unknown order is retried rather than dead-lettered at once: the event
 // may have overtaken the order's write on a lagging replica. Only if it
 // stays unknown for every delivery does it end in the dead letters.
-func (o *orders) changeOrder(ctx context.Context, id string, change func(v *contracts.OrderView) bool) (runtime.None, error) {
+func (o *orders) changeOrder(ctx context.Context, id string, change func(v *contracts.OrderView) bool) error {
 	v, err := o.store.update(ctx, id, change)
 	if errors.Is(err, runtime.ErrNotFound) {
-		return runtime.None{}, fmt.Errorf("order %s does not exist (yet): %w", id, runtime.ErrUnavailable)
+		return fmt.Errorf("order %s does not exist (yet): %w", id, runtime.ErrUnavailable)
 	}
 	if err != nil {
-		return runtime.None{}, err
+		return err
 	}
 	_, err = o.announce(ctx, v)
-	return runtime.None{}, err
+	return err
 }

@@ -6,11 +6,6 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
-// final reports whether an order can no longer change status.
-func final(s contracts.OrderStatus) bool {
-	return s == contracts.StatusConfirmed || s == contracts.StatusCancelled
-}
-
 // open reports whether an order can still be cancelled or confirmed.
 func open(s contracts.OrderStatus) bool {
 	return s == contracts.StatusPending || s == contracts.StatusReserved

@@ -67,7 +67,7 @@ func (o *orders) checkProducts(ctx context.Context, items []contracts.OrderItem)
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			return runtime.Errorf(runtime.ErrNotFound, "unknown product %s", it.ProductID)
 		case err != nil:
-			return unavailable("read stock of "+it.ProductID, err)
+			return runtime.Unavailable(err, "stock of %s could not be read", it.ProductID)
 		}
 	}
 	return nil

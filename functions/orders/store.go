@@ -31,7 +31,7 @@ func (s *store) load(ctx context.Context, id string) (contracts.OrderView, uint6
 		return contracts.OrderView{}, 0, runtime.Errorf(runtime.ErrNotFound, "order %s", id)
 	}
 	if err != nil {
-		return contracts.OrderView{}, 0, unavailable("read order "+id, err)
+		return contracts.OrderView{}, 0, runtime.Unavailable(err, "order %s could not be read", id)
 	}
 	var v contracts.OrderView
 	if err := json.Unmarshal(entry.Value(), &v); err != nil {
@@ -57,7 +57,7 @@ func (s *store) create(ctx context.Context, v contracts.OrderView) (contracts.Or
 		return stored, err
 	}
 	if err != nil {
-		return v, unavailable("create order "+v.OrderID, err)
+		return v, runtime.Unavailable(err, "order %s could not be stored", v.OrderID)
 	}
 	return v, nil
 }
@@ -87,7 +87,7 @@ func (s *store) update(ctx context.Context, id string, change func(v *contracts.
 			return v, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return v, unavailable("update order "+id, err)
+			return v, runtime.Unavailable(err, "order %s could not be updated", id)
 		}
 	}
 	return contracts.OrderView{}, fmt.Errorf("update order %s: still contended after %d attempts: %w", id, maxUpdateAttempts, runtime.ErrUnavailable)
@@ -108,9 +108,4 @@ func pause(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// unavailable wraps a failure of NATS as a retryable 503.
-func unavailable(op string, err error) error {
-	return fmt.Errorf("%s: %w: %w", op, err, runtime.ErrUnavailable)
 }

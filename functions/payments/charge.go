@@ -20,14 +20,14 @@ const maxReloads = 10
 // that exists already says what to do: announce its outcome again, charge
 // again (the gateway is idempotent), or nothing: a cancelled order's
 // payment (cancelling, voided, refunded) is void's.
-func (f *function) charge(ctx context.Context, ev contracts.InventoryReservedEvent) (runtime.None, error) {
+func (f *function) charge(ctx context.Context, ev contracts.InventoryReservedEvent) error {
 	for range maxReloads {
 		err := f.chargeOnce(ctx, ev)
 		if !errors.Is(err, errLost) {
-			return runtime.None{}, err
+			return err
 		}
 	}
-	return runtime.None{}, runtime.RetryAfter(100*time.Millisecond, fmt.Errorf("charge %s: too much contention: %w", ev.OrderID, runtime.ErrUnavailable))
+	return runtime.RetryAfter(100*time.Millisecond, fmt.Errorf("charge %s: too much contention: %w", ev.OrderID, runtime.ErrUnavailable))
 }
 
 func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReservedEvent) error {
@@ -78,7 +78,7 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 // after the same delay. While a half-open breaker's trial call is under
 // way, the message just comes back a little later.
 func (f *function) waitForGateway(ctx context.Context, orderID string, cause error) error {
-	err := fmt.Errorf("charge %s: %w: %w", orderID, cause, runtime.ErrUnavailable)
+	err := runtime.Unavailable(cause, "order %s could not be charged", orderID)
 	if errors.Is(cause, gobreaker.ErrTooManyRequests) {
 		return runtime.RetryAfter(f.breaker.timeout/4, err)
 	}

@@ -55,7 +55,7 @@ func (f *function) create(ctx context.Context, r *record) (uint64, error) {
 		return 0, errLost
 	}
 	if err != nil {
-		return 0, fmt.Errorf("write payment %s: %v: %w", r.OrderID, err, runtime.ErrUnavailable)
+		return 0, runtime.Unavailable(err, "payment of order %s could not be written", r.OrderID)
 	}
 	return rev, nil
 }
@@ -70,7 +70,7 @@ func (f *function) update(ctx context.Context, r *record, rev uint64) (uint64, e
 		return 0, errLost
 	}
 	if err != nil {
-		return 0, fmt.Errorf("write payment %s: %v: %w", r.OrderID, err, runtime.ErrUnavailable)
+		return 0, runtime.Unavailable(err, "payment of order %s could not be written", r.OrderID)
 	}
 	return rev, nil
 }
@@ -82,7 +82,7 @@ func (f *function) load(ctx context.Context, orderID string) (*record, uint64, e
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read payment %s: %v: %w", orderID, err, runtime.ErrUnavailable)
+		return nil, 0, runtime.Unavailable(err, "payment of order %s could not be read", orderID)
 	}
 	var r record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {

@@ -34,7 +34,7 @@ func (f *function) readSettings(ctx context.Context) (contracts.GatewayReply, ui
 		return defaultSettings, 0, nil
 	}
 	if err != nil {
-		return defaultSettings, 0, fmt.Errorf("read gateway settings: %v: %w", err, runtime.ErrUnavailable)
+		return defaultSettings, 0, runtime.Unavailable(err, "gateway settings could not be read")
 	}
 	s, err := decodeSettings(e.Value())
 	return s, e.Revision(), err
@@ -73,7 +73,7 @@ func (f *function) setGateway(ctx context.Context, req contracts.SetGatewayReque
 			continue // a concurrent set came first: apply ours on top of it
 		}
 		if err != nil {
-			return s, fmt.Errorf("write gateway settings: %v: %w", err, runtime.ErrUnavailable)
+			return s, runtime.Unavailable(err, "gateway settings could not be written")
 		}
 		f.logger.InfoContext(ctx, "gateway settings changed", "mode", s.Mode, "failure_rate", s.FailureRate, "latency_ms", s.LatencyMS)
 		return s, nil

@@ -83,7 +83,7 @@ func endCall(span trace.Span, outcome string, err error) {
 	case outcomeCancelled:
 		runtime.EndSpan(span, err)
 	case outcomeOutage, outcomeBreakerOpen:
-		runtime.EndSpan(span, fmt.Errorf("%w: %w", err, runtime.ErrUnavailable))
+		runtime.EndSpan(span, runtime.Unavailable(err, "the payment gateway could not be reached"))
 	default:
 		runtime.EndSpan(span, nil)
 	}

@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -23,18 +20,18 @@ import (
 // reads.
 type observed struct {
 	*function
-	spans  *tracetest.InMemoryExporter
-	reader *sdkmetric.ManualReader
-	logs   *syncBuffer
+	spans   *tracetest.InMemoryExporter
+	metrics *fntest.Metrics
+	logs    *syncBuffer
 }
 
 // startObserved runs one payments instance with an in-memory span
 // exporter, a manually read meter provider and a JSON log buffer.
 func (h *harness) startObserved(cfg Config) *observed {
 	h.T.Helper()
-	o := &observed{spans: tracetest.NewInMemoryExporter(), reader: sdkmetric.NewManualReader(), logs: &syncBuffer{}}
+	o := &observed{spans: tracetest.NewInMemoryExporter(), metrics: fntest.NewMetrics(), logs: &syncBuffer{}}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(o.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(o.reader))
+	mp := o.metrics
 	h.T.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
@@ -46,44 +43,6 @@ func (h *harness) startObserved(cfg Config) *observed {
 	fntest.RunConfig(h.T, rc, svc)
 	o.function = f
 	return o
-}
-
-// metric sums the int64 points of a metric whose attributes include every
-// key=value pair in labels; ok is false while the metric has no such point.
-func (o *observed) metric(t *testing.T, name string, labels ...string) (total int64, ok bool) {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := o.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatalf("collect: %v", err)
-	}
-	match := func(set attribute.Set) bool {
-		for i := 0; i+1 < len(labels); i += 2 {
-			if v, found := set.Value(attribute.Key(labels[i])); !found || v.Emit() != labels[i+1] {
-				return false
-			}
-		}
-		return true
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			var points []metricdata.DataPoint[int64]
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				points = d.DataPoints
-			case metricdata.Gauge[int64]:
-				points = d.DataPoints
-			}
-			for _, p := range points {
-				if match(p.Attributes) {
-					total, ok = total+p.Value, true
-				}
-			}
-		}
-	}
-	return total, ok
 }
 
 // spansNamed returns the ended spans with a name.
@@ -113,7 +72,7 @@ func attr(s tracetest.SpanStub, key string) string {
 func TestBreakerMetrics(t *testing.T) {
 	h := newHarness(t)
 	o := h.startObserved(Config{Breaker: BreakerConfig{Failures: 1, OpenTimeout: time.Second}})
-	if v, ok := o.metric(t, "payments.breaker.state", "function", "payments"); !ok || v != 0 {
+	if v, ok := o.metrics.Value("payments.breaker.state", "function", "payments"); !ok || v != 0 {
 		t.Fatalf("breaker gauge %d (reported %v), want 0", v, ok)
 	}
 	h.setGateway(`{"mode":"outage"}`)
@@ -131,11 +90,11 @@ func TestBreakerMetrics(t *testing.T) {
 		{"payments.gateway.charges", []string{"outcome", "outage"}},
 	}
 	fntest.Eventually(t, 10*time.Second, "the breaker gauge at 2 (open), the opening, pause and outage call counted", func() bool {
-		if v, _ := o.metric(t, "payments.breaker.state", "function", "payments"); v != 2 {
+		if v, _ := o.metrics.Value("payments.breaker.state", "function", "payments"); v != 2 {
 			return false
 		}
 		for _, c := range counted {
-			if v, _ := o.metric(t, c.name, append([]string{"function", "payments"}, c.labels...)...); v < 1 {
+			if v, _ := o.metrics.Value(c.name, append([]string{"function", "payments"}, c.labels...)...); v < 1 {
 				return false
 			}
 		}
@@ -145,8 +104,8 @@ func TestBreakerMetrics(t *testing.T) {
 	h.setGateway(`{"mode":"ok"}`)
 	fntest.Eventually(t, 15*time.Second, "the order charged", func() bool { return len(h.completed()) == 1 })
 	fntest.Eventually(t, 5*time.Second, "one charged call and the gauge at 0", func() bool {
-		charged, _ := o.metric(t, "payments.gateway.charges", "function", "payments", "outcome", "charged")
-		state, _ := o.metric(t, "payments.breaker.state", "function", "payments")
+		charged, _ := o.metrics.Value("payments.gateway.charges", "function", "payments", "outcome", "charged")
+		state, _ := o.metrics.Value("payments.breaker.state", "function", "payments")
 		return charged == 1 && state == 0
 	})
 }
@@ -255,7 +214,7 @@ func TestCancelTelemetry(t *testing.T) {
 		}
 	}
 	for _, outcome := range []string{"refunded", "voided"} {
-		if v, _ := o.metric(t, "payments.gateway.cancels", "function", "payments", "outcome", outcome); v != 1 {
+		if v, _ := o.metrics.Value("payments.gateway.cancels", "function", "payments", "outcome", outcome); v != 1 {
 			t.Errorf("payments.gateway.cancels{outcome=%s} = %d, want 1", outcome, v)
 		}
 	}

@@ -23,14 +23,14 @@ import (
 //
 // A charge handler that finds the record cancelling, voided or refunded
 // leaves it to void.
-func (f *function) void(ctx context.Context, ev contracts.OrderCancelledEvent) (runtime.None, error) {
+func (f *function) void(ctx context.Context, ev contracts.OrderCancelledEvent) error {
 	for range maxReloads {
 		err := f.voidOnce(ctx, ev)
 		if !errors.Is(err, errLost) {
-			return runtime.None{}, err
+			return err
 		}
 	}
-	return runtime.None{}, runtime.RetryAfter(100*time.Millisecond, fmt.Errorf("void %s: too much contention: %w", ev.OrderID, runtime.ErrUnavailable))
+	return runtime.RetryAfter(100*time.Millisecond, fmt.Errorf("void %s: too much contention: %w", ev.OrderID, runtime.ErrUnavailable))
 }
 
 func (f *function) voidOnce(ctx context.Context, ev contracts.OrderCancelledEvent) error {
@@ -70,7 +70,7 @@ func (f *function) cancelPayment(ctx context.Context, r *record, rev uint64) err
 	case ctx.Err() != nil:
 		return fmt.Errorf("cancel payment %s: %w", r.OrderID, err)
 	default:
-		return runtime.RetryAfter(f.breaker.wait(), fmt.Errorf("cancel payment %s: %w: %w", r.OrderID, err, runtime.ErrUnavailable))
+		return runtime.RetryAfter(f.breaker.wait(), runtime.Unavailable(err, "payment of order %s could not be called off", r.OrderID))
 	}
 	if c.Refunded {
 		r.State, r.PaymentID, r.AmountCents = stateRefunded, c.PaymentID, c.AmountCents

@@ -10,7 +10,8 @@
 // An event handler is triggered the way another function would trigger it:
 // a Client creates the streams the function consumes, publishes events on
 // them (Publish) and waits until the function has acknowledged them
-// (Settled).
+// (Settled). Metrics reads the metrics a function records, by name and
+// labels.
 package fntest
 
 import (
@@ -18,7 +19,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,47 +96,22 @@ func (s *Server) Config(instance string) runtime.Config {
 	}
 }
 
-// Instance is a running set of services; Stop shuts it down gracefully.
-type Instance struct {
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-	err    error
-}
-
-// Stop shuts the services down gracefully and returns Run's error. It may be
-// called more than once.
-func (i *Instance) Stop() error {
-	i.once.Do(func() {
-		i.cancel()
-		i.err = <-i.done
-	})
-	return i.err
-}
-
-// Run runs services against the server with cfg until the test ends (or
-// Stop), and waits until every one is ready.
-func Run(t testing.TB, s *Server, services ...*runtime.Service) *Instance {
+// Run runs services against the server until the test ends, with the
+// server's Config named after the test, and returns once every one serves.
+// The test may Stop the instance itself, e.g. to check a graceful shutdown.
+func Run(t testing.TB, s *Server, services ...*runtime.Service) *runtime.Instance {
 	t.Helper()
 	return RunConfig(t, s.Config(t.Name()), services...)
 }
 
 // RunConfig is Run with an explicit config.
-func RunConfig(t testing.TB, cfg runtime.Config, services ...*runtime.Service) *Instance {
+func RunConfig(t testing.TB, cfg runtime.Config, services ...*runtime.Service) *runtime.Instance {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	inst := &Instance{cancel: cancel, done: make(chan error, 1)}
-	go func() { inst.done <- runtime.Run(ctx, cfg, services...) }()
-	for _, svc := range services {
-		select {
-		case <-svc.Ready():
-		case err := <-inst.done:
-			cancel()
-			t.Fatalf("fntest: %s did not start: %v", svc.Name(), err)
-		case <-time.After(20 * time.Second):
-			cancel()
-			t.Fatalf("fntest: %s not ready within 20s", svc.Name())
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	inst, err := runtime.Start(ctx, cfg, services...)
+	if err != nil {
+		t.Fatalf("fntest: services did not start: %v", err)
 	}
 	t.Cleanup(func() { _ = inst.Stop() })
 	return inst

@@ -7,12 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 // TestOrderFlowMetrics: a confirmed order, a declined one and a bad
@@ -20,11 +17,9 @@ import (
 // inventory's reserve and payments' charge, and payments reports its
 // gateway calls and its breaker state.
 func TestOrderFlowMetrics(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	f := startFlowConfig(t, func(cfg *runtime.Config) { cfg.MeterProvider = mp })
-	m := &meterReader{t: t, reader: reader}
+	m := fntest.NewMetrics()
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	f := startFlowConfig(t, func(cfg *runtime.Config) { cfg.MeterProvider = m })
 
 	f.setStock("sku-a", 10, 1250)
 	if v := f.settle(f.place("c-1", item("sku-a", 1)), 15*time.Second); v.Status != contracts.StatusConfirmed {
@@ -60,7 +55,7 @@ func TestOrderFlowMetrics(t *testing.T) {
 	for {
 		var wrong []string
 		for _, w := range want {
-			if got, _ := m.value(w.name, w.labels...); got < w.atLeast || got > w.atMost {
+			if got, _ := m.Value(w.name, w.labels...); got < w.atLeast || got > w.atMost {
 				wrong = append(wrong, fmt.Sprintf("%s%v = %d, want %d..%d", w.name, w.labels, got, w.atLeast, w.atMost))
 			}
 		}
@@ -72,60 +67,7 @@ func TestOrderFlowMetrics(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if v, ok := m.value("payments.breaker.state", "function", "payments"); !ok || v != 0 {
+	if v, ok := m.Value("payments.breaker.state", "function", "payments"); !ok || v != 0 {
 		t.Fatalf("payments.breaker.state = %d (reported: %v), want 0 (closed)", v, ok)
 	}
-}
-
-// meterReader reads a ManualReader's metrics.
-type meterReader struct {
-	t      *testing.T
-	reader *sdkmetric.ManualReader
-}
-
-// value sums the points of a metric whose attributes include every
-// key=value pair in labels (a histogram's counts); ok is false when no
-// point matches.
-func (m *meterReader) value(name string, labels ...string) (total int64, ok bool) {
-	m.t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := m.reader.Collect(context.Background(), &rm); err != nil {
-		m.t.Fatalf("collect: %v", err)
-	}
-	match := func(set attribute.Set) bool {
-		for i := 0; i+1 < len(labels); i += 2 {
-			if v, found := set.Value(attribute.Key(labels[i])); !found || v.Emit() != labels[i+1] {
-				return false
-			}
-		}
-		return true
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, md := range sm.Metrics {
-			if md.Name != name {
-				continue
-			}
-			switch d := md.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						total, ok = total+p.Value, true
-					}
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						total, ok = total+p.Value, true
-					}
-				}
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						total, ok = total+int64(p.Count), true
-					}
-				}
-			}
-		}
-	}
-	return total, ok
 }

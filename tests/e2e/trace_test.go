@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/functions/inventory"
@@ -66,10 +66,10 @@ func TestOrderTraceStartsAtCreate(t *testing.T) {
 }
 
 // startTracedFlow runs each function as its own process would: its own
-// runtime.Run with its own tracer provider, whose resource names the
+// runtime.Start with its own tracer provider, whose resource names the
 // function (service.name), every provider exporting into one in-memory
-// exporter. (One Run with one Config.TracerProvider would give every span
-// the same service.name.)
+// exporter. (One Start with one Config.TracerProvider would give every
+// span the same service.name.)
 func startTracedFlow(t *testing.T) (*flow, *tracetest.InMemoryExporter) {
 	t.Helper()
 	srv := fntest.NewServer(t)
@@ -79,45 +79,39 @@ func startTracedFlow(t *testing.T) (*flow, *tracetest.InMemoryExporter) {
 		inventory.New(inventory.Config{}),
 		payments.New(payments.Config{}),
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	errs := make(chan error, len(services))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	instances := make([]*runtime.Instance, len(services))
 	var providers []*sdktrace.TracerProvider
-	for _, svc := range services {
+	// The functions start together: each waits for the streams the
+	// others create.
+	var g errgroup.Group
+	for i, svc := range services {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
 			sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(svc.Name()))))
 		providers = append(providers, tp)
 		cfg := srv.Config(svc.Name())
 		cfg.TracerProvider = tp
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := runtime.Run(ctx, cfg, svc); err != nil {
-				errs <- fmt.Errorf("%s: %w", svc.Name(), err)
-			}
-		}()
+		g.Go(func() (err error) {
+			instances[i], err = runtime.Start(ctx, cfg, svc)
+			return err
+		})
 	}
+	startErr := g.Wait()
 	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
+		for _, inst := range instances {
+			if inst != nil {
+				if err := inst.Stop(); err != nil {
+					t.Error(err)
+				}
+			}
 		}
 		for _, tp := range providers {
 			_ = tp.Shutdown(context.Background())
 		}
 	})
-	// The functions start together: each waits for the streams the
-	// others create.
-	for _, svc := range services {
-		select {
-		case <-svc.Ready():
-		case err := <-errs:
-			t.Fatalf("did not start: %v", err)
-		case <-time.After(20 * time.Second):
-			t.Fatalf("%s not ready within 20s", svc.Name())
-		}
+	if startErr != nil {
+		t.Fatalf("did not start: %v", startErr)
 	}
 	return connectFlow(t, srv), exp
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/natsfn/natsfn/functions/console"
 	"github.com/natsfn/natsfn/functions/inventory"
+	"github.com/natsfn/natsfn/runtime"
 )
 
 // consoleEnv is what `natsfn console` reads from the environment: the
@@ -179,20 +180,31 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// startConsole serves the all-in-one's console at addr ("off": none) on
-// its own connection to url, as a console elsewhere would have one. It
-// returns the console's URL and a func that stops it and waits.
-func startConsole(ctx context.Context, addr, url string, stderr io.Writer) (string, func(), error) {
-	if addr == "off" {
+// startConsole starts the all-in-one's console on its own connection to
+// url, as a console elsewhere would have one. addr "ops" mounts it on the
+// ops port at /console/ (through cfg.OpsHandlers, so it needs -ops), "off"
+// starts none, and any other value is an address of its own. It returns
+// the console's URL and a func that stops it and waits.
+func startConsole(ctx context.Context, addr, url string, cfg *runtime.Config, stderr io.Writer) (string, func(), error) {
+	if addr == "off" || (addr == "ops" && (cfg.OpsAddr == "off" || cfg.OpsAddr == "")) {
 		return "", func() {}, nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, err
 	}
 	nc, err := nats.Connect(url, nats.Name("console"), nats.CustomInboxPrefix(console.InboxPrefix))
 	if err != nil {
-		_ = l.Close()
+		return "", nil, err
+	}
+	if addr == "ops" {
+		c, err := newConsole(nc, 5*time.Second)
+		if err != nil {
+			nc.Close()
+			return "", nil, err
+		}
+		cfg.OpsHandlers = map[string]http.Handler{"/console/": http.StripPrefix("/console", c)}
+		return "http://" + cfg.OpsAddr + "/console/", func() { c.Close(); nc.Close() }, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		nc.Close()
 		return "", nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -207,14 +219,19 @@ func startConsole(ctx context.Context, addr, url string, stderr io.Writer) (stri
 	}, nil
 }
 
-// serveConsole serves a console on l until ctx ends, then closes its live
-// streams and shuts the HTTP server down.
-func serveConsole(ctx context.Context, l net.Listener, nc *nats.Conn, timeout time.Duration) error {
+// newConsole is the console of the demo catalog on nc.
+func newConsole(nc *nats.Conn, timeout time.Duration) (*console.Console, error) {
 	var products []string
 	for _, p := range inventory.DemoCatalog() {
 		products = append(products, p.ProductID)
 	}
-	c, err := console.New(nc, console.Config{Timeout: timeout, Products: products})
+	return console.New(nc, console.Config{Timeout: timeout, Products: products})
+}
+
+// serveConsole serves a console on l until ctx ends, then closes its live
+// streams and shuts the HTTP server down.
+func serveConsole(ctx context.Context, l net.Listener, nc *nats.Conn, timeout time.Duration) error {
+	c, err := newConsole(nc, timeout)
 	if err != nil {
 		_ = l.Close()
 		return err

@@ -1,9 +1,9 @@
 // Command natsfn runs the whole order flow in one process: an embedded
 // nats-server with JetStream on disk, and the orders, inventory and payments
 // functions on it, with the demo catalog seeded, and the web console
-// (functions/console) at -console. It is `make run`.
+// (functions/console) on the ops port at /console/. It is `make run`.
 //
-//	natsfn -port 4222 -data ./data -console 127.0.0.1:8090
+//	natsfn -port 4222 -data ./data -ops 127.0.0.1:8080   # console: http://127.0.0.1:8080/console/
 //
 // The other settings come from the same environment variables as every
 // function (NATSFN_LOG_LEVEL, ...); NATS_URL is the embedded server's.
@@ -51,7 +51,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.port, "port", 4222, "port the embedded NATS server listens on")
 	fs.StringVar(&o.data, "data", "./data", "directory for JetStream's files")
 	fs.StringVar(&o.ops, "ops", "127.0.0.1:8080", "ops HTTP address (/healthz, /readyz, /metrics); \"off\" disables it")
-	fs.StringVar(&o.console, "console", "127.0.0.1:8090", "web console address; \"off\" disables it")
+	fs.StringVar(&o.console, "console", "ops", "web console: \"ops\" serves it on the ops port at /console/, an address on its own port, \"off\" none")
 	fs.BoolVar(&o.serverLogs, "server-logs", false, "print the NATS server's own log")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -94,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	consoleURL, stopConsole, err := startConsole(ctx, o.console, srv.ClientURL(), stderr)
+	consoleURL, stopConsole, err := startConsole(ctx, o.console, srv.ClientURL(), &cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "natsfn: -console:", err)
 		return 1
@@ -105,17 +105,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		inventory.New(inventory.Config{Seed: inventory.DemoCatalog()}),
 		payments.New(payments.Config{}),
 	}
-	go func() {
-		for _, s := range svcs {
-			select {
-			case <-s.Ready():
-			case <-ctx.Done():
-				return
-			}
-		}
-		banner(stdout, srv.ClientURL(), o.ops, consoleURL)
-	}()
-	if err := runtime.Run(ctx, cfg, svcs...); err != nil {
+	inst, err := runtime.Start(ctx, cfg, svcs...)
+	if err != nil {
+		fmt.Fprintln(stderr, "natsfn:", err)
+		return 1
+	}
+	banner(stdout, srv.ClientURL(), o.ops, consoleURL)
+	<-ctx.Done()
+	if err := inst.Stop(); err != nil {
 		fmt.Fprintln(stderr, "natsfn:", err)
 		return 1
 	}

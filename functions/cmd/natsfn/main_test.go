@@ -35,16 +35,16 @@ func freePort(t *testing.T) int {
 
 // TestAllInOne is `make run`: the embedded server and every function come
 // up, the banner says how to place an order and where the console is, an
-// order of the demo catalog is confirmed, the console shows the three
-// functions, and SIGINT stops it cleanly.
+// order of the demo catalog is confirmed, the console on the ops port
+// shows the three functions, and SIGINT stops it cleanly.
 func TestAllInOne(t *testing.T) {
 	t.Setenv("NATSFN_LOG_LEVEL", "warn")
 	port := freePort(t)
-	consoleAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	opsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"-port", fmt.Sprint(port), "-data", t.TempDir(), "-ops", "off", "-console", consoleAddr}, &stdout, &stderr)
+		done <- run([]string{"-port", fmt.Sprint(port), "-data", t.TempDir(), "-ops", opsAddr}, &stdout, &stderr)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(stdout.String(), "natsfn is up") {
@@ -61,10 +61,10 @@ func TestAllInOne(t *testing.T) {
 	if !strings.Contains(stdout.String(), "nats req orders.create") {
 		t.Fatalf("banner does not say how to place an order:\n%s", stdout.String())
 	}
-	if !strings.Contains(stdout.String(), "console: http://"+consoleAddr+"/") {
+	if !strings.Contains(stdout.String(), "console: http://"+opsAddr+"/console/") {
 		t.Fatalf("banner does not say where the console is:\n%s", stdout.String())
 	}
-	waitConsole(t, "http://"+consoleAddr+"/", "inventory", "orders", "payments")
+	waitConsole(t, "http://"+opsAddr+"/console/", "inventory", "orders", "payments")
 
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port))
 	if err != nil {

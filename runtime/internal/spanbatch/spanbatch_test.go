@@ -1,4 +1,4 @@
-package runtime
+package spanbatch
 
 import (
 	"context"
@@ -14,7 +14,7 @@ func TestSpanBatcher(t *testing.T) {
 	// The in-memory exporter forgets its spans when it shuts down: the
 	// wrapper counts them just before.
 	exp := &countOnShutdown{InMemoryExporter: tracetest.NewInMemoryExporter()}
-	b := startSpanBatcher(exp, 10, 25)
+	b := start(exp, 10, 25)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(b))
 	tr := tp.Tracer("test")
 	for range 7 {

@@ -1,4 +1,6 @@
-package runtime
+// Package otlp is natsfn's OTLP/HTTP span transport: the SDK's otlptrace
+// exporter over a small protobuf-over-HTTP client of its own.
+package otlp
 
 import (
 	"bytes"
@@ -8,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -17,59 +18,39 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// otlpHTTPClient sends spans to an OTLP/HTTP collector as protobuf. The span
-// conversion, batching and retries of the SDK stay the maintained
-// otlptrace exporter's; only the transport is ours. otlptracehttp would do
-// the same, but its collector package links gRPC, which more than doubles a
-// function binary (about 8 MB of a 20 MB image); this client keeps every
-// function image small.
-//
-// It reads the standard OTEL_EXPORTER_OTLP_HEADERS,
-// OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT and
-// OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION (gzip or none).
-type otlpHTTPClient struct {
-	url     string
-	headers map[string]string
-	client  *http.Client
-	gzip    bool
+// Settings say where and how spans are posted. The runtime fills them from
+// the OTEL_EXPORTER_OTLP_* variables its Config reads; nothing here reads
+// the environment.
+type Settings struct {
+	// URL is the full URL spans are posted to, e.g.
+	// http://collector:4318/v1/traces.
+	URL string
+	// Headers are added to every request (authentication, tenant).
+	Headers map[string]string
+	// Timeout bounds one request; 10s when 0.
+	Timeout time.Duration
+	// Gzip compresses the body.
+	Gzip bool
 }
 
-// newOTLPExporter returns an OTLP/HTTP span exporter posting to url.
-func newOTLPExporter(ctx context.Context, endpoint string) (*otlptrace.Exporter, error) {
-	c := &otlpHTTPClient{
-		url:     endpoint,
-		headers: otlpHeaders(os.Getenv("OTEL_EXPORTER_OTLP_HEADERS")),
-		client:  &http.Client{Timeout: 10 * time.Second},
-	}
-	for k, v := range otlpHeaders(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS")) {
-		c.headers[k] = v
-	}
-	if ms := os.Getenv("OTEL_EXPORTER_OTLP_TIMEOUT"); ms != "" {
-		var n int
-		if _, err := fmt.Sscan(ms, &n); err != nil || n <= 0 {
-			return nil, fmt.Errorf("%w: OTEL_EXPORTER_OTLP_TIMEOUT: %q is not a number of milliseconds", ErrConfigValidation, ms)
-		}
-		c.client.Timeout = time.Duration(n) * time.Millisecond
-	}
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"} {
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(v) {
-		case "gzip":
-			c.gzip = true
-		case "none", "":
-		default:
-			return nil, fmt.Errorf("%w: %s: %q is not gzip or none", ErrConfigValidation, name, v)
-		}
-		break // the traces variable wins
+// NewExporter returns an OTLP/HTTP span exporter. The span conversion,
+// batching and retries of the SDK stay the maintained otlptrace
+// exporter's; only the transport is ours. otlptracehttp would do the same,
+// but its collector package links gRPC, which more than doubles a function
+// binary (about 8 MB of a 20 MB image); this client keeps every function
+// image small.
+func NewExporter(ctx context.Context, s Settings) (*otlptrace.Exporter, error) {
+	c := &client{url: s.URL, headers: s.Headers, gzip: s.Gzip, http: &http.Client{Timeout: s.Timeout}}
+	if c.http.Timeout <= 0 {
+		c.http.Timeout = 10 * time.Second
 	}
 	return otlptrace.New(ctx, c)
 }
 
-// otlpHeaders parses "k1=v1,k2=v2" with URL-encoded values.
-func otlpHeaders(s string) map[string]string {
+// ParseList parses the "k1=v1,k2=v2" lists with URL-encoded values of
+// OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES. A pair without
+// a key or '=' is skipped, as the SDK does.
+func ParseList(s string) map[string]string {
 	h := map[string]string{}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
@@ -84,19 +65,27 @@ func otlpHeaders(s string) map[string]string {
 	return h
 }
 
+// client sends spans to an OTLP/HTTP collector as protobuf.
+type client struct {
+	url     string
+	headers map[string]string
+	http    *http.Client
+	gzip    bool
+}
+
 // Start has nothing to do: each upload is one HTTP request.
-func (c *otlpHTTPClient) Start(context.Context) error { return nil }
+func (c *client) Start(context.Context) error { return nil }
 
 // Stop closes idle connections.
-func (c *otlpHTTPClient) Stop(context.Context) error {
-	c.client.CloseIdleConnections()
+func (c *client) Stop(context.Context) error {
+	c.http.CloseIdleConnections()
 	return nil
 }
 
 // UploadTraces posts one batch. TracesData has the wire format of the
 // collector's ExportTraceServiceRequest (field 1, repeated ResourceSpans),
 // as the OTLP specification promises.
-func (c *otlpHTTPClient) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
+func (c *client) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
 	body, err := proto.Marshal(&tracepb.TracesData{ResourceSpans: spans})
 	if err != nil {
 		return fmt.Errorf("otlp: encode spans: %w", err)
@@ -126,7 +115,7 @@ func (c *otlpHTTPClient) UploadTraces(ctx context.Context, spans []*tracepb.Reso
 }
 
 // post sends one request; retry says whether the failure is worth another try.
-func (c *otlpHTTPClient) post(ctx context.Context, body []byte) (retry bool, err error) {
+func (c *client) post(ctx context.Context, body []byte) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return false, fmt.Errorf("otlp: %w", err)
@@ -138,7 +127,7 @@ func (c *otlpHTTPClient) post(ctx context.Context, body []byte) (retry bool, err
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := c.client.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return true, fmt.Errorf("otlp: post %s: %w", c.url, err)
 	}

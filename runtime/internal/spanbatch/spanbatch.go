@@ -1,4 +1,6 @@
-package runtime
+// Package spanbatch is the span processor natsfn installs in the tracer
+// providers it builds: the SDK's BatchSpanProcessor, made cheaper per span.
+package spanbatch
 
 import (
 	"context"
@@ -10,13 +12,13 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// spanBatcher is the span processor the runtime installs. It does what the
+// Batcher is the span processor the runtime installs. It does what the
 // SDK's BatchSpanProcessor does — collect ended spans and export them in
 // batches from one goroutine — but a span costs an append under a mutex
 // instead of a channel send that wakes the exporting goroutine every time.
 // On a JSON echo that wake was half of tracing's cost per request; the
 // exporter runs when a batch fills or every flushEvery.
-type spanBatcher struct {
+type Batcher struct {
 	exp        sdktrace.SpanExporter
 	batch      int
 	queue      int
@@ -33,26 +35,23 @@ type spanBatcher struct {
 	done chan struct{}
 }
 
-// NewSpanBatcher returns the span processor the runtime installs for its
-// own tracer providers: batches of 512 spans, at most 4096 waiting (more
-// are dropped), exported at least every second. A main or test building a
-// TracerProvider for Config.TracerProvider can use it too.
-func NewSpanBatcher(exp sdktrace.SpanExporter) sdktrace.SpanProcessor { return newSpanBatcher(exp) }
+// New returns the span processor the runtime installs for its own tracer
+// providers: batches of 512 spans, at most 4096 waiting (more are
+// dropped), exported at least every second.
+func New(exp sdktrace.SpanExporter) *Batcher { return start(exp, 512, 4096) }
 
-func newSpanBatcher(exp sdktrace.SpanExporter) *spanBatcher { return startSpanBatcher(exp, 512, 4096) }
-
-func startSpanBatcher(exp sdktrace.SpanExporter, batch, queue int) *spanBatcher {
-	b := &spanBatcher{exp: exp, batch: batch, queue: queue, flushEvery: time.Second,
+func start(exp sdktrace.SpanExporter, batch, queue int) *Batcher {
+	b := &Batcher{exp: exp, batch: batch, queue: queue, flushEvery: time.Second,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run()
 	return b
 }
 
 // OnStart does nothing: spans are collected when they end.
-func (b *spanBatcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (b *Batcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 // OnEnd queues a sampled span.
-func (b *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
+func (b *Batcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	if b.stopped.Load() || !s.SpanContext().IsSampled() {
 		return
 	}
@@ -73,7 +72,7 @@ func (b *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 }
 
-func (b *spanBatcher) run() {
+func (b *Batcher) run() {
 	defer close(b.done)
 	t := time.NewTicker(b.flushEvery)
 	defer t.Stop()
@@ -91,7 +90,7 @@ func (b *spanBatcher) run() {
 }
 
 // flush exports everything queued, a batch at a time.
-func (b *spanBatcher) flush(ctx context.Context) error {
+func (b *Batcher) flush(ctx context.Context) error {
 	b.export.Lock()
 	defer b.export.Unlock()
 	for {
@@ -111,11 +110,11 @@ func (b *spanBatcher) flush(ctx context.Context) error {
 }
 
 // ForceFlush exports what is queued now.
-func (b *spanBatcher) ForceFlush(ctx context.Context) error { return b.flush(ctx) }
+func (b *Batcher) ForceFlush(ctx context.Context) error { return b.flush(ctx) }
 
 // Shutdown stops the batcher, exports what is queued and shuts the
 // exporter down.
-func (b *spanBatcher) Shutdown(ctx context.Context) error {
+func (b *Batcher) Shutdown(ctx context.Context) error {
 	if b.stopped.Swap(true) {
 		return nil
 	}
@@ -123,3 +122,5 @@ func (b *spanBatcher) Shutdown(ctx context.Context) error {
 	<-b.done
 	return errors.Join(b.flush(ctx), b.exp.Shutdown(ctx))
 }
+
+var _ sdktrace.SpanProcessor = (*Batcher)(nil)

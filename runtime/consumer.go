@@ -1,0 +1,160 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// consumerLoop keeps one durable pull consumer bound and consuming for a
+// running instance: an event handler's, or the dead-letter replays'.
+type consumerLoop struct {
+	run      *serviceRun
+	label    string // the handler, in log lines
+	stream   string
+	cfg      jetstream.ConsumerConfig
+	batch    int
+	dispatch func(jetstream.Msg)
+
+	consumer  atomic.Pointer[jetstream.Consumer]
+	consuming atomic.Pointer[jetstream.ConsumeContext]
+	hbErrors  atomic.Int32
+	// rebinding is true while rebind runs, so one runs at a time.
+	rebinding atomic.Bool
+}
+
+// bind (re)creates the consumer and starts a Consume loop on it. The stream
+// belongs to the function that publishes to it, so bind waits for it to
+// appear: functions may start in any order.
+func (c *consumerLoop) bind(ctx context.Context) error {
+	var cons jetstream.Consumer
+	var err error
+	// An update without PauseUntil leaves a pause in place (the server
+	// keeps it; TestPauseSurvivesAnotherInstance checks), so a starting
+	// instance does not undo another one's open breaker.
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		cons, err = c.run.js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			break
+		}
+		c.run.logger.Info("waiting for stream", "handler", c.label, "stream", c.stream)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("consumer %s: stream %s never appeared: %w", c.cfg.Durable, c.stream, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("consumer %s on stream %s: %w", c.cfg.Durable, c.stream, err)
+	}
+	c.consumer.Store(&cons)
+	cc, err := cons.Consume(c.dispatch,
+		jetstream.PullMaxMessages(max(c.batch, 1)),
+		jetstream.PullExpiry(pullExpiry(c.cfg.AckWait)),
+		jetstream.ConsumeErrHandler(c.consumeError))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", c.cfg.Durable, err)
+	}
+	c.consuming.Store(&cc)
+	c.hbErrors.Store(0)
+	return nil
+}
+
+// pullExpiry is how long one pull request stays open: half the AckWait,
+// between 1s and nats.go's default 30s. The server goes on filling an open
+// pull of an instance it cannot see is lost (a partition), and each message
+// it hands that pull waits AckWait before it goes to another instance; a
+// pull that expires sooner bounds what a lost instance takes.
+func pullExpiry(ackWait time.Duration) time.Duration {
+	return min(max(ackWait/2, time.Second), jetstream.DefaultExpires)
+}
+
+// consumeError logs Consume's errors and rebinds after repeated missed
+// heartbeats or a deleted consumer, which Consume never recovers from alone.
+func (c *consumerLoop) consumeError(_ jetstream.ConsumeContext, err error) {
+	c.run.logger.Warn("consume error", "handler", c.label, "error", err)
+	rebind := errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound)
+	if errors.Is(err, jetstream.ErrNoHeartbeat) && c.hbErrors.Add(1) >= 3 {
+		rebind = true
+	}
+	if !rebind || c.run.life.Err() != nil || !c.rebinding.CompareAndSwap(false, true) {
+		return
+	}
+	c.hbErrors.Store(0)
+	c.run.background.Add(1)
+	go func() {
+		defer c.run.background.Done()
+		defer c.rebinding.Store(false)
+		c.rebind()
+	}()
+}
+
+// rebind stops consuming and binds again, retrying with backoff until it
+// is bound or the instance stops: the server may stay out of reach (a
+// partition) for longer than any one attempt.
+func (c *consumerLoop) rebind() {
+	if cc := c.consuming.Swap(nil); cc != nil {
+		(*cc).Stop()
+	}
+	life := c.run.life
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		ctx, cancel := context.WithTimeout(life, rebindAttempt)
+		err := c.bind(ctx)
+		cancel()
+		if err == nil {
+			c.run.logger.Info("consumer bound again", "handler", c.label)
+			return
+		}
+		if life.Err() != nil {
+			return
+		}
+		c.run.logger.Warn("rebind consumer failed; retrying", "handler", c.label, "error", err, "retry_in", wait)
+		select {
+		case <-life.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// rebindAttempt bounds one attempt of rebind.
+const rebindAttempt = 5 * time.Second
+
+// bound reports whether the Consume loop is running.
+func (c *consumerLoop) bound() bool {
+	cc := c.consuming.Load()
+	if cc == nil {
+		return false
+	}
+	select {
+	case <-(*cc).Closed():
+		return false
+	default:
+		return true
+	}
+}
+
+// stop stops fetching; messages already fetched are still handled.
+func (c *consumerLoop) stop() {
+	if cc := c.consuming.Load(); cc != nil {
+		(*cc).Drain()
+		<-(*cc).Closed()
+	}
+}
+
+// info returns the consumer's info, or nil before it is bound.
+func (c *consumerLoop) info(ctx context.Context) *jetstream.ConsumerInfo {
+	cons := c.consumer.Load()
+	if cons == nil {
+		return nil
+	}
+	info, err := (*cons).Info(ctx)
+	if err != nil {
+		return nil
+	}
+	return info
+}

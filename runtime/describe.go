@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"time"
+
+	"github.com/natsfn/natsfn/runtime/deadletter"
+)
+
+// ServiceDescription is what a Service declares, as plain data for tools
+// that build on the declarations: a generator of deployment manifests (a
+// KEDA scaler per consumer), a console, docs. Describe returns it.
+type ServiceDescription struct {
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Description string `json:"description,omitempty"`
+	// Endpoints are the request/reply endpoints, the runtime's own
+	// dlq.list and dlq.replay included when the service has event handlers.
+	Endpoints []EndpointDescription `json:"endpoints"`
+	// EventHandlers are the durable event handlers.
+	EventHandlers []EventHandlerDescription `json:"event_handlers"`
+	// Streams are the streams the service creates when it starts,
+	// DEADLETTER included when it has event handlers.
+	Streams []StreamDescription `json:"streams"`
+}
+
+// EndpointDescription is one endpoint.
+type EndpointDescription struct {
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	// Schema is the request's schema id, "" when none is declared.
+	Schema      string        `json:"schema,omitempty"`
+	Description string        `json:"description,omitempty"`
+	Concurrency int           `json:"concurrency"`
+	Timeout     time.Duration `json:"timeout_ns"`
+}
+
+// EventHandlerDescription is one event handler and its durable consumer.
+type EventHandlerDescription struct {
+	Name string `json:"name"`
+	// Subject is the event subject consumed, in Stream, through the
+	// durable pull consumer Consumer ("<service>-<handler>").
+	Subject  string `json:"subject"`
+	Stream   string `json:"stream"`
+	Consumer string `json:"consumer"`
+	// Schema is the event's schema id.
+	Schema      string `json:"schema"`
+	Description string `json:"description,omitempty"`
+	// MaxDeliver is -1 when unbounded. AckWait is the handler's own;
+	// NATSFN_ACK_WAIT overrides it at run time.
+	MaxDeliver  int             `json:"max_deliver"`
+	AckWait     time.Duration   `json:"ack_wait_ns"`
+	BackOff     []time.Duration `json:"backoff_ns"`
+	Concurrency int             `json:"concurrency"`
+}
+
+// StreamDescription is a stream the service creates.
+type StreamDescription struct {
+	Name        string   `json:"name"`
+	Subjects    []string `json:"subjects"`
+	Description string   `json:"description,omitempty"`
+}
+
+// Describe returns what the service declares. It reads the declaration
+// only: nothing needs to run, and the result is the same before, during
+// and after any number of Starts.
+func (s *Service) Describe() ServiceDescription {
+	d := ServiceDescription{Name: s.cfg.Name, Version: s.cfg.Version, Description: s.cfg.Description,
+		Endpoints: []EndpointDescription{}, EventHandlers: []EventHandlerDescription{}, Streams: []StreamDescription{}}
+	endpoints := s.endpoints
+	if len(s.events) > 0 {
+		endpoints = append(endpoints[:len(endpoints):len(endpoints)], dlqEndpoints(nil, nil)...)
+	}
+	for _, e := range endpoints {
+		ed := EndpointDescription{Name: e.name, Subject: s.cfg.Name + "." + e.name, Description: e.opts.description,
+			Concurrency: e.opts.concurrency, Timeout: e.opts.timeout}
+		if e.opts.schema != nil {
+			ed.Schema = e.opts.schema.ID()
+		}
+		d.Endpoints = append(d.Endpoints, ed)
+	}
+	for _, h := range s.events {
+		d.EventHandlers = append(d.EventHandlers, EventHandlerDescription{
+			Name: h.name, Subject: h.topic.Subject(), Stream: h.topic.Stream(), Consumer: h.consumerName(s.cfg.Name),
+			Schema: h.topic.ID(), Description: h.opts.description, MaxDeliver: h.opts.maxDeliver,
+			AckWait: h.opts.ackWait, BackOff: append([]time.Duration{}, h.opts.backOff...), Concurrency: h.opts.concurrency,
+		})
+	}
+	for _, sc := range s.streams {
+		d.Streams = append(d.Streams, StreamDescription{Name: sc.Name, Subjects: append([]string{}, sc.Subjects...), Description: sc.Description})
+	}
+	if len(s.events) > 0 {
+		d.Streams = append(d.Streams, StreamDescription{Name: deadletter.Stream, Subjects: []string{"deadletter.>"},
+			Description: deadLetterStreamDescription})
+	}
+	return d
+}

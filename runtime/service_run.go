@@ -1,0 +1,317 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/natsfn/natsfn/runtime/deadletter"
+)
+
+// serviceRun is one running instance of a Service: everything Start builds
+// for it, and nothing the declaration holds.
+type serviceRun struct {
+	svc    *Service
+	cfg    Config
+	logger *slog.Logger
+	// tracer is nil when tracing is off, metrics when metrics are off.
+	tracer     trace.Tracer
+	metrics    *instruments
+	metricsReg metric.Registration
+
+	// base ends when a shutdown overruns; a handler's context has its
+	// values and not its cancellation. life ends when the instance stops
+	// (or its start is abandoned): OnStart watchers, rebinds and refreshes
+	// live on it, and it carries the run.
+	base    context.Context
+	life    context.Context
+	endLife context.CancelFunc
+
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	micro       micro.Service
+	endpoints   []*endpointRun
+	events      []*eventRun
+	eventByName map[string]*eventRun
+	dlq         *deadLetters
+	replays     *consumerLoop
+	// opened holds what each opener of the Service opened for this run,
+	// by index; written during the start only.
+	opened []any
+	// pools run messages; background owns the run's other goroutines.
+	pools      []*pool
+	background sync.WaitGroup
+}
+
+func newServiceRun(base context.Context, s *Service, cfg Config, logger *slog.Logger, tracer trace.Tracer, in *instruments) *serviceRun {
+	r := &serviceRun{
+		svc:         s,
+		cfg:         cfg,
+		logger:      withContextAttrs(logger).With("function", s.cfg.Name, "instance", cfg.InstanceID),
+		tracer:      tracer,
+		metrics:     in,
+		base:        base,
+		eventByName: map[string]*eventRun{},
+	}
+	life, end := context.WithCancel(base)
+	r.life, r.endLife = context.WithValue(life, runKey{}, r), end
+	return r
+}
+
+// deps is what an OnStart hook gets.
+func (r *serviceRun) deps() Deps {
+	d := Deps{Conn: r.nc, JetStream: r.js, Logger: r.logger, Replicas: r.cfg.Replicas, InstanceID: r.cfg.InstanceID,
+		Meter: metricnoop.Meter{}, Tracer: tracenoop.Tracer{}}
+	if r.metrics != nil {
+		d.Meter = r.metrics.meter
+	}
+	if r.tracer != nil {
+		d.Tracer = r.tracer
+	}
+	return d
+}
+
+// chain wraps a handler's core in the middleware. The order is written here
+// once for both trigger kinds: tracing comes first so that every log line
+// has the span; tracing and metrics see the error after recovered and
+// mapErrors made it final. Tracing and metrics are left out when they are
+// off, so they cost nothing then.
+func (r *serviceRun) chain(core Handler, o handlerOptions, site handlerSite, hm *handlerMetrics) Handler {
+	var mws []Middleware
+	if r.tracer != nil {
+		mws = append(mws, traced(r.tracer, site))
+	}
+	mws = append(mws, logged(r.logger))
+	if hm != nil {
+		mws = append(mws, measure(hm))
+	}
+	mws = append(mws,
+		recovered(),
+		mapErrors(),
+		limitBytes(o.maxBytes),
+		timeout(o.timeout),
+	)
+	mws = append(mws, r.svc.middleware...)
+	mws = append(mws, validated())
+	return chain(core, mws...)
+}
+
+// metricsFor makes a handler's metric label sets; nil when metrics are off.
+func (r *serviceRun) metricsFor(site handlerSite) *handlerMetrics {
+	if r.metrics == nil {
+		return nil
+	}
+	return r.metrics.forHandler(r.svc.cfg.Name, site)
+}
+
+// start connects and brings the instance up in dependency order: streams,
+// openers (OnStart hooks), dead letters, the micro service and its
+// endpoints, then consumers. ctx bounds the start; what it starts lives on
+// r.life until stop.
+func (r *serviceRun) start(ctx context.Context) error {
+	abandon := context.AfterFunc(ctx, r.endLife)
+	defer abandon()
+	if err := r.bringUp(r.life); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		return fmt.Errorf("service %s: %w", r.svc.cfg.Name, err)
+	}
+	return nil
+}
+
+func (r *serviceRun) bringUp(ctx context.Context) error {
+	nc, err := connect(ctx, r.cfg, r.svc.cfg.Name, r.logger)
+	if err != nil {
+		return err
+	}
+	r.nc = nc
+	if r.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	for _, sc := range r.svc.streams {
+		if sc.Replicas == 0 {
+			sc.Replicas = r.cfg.Replicas
+		}
+		err := r.retryStart(ctx, "stream "+sc.Name, startAttempt, func(ctx context.Context) error {
+			_, err := r.js.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	r.opened = make([]any, len(r.svc.openers))
+	for i, o := range r.svc.openers {
+		var v any
+		err := r.retryStart(ctx, "OnStart", 0, func(ctx context.Context) (err error) {
+			v, err = o.open(ctx, r)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		r.opened[i] = v
+	}
+	for _, h := range r.svc.events {
+		e := r.newEventRun(h)
+		r.events = append(r.events, e)
+		r.eventByName[h.name] = e
+	}
+	for _, e := range r.svc.endpoints {
+		r.endpoints = append(r.endpoints, r.newEndpointRun(e))
+	}
+	if len(r.events) > 0 {
+		err := r.retryStart(ctx, "stream "+deadletter.Stream, startAttempt, func(ctx context.Context) (err error) {
+			r.dlq, err = openDeadLetters(ctx, r)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		r.replays = r.dlq.replayLoop()
+		for _, e := range dlqEndpoints(typed(r.dlq.list), typed(r.dlq.replay)) {
+			r.endpoints = append(r.endpoints, r.newEndpointRun(e))
+		}
+	}
+	md := map[string]string{"instance": r.cfg.InstanceID, "runtime": "natsfn"}
+	for k, v := range r.svc.cfg.Metadata {
+		md[k] = v
+	}
+	r.micro, err = micro.AddService(nc, micro.Config{
+		Name:         r.svc.cfg.Name,
+		Version:      r.svc.cfg.Version,
+		Description:  r.svc.cfg.Description,
+		Metadata:     md,
+		StatsHandler: r.statsHandler(),
+	})
+	if err != nil {
+		return fmt.Errorf("micro: %w", err)
+	}
+	for _, e := range r.endpoints {
+		if err := e.register(); err != nil {
+			return fmt.Errorf("endpoint %s: %w", e.name, err)
+		}
+	}
+	for _, e := range r.events {
+		if err := e.start(ctx); err != nil {
+			return fmt.Errorf("handler %s: %w", e.name, err)
+		}
+	}
+	if r.replays != nil {
+		if err := r.retryStart(ctx, "consumer "+r.replays.cfg.Durable, 0, r.replays.bind); err != nil {
+			return fmt.Errorf("dead-letter replays: %w", err)
+		}
+	}
+	if err := r.registerMetrics(); err != nil {
+		return err
+	}
+	if len(r.events) > 0 {
+		r.background.Add(1)
+		go r.refreshPending()
+	}
+	// Subscribing only buffers a SUB: flush so that the server routes
+	// requests to every endpoint before Start says it does.
+	if err := nc.FlushTimeout(r.cfg.ConnectTimeout); err != nil {
+		return fmt.Errorf("flush subscriptions: %w", err)
+	}
+	r.logger.Info("service started", "version", r.svc.cfg.Version, "endpoints", len(r.svc.endpoints), "event_handlers", len(r.events))
+	return nil
+}
+
+// refreshPending keeps the consumers' pending counts fresh for the stats
+// data until the instance stops.
+func (r *serviceRun) refreshPending() {
+	defer r.background.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		for _, e := range r.events {
+			ctx, cancel := context.WithTimeout(r.life, time.Second)
+			e.refreshPending(ctx)
+			cancel()
+		}
+		select {
+		case <-r.life.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkReady checks one instance: connected, JetStream answering,
+// consumers bound.
+func (r *serviceRun) checkReady(ctx context.Context) error {
+	if r.nc == nil || !r.nc.IsConnected() {
+		return errors.New("NATS disconnected")
+	}
+	if _, err := r.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("JetStream: %w", err)
+	}
+	for _, e := range r.events {
+		if !e.loop.bound() {
+			return fmt.Errorf("consumer %s not bound", e.consumer)
+		}
+	}
+	if r.replays != nil && !r.replays.bound() {
+		return fmt.Errorf("consumer %s not bound", r.replays.cfg.Durable)
+	}
+	return nil
+}
+
+// stop is the shutdown order for one instance: stop taking requests and
+// fetching events, finish what is in flight, then drain the connection.
+func (r *serviceRun) stop() error {
+	r.endLife()
+	var errs []error
+	if r.micro != nil {
+		if err := r.micro.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop micro: %w", err))
+		}
+	}
+	for _, e := range r.events {
+		e.loop.stop()
+	}
+	if r.replays != nil {
+		r.replays.stop()
+	}
+	if r.dlq != nil {
+		r.dlq.close()
+	}
+	// The instance's shutdown timer bounds this wait.
+	quiesce(r.base, r.pools)
+	for _, p := range r.pools {
+		p.stop()
+	}
+	r.background.Wait()
+	if r.metricsReg != nil {
+		if err := r.metricsReg.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("metrics: %w", err))
+		}
+	}
+	if r.nc != nil {
+		if err := r.nc.Drain(); err != nil {
+			errs = append(errs, fmt.Errorf("drain: %w", err))
+			r.nc.Close()
+		}
+		for !r.nc.IsClosed() {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	r.logger.Info("service stopped")
+	if len(errs) > 0 {
+		return fmt.Errorf("service %s: %w", r.svc.cfg.Name, errors.Join(errs...))
+	}
+	return nil
+}
