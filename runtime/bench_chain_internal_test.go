@@ -55,7 +55,7 @@ func BenchmarkChain(b *testing.B) {
 			data := []byte(`{"msg":"hello benchmark"}`)
 			b.ReportAllocs()
 			for b.Loop() {
-				inv := r.newInvocation(nil)
+				inv := r.newInvocation(nil, nil)
 				*inv.msg = Message{Kind: KindRequest, Service: "bench", Handler: "echo", Subject: "bench.echo", Data: data}
 				if _, err := h.Handle(inv, inv.msg); err != nil {
 					b.Fatal(err)

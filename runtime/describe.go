@@ -32,6 +32,8 @@ type EndpointDescription struct {
 	Description string        `json:"description,omitempty"`
 	Concurrency int           `json:"concurrency"`
 	Timeout     time.Duration `json:"timeout_ns"`
+	// Emits are the event subjects the endpoint declares it emits.
+	Emits []string `json:"emits,omitempty"`
 }
 
 // EventHandlerDescription is one event handler and its durable consumer.
@@ -51,6 +53,8 @@ type EventHandlerDescription struct {
 	AckWait     time.Duration   `json:"ack_wait_ns"`
 	BackOff     []time.Duration `json:"backoff_ns"`
 	Concurrency int             `json:"concurrency"`
+	// Emits are the event subjects the handler declares it emits.
+	Emits []string `json:"emits,omitempty"`
 }
 
 // StreamDescription is a stream the service creates.
@@ -72,7 +76,7 @@ func (s *Service) Describe() ServiceDescription {
 	}
 	for _, e := range endpoints {
 		ed := EndpointDescription{Name: e.name, Subject: s.cfg.Name + "." + e.name, Description: e.opts.description,
-			Concurrency: e.opts.concurrency, Timeout: e.opts.timeout}
+			Concurrency: e.opts.concurrency, Timeout: e.opts.timeout, Emits: e.opts.emits}
 		if e.opts.schema != nil {
 			ed.Schema = e.opts.schema.ID()
 		}
@@ -83,6 +87,7 @@ func (s *Service) Describe() ServiceDescription {
 			Name: h.name, Subject: h.topic.Subject(), Stream: h.topic.Stream(), Consumer: h.consumerName(s.cfg.Name),
 			Schema: h.topic.ID(), Description: h.opts.description, MaxDeliver: h.opts.maxDeliver,
 			AckWait: h.opts.ackWait, BackOff: append([]time.Duration{}, h.opts.backOff...), Concurrency: h.opts.concurrency,
+			Emits: h.opts.emits,
 		})
 	}
 	for _, sc := range s.streams {

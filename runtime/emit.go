@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +43,10 @@ func Emit(ctx context.Context, t Topic, v any, opts ...EmitOption) error {
 		opt(&o)
 	}
 	r := inv.run
+	if inv.emits != nil && !slices.Contains(inv.emits, t.Subject()) {
+		return Permanent(fmt.Errorf("emit %s: the handler does not declare it (runtime.Emits lists %s): %w",
+			t.Subject(), strings.Join(inv.emits, ", "), ErrInternal))
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return Permanent(fmt.Errorf("emit %s: encode: %v: %w", t.Subject(), err, ErrInternal))

@@ -59,6 +59,9 @@ func (e *endpointRun) register() error {
 	if e.opts.description != "" {
 		md["description"] = e.opts.description
 	}
+	if len(e.opts.emits) > 0 {
+		md["emits"] = strings.Join(e.opts.emits, ",")
+	}
 	return e.run.micro.AddEndpoint(e.microName(), micro.HandlerFunc(e.serve),
 		micro.WithEndpointSubject(e.subject), micro.WithEndpointMetadata(md))
 }
@@ -77,7 +80,7 @@ func (e *endpointRun) serve(req micro.Request) {
 func (e *endpointRun) handle(req micro.Request, inline bool) {
 	start := time.Now()
 	e.stats.inFlight.Add(1)
-	inv := e.run.newInvocation(nil)
+	inv := e.run.newInvocation(nil, e.opts.emits)
 	m := inv.msg
 	*m = Message{
 		Kind:    KindRequest,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -102,6 +103,9 @@ func (e *eventRun) start(ctx context.Context) error {
 	if e.opts.description != "" {
 		md["description"] = e.opts.description
 	}
+	if len(e.opts.emits) > 0 {
+		md["emits"] = strings.Join(e.opts.emits, ",")
+	}
 	return e.run.micro.AddEndpoint(e.name, micro.HandlerFunc(e.serveInfo),
 		micro.WithEndpointSubject(e.run.svc.cfg.Name+".events."+e.name), micro.WithEndpointMetadata(md))
 }
@@ -118,7 +122,7 @@ func (e *eventRun) process(msg jetstream.Msg) {
 		_ = msg.TermWithReason("not a JetStream message")
 		return
 	}
-	inv := e.run.newInvocation(e)
+	inv := e.run.newInvocation(e, e.opts.emits)
 	*inv.msg = Message{
 		Kind:      KindEvent,
 		Service:   e.run.svc.cfg.Name,

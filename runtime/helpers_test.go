@@ -63,7 +63,7 @@ var (
 func jobsStream(svc *runtime.Service) {
 	svc.Stream(jetstream.StreamConfig{
 		Name:       "JOBS",
-		Subjects:   []string{jobsIn.subject, jobsOut.subject},
+		Subjects:   []string{jobsIn.subject, jobsOut.subject, "jobs.other"},
 		Duplicates: 2 * time.Minute,
 	})
 }

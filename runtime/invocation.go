@@ -26,6 +26,8 @@ type invocation struct {
 	run     *serviceRun
 	ev      *eventRun
 	span    trace.SpanContext
+	// emits are the subjects the handler declared (Emits), nil if none.
+	emits []string
 
 	mu  sync.Mutex
 	seq map[string]int
@@ -34,9 +36,10 @@ type invocation struct {
 type invocationKey struct{}
 
 // newInvocation returns a handler context for one message of the instance
-// (of event handler ev, or nil for a request).
-func (r *serviceRun) newInvocation(ev *eventRun) *invocation {
-	inv := &invocation{Context: r.base, run: r, ev: ev}
+// (of event handler ev, or nil for a request) whose handler declared it
+// emits the subjects emits.
+func (r *serviceRun) newInvocation(ev *eventRun, emits []string) *invocation {
+	inv := &invocation{Context: r.base, run: r, ev: ev, emits: emits}
 	inv.msg = &inv.message
 	return inv
 }

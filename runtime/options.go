@@ -25,6 +25,9 @@ type handlerOptions struct {
 	concurrency int
 	maxBytes    int
 	description string
+	// emits lists the subjects the handler may emit (Emits); empty means
+	// undeclared, and then any.
+	emits []string
 }
 
 type endpointOptions struct {
@@ -130,6 +133,19 @@ func Concurrency(n int) Option { return both(func(o *handlerOptions) { o.concurr
 
 // MaxBytes rejects larger payloads with a 413 (default 1 MiB).
 func MaxBytes(n int) Option { return both(func(o *handlerOptions) { o.maxBytes = n }) }
+
+// Emits declares the events a handler emits. They show in its micro
+// endpoint metadata ("emits", comma-separated subjects) and in Describe,
+// so that `nats micro info`, the console and generated docs show who
+// produces what; and Emit refuses, as a bug, a topic the handler did not
+// declare. A handler that declares nothing may emit anything.
+func Emits(topics ...Topic) Option {
+	return both(func(o *handlerOptions) {
+		for _, t := range topics {
+			o.emits = append(o.emits, t.Subject())
+		}
+	})
+}
 
 // Description describes the handler in its micro endpoint metadata.
 func Description(s string) Option { return both(func(o *handlerOptions) { o.description = s }) }

@@ -205,7 +205,7 @@ func (e *eventRun) processReplay(msg jetstream.Msg) {
 		return
 	}
 	dl := entryOf(md.Sequence.Stream, md.Timestamp, msg.Headers(), msg.Data())
-	inv := e.run.newInvocation(e)
+	inv := e.run.newInvocation(e, e.opts.emits)
 	*inv.msg = Message{
 		Kind:      KindEvent,
 		Service:   e.run.svc.cfg.Name,

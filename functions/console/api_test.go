@@ -322,13 +322,19 @@ func TestAPI(t *testing.T) {
 		if f := figuresOfEndpoint(t, sys, "inventory", "dlq-replay"); f.Requests < 2 || f.Errors < 1 {
 			t.Fatalf("inventory dlq-replay figures %+v", f)
 		}
-		// Now the console has seen each function publish: the emissions
-		// are observed, not only derived from the streams.
-		if !slices.Contains(sys.Topology.Edges, edge{Function: "payments", Subject: "payments.failed", Emits: true, From: fromObserved}) {
-			t.Fatalf("payments.failed not observed: %+v", sys.Topology.Edges)
+		// Every function declares what it emits (runtime.Emits): the
+		// emissions come from that metadata, not from what was seen or from
+		// the streams.
+		if !slices.Contains(sys.Topology.Edges, edge{Function: "payments", Handler: "charge", Subject: "payments.failed", Emits: true, From: fromMetadata}) {
+			t.Fatalf("payments.failed not declared by charge: %+v", sys.Topology.Edges)
 		}
-		if !slices.Contains(sys.Topology.Edges, edge{Function: "orders", Subject: "orders.confirmed", Emits: true, From: fromObserved}) {
-			t.Fatalf("orders.confirmed not observed: %+v", sys.Topology.Edges)
+		if !slices.Contains(sys.Topology.Edges, edge{Function: "orders", Handler: "payment-completed", Subject: "orders.confirmed", Emits: true, From: fromMetadata}) {
+			t.Fatalf("orders.confirmed not declared by payment-completed: %+v", sys.Topology.Edges)
+		}
+		for _, e := range sys.Topology.Edges {
+			if e.Emits && e.From != fromMetadata {
+				t.Fatalf("emission %+v not from the declarations", e)
+			}
 		}
 	})
 

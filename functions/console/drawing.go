@@ -95,8 +95,14 @@ func draw(t topology, fns []function) drawing {
 		d.Functions = append(d.Functions, box{X: colFn, Y: y, W: fnW, H: boxH, Label: em.name, Colour: colour[em.name]})
 	}
 	n := 0
+	// Several handlers of a function may emit one subject: one arrow.
+	drawn := map[[2]string]bool{}
 	for _, e := range t.Edges {
 		if e.Emits {
+			if drawn[[2]string{e.Function, e.Subject}] {
+				continue
+			}
+			drawn[[2]string{e.Function, e.Subject}] = true
 			d.Links = append(d.Links, link{
 				Path:   curve(colFn+fnW, fnY[e.Function], colSubj, subjY[e.Subject]),
 				Colour: colour[e.Function], From: e.From,

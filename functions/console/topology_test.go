@@ -29,11 +29,15 @@ func TestTopology(t *testing.T) {
 		{Function: "inventory", Subject: "inventory.reserved", Emits: true, From: fromObserved},
 		{Function: "orders", Handler: "inventory-reserved", Subject: "inventory.reserved", From: fromMetadata},
 		{Function: "payments", Handler: "charge", Subject: "inventory.reserved", From: fromMetadata},
+		{Function: "inventory", Subject: "inventory.reserved.v2", Emits: true, From: fromStream},
 		{Function: "inventory", Subject: "inventory.rejected", Emits: true, From: fromStream},
 		{Function: "inventory", Subject: "inventory.released", Emits: true, From: fromStream},
 		{Function: "payments", Subject: "payments.completed", Emits: true, From: fromStream},
+		{Function: "payments", Subject: "payments.completed.v2", Emits: true, From: fromStream},
 		{Function: "payments", Subject: "payments.failed", Emits: true, From: fromStream},
+		{Function: "payments", Subject: "payments.failed.v2", Emits: true, From: fromStream},
 		{Function: "payments", Subject: "payments.refunded", Emits: true, From: fromStream},
+		{Function: "payments", Subject: "payments.refunded.v2", Emits: true, From: fromStream},
 	}
 	if !slices.Equal(top.Edges, want) {
 		t.Fatalf("edges:\n got %+v\nwant %+v", top.Edges, want)
@@ -43,8 +47,9 @@ func TestTopology(t *testing.T) {
 	if slices.Contains(top.Subjects, "orders.confirmed") {
 		t.Fatalf("subjects %v", top.Subjects)
 	}
-	if !slices.Equal(top.Subjects, []string{"orders.created", "orders.cancelled", "inventory.reserved", "inventory.rejected",
-		"inventory.released", "payments.completed", "payments.failed", "payments.refunded"}) {
+	if !slices.Equal(top.Subjects, []string{"orders.created", "orders.cancelled", "inventory.reserved", "inventory.reserved.v2",
+		"inventory.rejected", "inventory.released", "payments.completed", "payments.completed.v2", "payments.failed",
+		"payments.failed.v2", "payments.refunded", "payments.refunded.v2"}) {
 		t.Fatalf("subjects not in the saga's order: %v", top.Subjects)
 	}
 	if got := top.Consumers("inventory.reserved"); len(got) != 2 {

@@ -71,11 +71,12 @@ func New(cfg Config) *runtime.Service {
 		runtime.Description("set a product's available quantity and price"))
 
 	runtime.OnEvent(svc, "reserve", contracts.OrderCreated, f.reserve,
-		retrying("reserve every item of a new order, or reject it")...)
+		append(retrying("reserve every item of a new order, or reject it"),
+			runtime.Emits(contracts.InventoryReserved, contracts.InventoryRejected))...)
 	runtime.OnEvent(svc, "release-on-payment-failed", contracts.PaymentFailed, f.releaseOnPaymentFailed,
-		retrying("put back the stock of an order whose payment failed")...)
+		append(retrying("put back the stock of an order whose payment failed"), runtime.Emits(contracts.InventoryReleased))...)
 	runtime.OnEvent(svc, "release-on-cancel", contracts.OrderCancelled, f.releaseOnCancel,
-		retrying("put back the stock of a cancelled order")...)
+		append(retrying("put back the stock of a cancelled order"), runtime.Emits(contracts.InventoryReleased))...)
 	return svc
 }
 

@@ -17,7 +17,10 @@ import (
 // it is about (see changeOrder); past that the event is dead-lettered for a
 // human.
 func eventOptions(description string) []runtime.EventOption {
+	// Every projection handler finishes whatever announcement an order
+	// owes (see changeOrder), so each may emit either event.
 	return []runtime.EventOption{
+		runtime.Emits(contracts.OrderConfirmed, contracts.OrderCancelled),
 		runtime.MaxDeliver(10),
 		runtime.BackOff(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second),
 		runtime.AckWait(15 * time.Second),

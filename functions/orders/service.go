@@ -62,13 +62,13 @@ func New(cfg Config) *runtime.Service {
 	// Every endpoint waits on KV or JetStream, so each runs a worker pool
 	// rather than micro's one request at a time.
 	pool := runtime.Concurrency(64)
-	runtime.Endpoint(svc, "create", o.create, pool,
+	runtime.Endpoint(svc, "create", o.create, pool, runtime.Emits(contracts.OrderCreated),
 		runtime.WithSchema(contracts.CreateOrderRequestV1),
 		runtime.Description("Place an order; honours the Idempotency-Key header"))
 	runtime.Endpoint(svc, "get", o.get, pool,
 		runtime.WithSchema(contracts.GetOrderRequestV1),
 		runtime.Description("Read an order: status, items, total, reason and timeline"))
-	runtime.Endpoint(svc, "cancel", o.cancel, pool,
+	runtime.Endpoint(svc, "cancel", o.cancel, pool, runtime.Emits(contracts.OrderCancelled),
 		runtime.WithSchema(contracts.CancelOrderRequestV1),
 		runtime.Description("Cancel an order that is not paid yet"))
 	o.project(svc)

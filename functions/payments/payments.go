@@ -73,12 +73,14 @@ func newFunction(cfg Config) (*function, *runtime.Service) {
 	// once. The timeout leaves room for a gateway latency of up to 10s.
 	runtime.OnEvent(svc, "charge", contracts.InventoryReserved, f.charge,
 		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second),
+		runtime.Emits(contracts.PaymentCompleted, contracts.PaymentFailed),
 		runtime.Description("charge a reserved order"))
 	// void calls the gateway too (Cancel), so it waits out an outage the
 	// same way.
 	runtime.OnEvent(svc, "void", contracts.OrderCancelled, f.void,
 		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second),
 		runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 30*time.Second),
+		runtime.Emits(contracts.PaymentRefunded),
 		runtime.Description("call off the payment of a cancelled order: void it, or refund a charge made"))
 	return f, svc
 }
