@@ -78,13 +78,31 @@ type client struct {
 	violations []string
 }
 
-// connect connects as user with the password from the config.
+// inboxPrefix is the reply prefix a user's connections take, as the
+// runtime's: "_INBOX_<user>" for every restricted user (functions and the
+// console may subscribe to nothing else), nats.go's default for admin.
+func inboxPrefix(user string) string {
+	if user == "admin" || user == "sys" {
+		return strings.TrimSuffix(nats.InboxPrefix, ".")
+	}
+	return "_INBOX_" + user
+}
+
+// connect connects as user with the password from the config and the
+// user's own inbox prefix.
 func (ts *testServer) connect(t *testing.T, user string) *client {
+	t.Helper()
+	return ts.connectWithInbox(t, user, inboxPrefix(user))
+}
+
+// connectWithInbox connects as user with the given inbox prefix.
+func (ts *testServer) connectWithInbox(t *testing.T, user, prefix string) *client {
 	t.Helper()
 	c := &client{ts: ts}
 	nc, err := nats.Connect(ts.url,
 		nats.UserInfo(user, ts.passwords[user]),
 		nats.Name("infra-test-"+user),
+		nats.CustomInboxPrefix(prefix),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
