@@ -1,9 +1,13 @@
 package nats_test
 
 import (
+	"bufio"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +23,7 @@ import (
 
 // certDir is where tls.conf expects the certificates: compose.tls.yaml
 // mounts bin/certs there.
-const certDir = "/etc/nats/certs/"
+const certDir = "/certs/"
 
 // tlsConfigs copies this directory's configs into a temporary directory
 // with tls.conf pointing at a fresh certificate set there (the server loads
@@ -149,7 +153,7 @@ func TestTLSClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := map[string][]nats.Option{
-		"no client certificate": {nats.RootCAs(filepath.Join(own, "ca.pem"))},
+		"no client certificate":    {nats.RootCAs(filepath.Join(own, "ca.pem"))},
 		"another CA's certificate": certFiles(other, "admin"),
 	}
 	for name, o := range refused {
@@ -168,5 +172,70 @@ func TestTLSClients(t *testing.T) {
 	_, err = connect("admin", "wrong", certFiles(own, "admin")...)
 	if !errors.Is(err, nats.ErrAuthorization) {
 		t.Errorf("a certificate without the password: err = %v, want an authorization violation", err)
+	}
+}
+
+// TestRoutesRequireTLS starts a node of the TLS cluster and talks to its
+// route port: a peer must speak TLS there too, with a certificate of the CA.
+func TestRoutesRequireTLS(t *testing.T) {
+	dir := tlsConfigs(t)
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, "nats-1-tls.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
+	opts.Cluster.Host, opts.Cluster.Port = "127.0.0.1", -1
+	opts.Routes = nil      // nats-2 and nats-3 do not resolve here
+	opts.JetStream = false // a clustered JetStream needs its peers
+	opts.NoLog, opts.NoSigs = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	// A plain TCP peer gets no INFO: the route port speaks TLS first.
+	conn, err := net.DialTimeout("tcp", srv.ClusterAddr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if line, err := bufio.NewReader(conn).ReadString('\n'); err == nil {
+		t.Errorf("a plaintext peer read %q from the route port", line)
+	}
+	// A peer with a certificate of the CA completes the handshake as nats-2
+	// would, and reads the server's INFO over TLS.
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "certs", "server.pem"), filepath.Join(dir, "certs", "server-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	ca, err := os.ReadFile(filepath.Join(dir, "certs", "ca.pem"))
+	if err != nil || !roots.AppendCertsFromPEM(ca) {
+		t.Fatalf("read CA: %v", err)
+	}
+	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", srv.ClusterAddr().String(),
+		&tls.Config{RootCAs: roots, ServerName: "nats-1", Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS handshake on the route port: %v", err)
+	}
+	defer tc.Close()
+	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(tc).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "INFO ") {
+		t.Fatalf("route INFO over TLS: %q %v", line, err)
+	}
+	var info struct {
+		TLSRequired bool `json:"tls_required"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(line), "INFO ")), &info); err != nil || !info.TLSRequired {
+		t.Errorf("route INFO %q: tls_required %v (%v)", line, info.TLSRequired, err)
+	}
+	if !opts.Cluster.NoAdvertise {
+		t.Error("the cluster gossips container addresses to clients (no_advertise is off)")
 	}
 }
