@@ -97,7 +97,7 @@ image-nats: $(INFRA_BIN)/healthcheck ## build natsfn/nats-server:NATSFN_TAG from
 		$(INFRA_BIN)/image-nats
 
 image-nats-exporter: $(INFRA_BIN)/healthcheck ## build natsfn/nats-exporter:NATSFN_TAG (Prometheus metrics of the NATS nodes)
-	$(INFRA_GOBUILD) -o $(INFRA_BIN)/nats-exporter ./$(INFRA_DIR)/nats/exporter
+	$(INFRA_GOBUILD) -o $(INFRA_BIN)/nats-exporter ./$(INFRA_DIR)/nats/exporter/cmd/nats-exporter
 	@rm -rf $(INFRA_BIN)/image-nats-exporter && mkdir -p $(INFRA_BIN)/image-nats-exporter
 	@cp $(INFRA_BIN)/nats-exporter $(INFRA_BIN)/healthcheck $(INFRA_BIN)/image-nats-exporter/
 	$(INFRA_DOCKER_BUILD) -f $(INFRA_DIR)/nats/exporter/Dockerfile -t natsfn/nats-exporter:$(NATSFN_TAG) \

@@ -1,4 +1,15 @@
-package main
+// Package exporter serves the metrics of NATS servers to Prometheus: at
+// every scrape it reads /varz and /jsz (accounts, streams, consumers) from
+// each server's monitoring port and reports the figures below. The command
+// ./cmd/nats-exporter serves it; compose runs that as the service
+// nats-exporter (image natsfn/nats-exporter).
+//
+// It stands in for prometheus-nats-exporter, whose Go module the module
+// proxy here refuses ("403 Forbidden: This module version is not
+// available"), as it does nats-surveyor: no exporter of NATS's own could be
+// built. It keeps that exporter's metric names, so dashboards written for
+// it read these too.
+package exporter
 
 import (
 	"context"
@@ -7,16 +18,17 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The metric names follow prometheus-nats-exporter's (gnatsd_varz_*,
 // jetstream_server_*, jetstream_stream_*, jetstream_consumer_*) where it has
-// one, so dashboards written for it read these too; it could not be used
-// itself (see main.go). Labels are fewer: the server's name and cluster,
+// one. Labels are fewer: the server's name and cluster,
 // and for streams and consumers whether this server leads them, so a sum
 // over {is_stream_leader="true"} counts an R3 stream once.
 var (
@@ -265,4 +277,30 @@ func emit(ch chan<- prometheus.Metric, v *varz, j *jsz) {
 			}
 		}
 	}
+}
+
+// Handler serves /metrics for the servers' monitoring URLs
+// (http://host:8222) and /healthz, which answers 200 while the process
+// runs. A scrape waits at most timeout for each server.
+func Handler(servers []string, timeout time.Duration) (http.Handler, error) {
+	if len(servers) == 0 {
+		return nil, fmt.Errorf("no servers")
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("timeout %s is not positive", timeout)
+	}
+	var urls []string
+	for _, u := range servers {
+		u = strings.TrimRight(strings.TrimSpace(u), "/")
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return nil, fmt.Errorf("%q is not an http(s) URL", u)
+		}
+		urls = append(urls, u)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{servers: urls, client: &http.Client{}, timeout: timeout})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	return mux, nil
 }

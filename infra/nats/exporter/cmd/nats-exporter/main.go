@@ -1,16 +1,9 @@
-// Command nats-exporter serves the metrics of NATS servers to Prometheus:
-// at every scrape of its /metrics it reads /varz and /jsz (accounts,
-// streams, consumers) from each server's monitoring port and reports the
-// figures (collector.go lists them). compose runs it as the service
-// nats-exporter, in the natsfn/nats-exporter image:
+// Command nats-exporter serves the metrics of NATS servers to Prometheus
+// (package exporter says which):
 //
 //	nats-exporter -addr :7777 -servers http://nats-1:8222,http://nats-2:8222,http://nats-3:8222
 //
-// It stands in for prometheus-nats-exporter, whose Go module the module
-// proxy here refuses ("403 Forbidden: This module version is not
-// available"), as it does nats-surveyor: no exporter of NATS's own could be
-// built. It keeps that exporter's metric names, so its dashboards apply.
-// /healthz answers 200 while the process runs.
+// It serves /metrics and /healthz until SIGTERM.
 package main
 
 import (
@@ -27,8 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/natsfn/natsfn/infra/nats/exporter"
 )
 
 func main() {
@@ -50,36 +42,21 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	var urls []string
 	for _, u := range strings.Split(*servers, ",") {
-		u = strings.TrimRight(strings.TrimSpace(u), "/")
-		if u == "" {
-			continue
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
 		}
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			fmt.Fprintf(stderr, "nats-exporter: -servers: %q is not an http(s) URL\n", u)
-			return 2
-		}
-		urls = append(urls, u)
 	}
-	if len(urls) == 0 {
-		fmt.Fprintln(stderr, "nats-exporter: -servers is empty")
+	handler, err := exporter.Handler(urls, *timeout)
+	if err != nil {
+		fmt.Fprintln(stderr, "nats-exporter: -servers/-timeout:", err)
 		return 2
 	}
-	if *timeout <= 0 {
-		fmt.Fprintln(stderr, "nats-exporter: -timeout must be positive")
-		return 2
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{servers: urls, client: &http.Client{}, timeout: *timeout})
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "nats-exporter:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

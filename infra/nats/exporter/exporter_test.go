@@ -1,12 +1,11 @@
-package main
+package exporter
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,49 +17,16 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// startExporter runs the command against servers (monitoring URLs) on a
-// random port and returns its base URL; it stops when the test ends.
-func startExporter(t *testing.T, servers ...string) string {
+// serve runs Handler for servers on a real HTTP listener.
+func serve(t *testing.T, servers ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-timeout", "2s", "-servers", strings.Join(servers, ",")}, &stderr, ready)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("exporter exited %d: %s", code, stderr.String())
-		}
-	})
-	select {
-	case addr := <-ready:
-		return "http://" + addr
-	case code := <-done:
-		t.Fatalf("exporter exited %d: %s", code, stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("exporter did not listen")
+	h, err := Handler(servers, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ""
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }
 
 // scrape GETs /metrics and parses it with Prometheus's own text parser.
@@ -149,7 +115,7 @@ func TestExporterReadsARealServer(t *testing.T) {
 
 	monitor := "http://" + srv.MonitorAddr().String()
 	down := "http://127.0.0.1:1" // nothing listens there
-	families := scrape(t, startExporter(t, monitor, down))
+	families := scrape(t, serve(t, monitor, down))
 
 	if v := value(t, families, "nats_server_up", map[string]string{"url": monitor}); v != 1 {
 		t.Errorf("up = %v for the running server", v)
@@ -209,11 +175,18 @@ func metricName(m metric) string {
 	return s[:strings.Index(s, `"`)]
 }
 
-func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-servers", ""}, {"-servers", "nats-1:8222"}, {"-timeout", "0s"}, {"-nope"}} {
-		var stderr bytes.Buffer
-		if code := run(context.Background(), args, &stderr, nil); code != 2 || stderr.Len() == 0 {
-			t.Errorf("%q: exit %d, %q", args, code, stderr.String())
+func TestHandlerRefusesBadSettings(t *testing.T) {
+	for name, c := range map[string]struct {
+		servers []string
+		timeout time.Duration
+	}{
+		"no servers":    {nil, time.Second},
+		"not a URL":     {[]string{"nats-1:8222"}, time.Second},
+		"no timeout":    {[]string{"http://nats-1:8222"}, 0},
+		"a nats:// URL": {[]string{"nats://nats-1:4222"}, time.Second},
+	} {
+		if _, err := Handler(c.servers, c.timeout); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }
