@@ -47,7 +47,9 @@ INFRA_CERTS := bin/certs
 # A function image must stay under 15 MB (Docker counts 1 MB = 1000000 bytes).
 INFRA_MAX_IMAGE_BYTES ?= 15000000
 INFRA_GOBUILD := CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w"
-INFRA_DOCKER_BUILD := DOCKER_BUILDKIT=0 docker build --quiet
+# Every image is labelled with its tag, so `images` prunes only the dangling
+# images its own builds left (other tags on the engine are someone else's).
+INFRA_DOCKER_BUILD = DOCKER_BUILDKIT=0 docker build --quiet --label io.natsfn.tag=$(NATSFN_TAG)
 # The commit time, not the build time: rebuilding one commit hits the cache.
 INFRA_CREATED = $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 INFRA_REVISION = $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -72,7 +74,7 @@ INFRA_NATS_NODES := nats-1 nats-2 nats-3
 	up up-nats down sweep sweep-tests compose-version
 
 images: image-nats image-nats-exporter image-natsfn image-functions ## build static binaries and every image (NATSFN_TAG), print sizes, fail if a function image is over 15 MB
-	@docker image prune -f --filter label=io.natsfn.project=natsfn >/dev/null
+	@docker image prune -f --filter label=io.natsfn.project=natsfn --filter label=io.natsfn.tag=$(NATSFN_TAG) >/dev/null
 	@docker images --filter 'reference=natsfn/*:$(NATSFN_TAG)' \
 		--format 'table {{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.Size}}'
 	@fail=0; for fn in $(INFRA_FUNCTIONS); do \
