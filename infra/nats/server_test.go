@@ -49,9 +49,16 @@ func startServer(t *testing.T) *testServer {
 		}
 		return ts
 	}
-	opts.Port = -1
-	opts.HTTPPort = 0
 	opts.StoreDir = t.TempDir()
+	ts.url = runServer(t, opts).ClientURL()
+	return ts
+}
+
+// runServer runs a parsed config in-process on random loopback ports (no
+// monitoring port, no log) until the test ends.
+func runServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
 	opts.NoLog, opts.NoSigs = true, true
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -65,8 +72,7 @@ func startServer(t *testing.T) *testServer {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	ts.url = srv.ClientURL()
-	return ts
+	return srv
 }
 
 // client is a connection of one user that records the permission

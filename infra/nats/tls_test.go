@@ -102,18 +102,8 @@ func TestTLSClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
 	opts.StoreDir = t.TempDir()
-	opts.NoLog, opts.NoSigs = true, true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	srv := runServer(t, opts)
 	url := "tls://" + srv.Addr().String() // the server certificate names 127.0.0.1
 	passwords := map[string]string{}
 	for _, u := range opts.Users {
@@ -183,20 +173,10 @@ func TestRoutesRequireTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
 	opts.Cluster.Host, opts.Cluster.Port = "127.0.0.1", -1
 	opts.Routes = nil      // nats-2 and nats-3 do not resolve here
 	opts.JetStream = false // a clustered JetStream needs its peers
-	opts.NoLog, opts.NoSigs = true, true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	srv := runServer(t, opts)
 	// A plain TCP peer gets no INFO: the route port speaks TLS first.
 	conn, err := net.DialTimeout("tcp", srv.ClusterAddr().String(), 5*time.Second)
 	if err != nil {
