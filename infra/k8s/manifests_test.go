@@ -14,7 +14,9 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -25,6 +27,8 @@ type manifests struct {
 	configMaps  []*corev1.ConfigMap
 	secrets     []*corev1.Secret
 	deployments []*appsv1.Deployment
+	hpas        []*autoscalingv2.HorizontalPodAutoscaler
+	pdbs        []*policyv1.PodDisruptionBudget
 }
 
 // docSeparator splits a multi-document YAML file.
@@ -85,6 +89,10 @@ func (m *manifests) add(doc []byte) error {
 		return decodeInto(js, &m.secrets)
 	case "apps/v1/Deployment":
 		return decodeInto(js, &m.deployments)
+	case "autoscaling/v2/HorizontalPodAutoscaler":
+		return decodeInto(js, &m.hpas)
+	case "policy/v1/PodDisruptionBudget":
+		return decodeInto(js, &m.pdbs)
 	default:
 		return fmt.Errorf("unexpected kind %q (apiVersion %q)", tm.Kind, tm.APIVersion)
 	}
@@ -136,6 +144,12 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	}
 	for _, o := range m.deployments {
 		check("Deployment", o.ObjectMeta)
+	}
+	for _, o := range m.hpas {
+		check("HorizontalPodAutoscaler", o.ObjectMeta)
+	}
+	for _, o := range m.pdbs {
+		check("PodDisruptionBudget", o.ObjectMeta)
 	}
 }
 

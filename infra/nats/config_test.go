@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -82,7 +83,7 @@ func checkCommon(t *testing.T, opts *server.Options) {
 	for _, u := range opts.Users {
 		users[u.Username] = u
 	}
-	for _, name := range append([]string{"admin"}, functionUsers...) {
+	for _, name := range append([]string{"admin", "console"}, functionUsers...) {
 		u, ok := users[name]
 		if !ok {
 			t.Errorf("user %q missing", name)
@@ -113,8 +114,68 @@ func checkCommon(t *testing.T, opts *server.Options) {
 				t.Errorf("user %q is allowed everything (%q)", name, s)
 			}
 		}
-		if !slices.Contains(p.Subscribe.Allow, "_INBOX.>") || !slices.Contains(p.Subscribe.Allow, "$SRV.>") {
-			t.Errorf("user %q cannot receive replies or micro discovery", name)
+		if !slices.Contains(p.Subscribe.Allow, "_INBOX_"+name+".>") || !slices.Contains(p.Subscribe.Allow, "$SRV.>") {
+			t.Errorf("user %q cannot receive its replies (_INBOX_%s.>) or micro discovery", name, name)
+		}
+		checkOwnInboxOnly(t, name, p.Subscribe.Allow)
+		for _, other := range functionUsers {
+			for _, ev := range events[other] {
+				if other != name && slices.Contains(p.Publish.Allow, ev) {
+					t.Errorf("user %q may publish %s, an event of %s", name, ev, other)
+				}
+			}
+		}
+	}
+	checkConsole(t, users["console"])
+}
+
+// events are the event subjects each function emits.
+var events = map[string][]string{
+	"orders":    {"orders.created", "orders.cancelled", "orders.confirmed"},
+	"inventory": {"inventory.reserved", "inventory.rejected", "inventory.released"},
+	"payments":  {"payments.completed", "payments.failed", "payments.refunded"},
+}
+
+// checkOwnInboxOnly fails when user may subscribe to an inbox other than
+// its own `_INBOX_<user>.>`: replies of other clients would reach it.
+func checkOwnInboxOnly(t *testing.T, user string, allow []string) {
+	t.Helper()
+	for _, s := range allow {
+		if strings.HasPrefix(s, "_INBOX") && s != "_INBOX_"+user+".>" {
+			t.Errorf("user %q may subscribe %q: it could read replies that are not its own", user, s)
+		}
+	}
+}
+
+// checkConsole checks the web console's user: requests and discovery, its
+// own inbox, the events read-only, and no JetStream at all.
+func checkConsole(t *testing.T, u *server.User) {
+	t.Helper()
+	if u == nil {
+		t.Error("user console missing")
+		return
+	}
+	p := u.Permissions
+	if p == nil || p.Publish == nil || p.Subscribe == nil {
+		t.Fatalf("console: want publish and subscribe permissions, got %+v", p)
+	}
+	if p.Response != nil {
+		t.Error("console serves nothing and must not have allow_responses")
+	}
+	checkOwnInboxOnly(t, "console", p.Subscribe.Allow)
+	for _, s := range append(slices.Clone(p.Publish.Allow), p.Subscribe.Allow...) {
+		if strings.HasPrefix(s, "$JS") || strings.HasPrefix(s, "$KV") || strings.Contains(s, ">") && !strings.HasPrefix(s, "$SRV.") && s != "_INBOX_console.>" {
+			t.Errorf("console may use %q: it gets no JetStream and no wildcard beyond discovery and its inbox", s)
+		}
+	}
+	for _, evs := range events {
+		for _, ev := range evs {
+			if slices.Contains(p.Publish.Allow, ev) {
+				t.Errorf("console may publish the event %s", ev)
+			}
+			if !slices.Contains(p.Subscribe.Allow, ev) {
+				t.Errorf("console may not watch the event %s", ev)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package nats_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -252,8 +253,9 @@ func consumeOne(ctx context.Context, t *testing.T, c *client, stream, durable, s
 
 // deadLetter runs the dead-letter path of a function: a handler consumer
 // exhausts MaxDeliver, the advisory arrives, the message is fetched by
-// sequence from the source stream and stored in DEADLETTER, then listed
-// through a consumer filtered on the function's own dead letters.
+// sequence from the source stream and stored in DEADLETTER, listed through
+// a consumer filtered on the function's own dead letters, replayed, and the
+// handler's consumer is paused.
 func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn string) {
 	t.Helper()
 	js := newJS(t, c)
@@ -325,24 +327,77 @@ func deadLetter(ctx context.Context, t *testing.T, ts *testServer, c *client, fn
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Replay: republish the entry on its original subject for this
-	// function's consumer, remove it from DEADLETTER, pause the consumer.
-	dlStream, err := js.Stream(ctx, "DEADLETTER")
+	replayDeadLetter(ctx, t, c, fn, dlAck.Sequence)
+	if _, err := js.PauseConsumer(ctx, source.stream, durable, time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("%s: pause consumer: %v", fn, err)
+	}
+}
+
+// replayDeadLetter replays a dead letter the way the runtime does, through
+// DEADLETTER alone: the entry is copied to deadletter.<fn>.<handler>.replay,
+// the function's replay consumer (filtered on deadletter.<fn>.*.replay)
+// takes it and acks it, and both entries are deleted. Nothing is published
+// on the event's original subject, which belongs to another function.
+func replayDeadLetter(ctx context.Context, t *testing.T, c *client, fn string, seq uint64) {
+	t.Helper()
+	js := newJS(t, c)
+	dl, err := js.Stream(ctx, "DEADLETTER")
 	if err != nil {
 		t.Fatalf("%s: open DEADLETTER: %v", fn, err)
 	}
-	entry, err := dlStream.GetMsg(ctx, dlAck.Sequence)
+	entry, err := dl.GetMsg(ctx, seq)
 	if err != nil {
 		t.Fatalf("%s: get dead letter: %v", fn, err)
 	}
-	replay := &nats.Msg{Subject: source.subject, Header: nats.Header{"Natsfn-Replay-For": {durable}}, Data: entry.Data}
-	if _, err := js.PublishMsg(ctx, replay); err != nil {
-		t.Fatalf("%s: replay on %s: %v", fn, source.subject, err)
+	replay := &nats.Msg{Subject: entry.Subject + ".replay", Header: nats.Header{}, Data: entry.Data}
+	for k, v := range entry.Header {
+		replay.Header[k] = v
 	}
-	if err := dlStream.DeleteMsg(ctx, dlAck.Sequence); err != nil {
-		t.Fatalf("%s: remove replayed dead letter: %v", fn, err)
+	replay.Header.Set(nats.MsgIdHdr, "replay:"+nuid.Next())
+	replayAck, err := js.PublishMsg(ctx, replay)
+	if err != nil {
+		t.Fatalf("%s: publish replay %s: %v", fn, replay.Subject, err)
 	}
-	if _, err := js.PauseConsumer(ctx, source.stream, durable, time.Now().Add(time.Second)); err != nil {
-		t.Fatalf("%s: pause consumer: %v", fn, err)
+	// The runtime's consumer is <fn>-replay; a unique name keeps a run
+	// against a live cluster off the real one (the permission is the same).
+	durable := c.consumerName(fn + "-replay")
+	cons, err := js.CreateOrUpdateConsumer(ctx, "DEADLETTER", jetstream.ConsumerConfig{
+		Durable: durable, FilterSubject: "deadletter." + fn + ".*.replay", AckPolicy: jetstream.AckExplicitPolicy,
+		MaxDeliver: 5, InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		t.Fatalf("%s: replay consumer: %v", fn, err)
+	}
+	// The advisories of the real replay consumer, as the runtime listens to
+	// those of every consumer it owns (noViolations checks the grant).
+	for _, kind := range []string{"MAX_DELIVERIES", "MSG_TERMINATED"} {
+		if _, err := c.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER." + kind + ".DEADLETTER." + fn + "-replay"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatalf("%s: fetch replay: %v", fn, err)
+	}
+	n := 0
+	for m := range msgs.Messages() {
+		n++
+		if !bytes.Equal(m.Data(), entry.Data) {
+			t.Errorf("%s: replayed %q, want the dead letter's %q", fn, m.Data(), entry.Data)
+		}
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatalf("%s: ack replay: %v", fn, err)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%s: replay consumer fetched %d messages (%v), want 1", fn, n, msgs.Error())
+	}
+	for _, s := range []uint64{seq, replayAck.Sequence} {
+		if err := dl.DeleteMsg(ctx, s); err != nil {
+			t.Fatalf("%s: remove replayed dead letter %d: %v", fn, s, err)
+		}
+	}
+	if _, err := cons.Info(ctx); err != nil {
+		t.Fatalf("%s: replay consumer info: %v", fn, err)
 	}
 }

@@ -69,8 +69,11 @@ func TestFunctionsAreConfined(t *testing.T) {
 		name, user, kind, subject string
 		do                        action
 	}{
-		// A function may publish the subjects it consumes (DLQ replay), never others.
+		// A function publishes its own events only, not even those it
+		// consumes (permissions_isolation_test.go tries every pair).
 		{"orders emits inventory.released", "orders", "publish", "inventory.released", pub("inventory.released")},
+		{"orders replays as payments", "orders", "publish", "payments.completed", pub("payments.completed")},
+		{"inventory replays as orders", "inventory", "publish", "orders.created", pub("orders.created")},
 		{"inventory emits orders.confirmed", "inventory", "publish", "orders.confirmed", pub("orders.confirmed")},
 		{"payments emits orders.created", "payments", "publish", "orders.created", pub("orders.created")},
 		{"inventory emits payments.completed", "inventory", "publish", "payments.completed", pub("payments.completed")},
@@ -106,6 +109,11 @@ func TestFunctionsAreConfined(t *testing.T) {
 			consumer("ORDERS", "")},
 		{"inventory reads orders' dead letters", "inventory", "publish", "$JS.API.CONSUMER.CREATE.DEADLETTER.x-y.deadletter.orders.>",
 			consumer("DEADLETTER", "deadletter.orders.>")},
+		{"inventory runs orders' replays", "inventory", "publish", "$JS.API.CONSUMER.CREATE.DEADLETTER.x-y.deadletter.orders.*.replay",
+			consumer("DEADLETTER", "deadletter.orders.*.replay")},
+		{"payments queues a replay for inventory", "payments", "publish", "deadletter.inventory.reserve.replay",
+			pub("deadletter.inventory.reserve.replay")},
+		{"orders reads every reply", "orders", "subscription", "_INBOX.>", sub("_INBOX.>")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

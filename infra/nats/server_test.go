@@ -49,9 +49,16 @@ func startServer(t *testing.T) *testServer {
 		}
 		return ts
 	}
-	opts.Port = -1
-	opts.HTTPPort = 0
 	opts.StoreDir = t.TempDir()
+	ts.url = runServer(t, opts).ClientURL()
+	return ts
+}
+
+// runServer runs a parsed config in-process on random loopback ports (no
+// monitoring port, no log) until the test ends.
+func runServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
 	opts.NoLog, opts.NoSigs = true, true
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -65,8 +72,7 @@ func startServer(t *testing.T) *testServer {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	ts.url = srv.ClientURL()
-	return ts
+	return srv
 }
 
 // client is a connection of one user that records the permission
@@ -78,13 +84,31 @@ type client struct {
 	violations []string
 }
 
-// connect connects as user with the password from the config.
+// inboxPrefix is the reply prefix a user's connections take, as the
+// runtime's: "_INBOX_<user>" for every restricted user (functions and the
+// console may subscribe to nothing else), nats.go's default for admin.
+func inboxPrefix(user string) string {
+	if user == "admin" || user == "sys" {
+		return strings.TrimSuffix(nats.InboxPrefix, ".")
+	}
+	return "_INBOX_" + user
+}
+
+// connect connects as user with the password from the config and the
+// user's own inbox prefix.
 func (ts *testServer) connect(t *testing.T, user string) *client {
+	t.Helper()
+	return ts.connectWithInbox(t, user, inboxPrefix(user))
+}
+
+// connectWithInbox connects as user with the given inbox prefix.
+func (ts *testServer) connectWithInbox(t *testing.T, user, prefix string) *client {
 	t.Helper()
 	c := &client{ts: ts}
 	nc, err := nats.Connect(ts.url,
 		nats.UserInfo(user, ts.passwords[user]),
 		nats.Name("infra-test-"+user),
+		nats.CustomInboxPrefix(prefix),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()

@@ -44,8 +44,10 @@ while :; do
 	if [ "$(date +%s)" -ge "$deadline" ]; then
 		echo "not healthy after ${seconds}s:" >&2
 		echo "$pending" >&2
-		$compose ps >&2 || true
-		$compose logs --tail 30 >&2 || true
+		# Best effort: the stack is reported unhealthy whatever these print.
+		if ! $compose ps >&2 || ! $compose logs --tail 30 >&2; then
+			echo "(could not list the containers or their logs)" >&2
+		fi
 		exit 1
 	fi
 	sleep 2

@@ -29,6 +29,8 @@ func TestLeastPrivilege(t *testing.T) {
 		asyncErrs := make(chan error, 16)
 		nc, err := nats.Connect(url, nats.UserInfo("payments", "payments-demo-password"),
 			nats.IgnoreDiscoveredServers(),
+			// The payments user may read only its own replies.
+			nats.CustomInboxPrefix("_INBOX_payments"),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 				select {
 				case asyncErrs <- err:

@@ -236,7 +236,20 @@ func serveConsole(ctx context.Context, l net.Listener, nc *nats.Conn, timeout ti
 		_ = l.Close()
 		return err
 	}
-	srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second}
+	// /healthz and /readyz beside the page, for the image's health check
+	// (`natsfn healthcheck [ready]` with NATSFN_OPS_ADDR at this address):
+	// alive while it serves, ready while it is connected to NATS.
+	mux := http.NewServeMux()
+	mux.Handle("/", c)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !nc.IsConnected() {
+			http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(c.Close)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()

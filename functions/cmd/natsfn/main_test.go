@@ -149,7 +149,8 @@ func waitConsole(t *testing.T, url string, functions ...string) {
 }
 
 // TestConsoleMode is `natsfn console` against a NATS where the flow runs:
-// it serves the console at NATSFN_CONSOLE_ADDR and stops on SIGINT.
+// it serves the console at NATSFN_CONSOLE_ADDR, answers the health check
+// there, and stops on SIGINT.
 func TestConsoleMode(t *testing.T) {
 	srv := fntest.NewServer(t)
 	fntest.Run(t, srv,
@@ -166,6 +167,11 @@ func TestConsoleMode(t *testing.T) {
 	waitConsole(t, "http://"+addr+"/", "inventory", "orders", "payments")
 	if !strings.Contains(stdout.String(), "natsfn console on http://"+addr+"/") {
 		t.Fatalf("stdout: %q", stdout.String())
+	}
+	// The image's health check probes these (NATSFN_OPS_ADDR = the console's address).
+	t.Setenv("NATSFN_OPS_ADDR", addr)
+	if code := run([]string{"healthcheck", "ready"}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("healthcheck ready of the console: exit %d", code)
 	}
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
