@@ -159,50 +159,77 @@ func (e *engine) wrap(key, what string, err error) error {
 // was (the same JSON), nothing is written either. A key that holds no value
 // is created with what fn leaves.
 //
-// Modify reads as of now (GetLatest), so that neither a write nor fn's
-// decision not to write rests on a stale replica. It returns the value
-// stored and its revision. Retries of a lost race wait a jittered time
-// that grows with each, up to 50 attempts or ctx's end, after which the
-// error wraps ErrConflict.
+// Modify reads as Get does, and again from the stream leader after a lost
+// race, or before it keeps a decision not to write that fn made on a
+// replica's read: neither a write nor a refusal rests on a stale replica.
+// It returns the value stored and its revision. Retries of a lost race
+// wait a jittered time that grows with each, up to 50 attempts or ctx's
+// end, after which the error wraps ErrConflict.
 func (b *Bucket[T]) Modify(ctx context.Context, key string, fn func(v *T, exists bool) error) (T, uint64, error) {
 	var zero T
-	if err := b.e.checkKey(key); err != nil {
+	e := b.e
+	if err := e.checkKey(key); err != nil {
 		return zero, 0, err
 	}
+	latest := e.replicas == 1 // whether reads are as of now
 	for attempt := 1; ; attempt++ {
-		r, err := b.e.fresh(ctx, key)
+		var r record
+		var err error
+		if latest {
+			r, err = e.fresh(ctx, key)
+		} else {
+			r, err = e.read(ctx, key)
+		}
 		if err != nil {
 			return zero, 0, err
 		}
 		var v T
 		if r.live {
 			if err := json.Unmarshal(r.data, &v); err != nil {
-				return zero, 0, decodeError(b.e.bucket, key, r.rev, err)
+				return zero, 0, decodeError(e.bucket, key, r.rev, err)
 			}
 		}
-		if err := fn(&v, r.live); err != nil {
-			return zero, 0, err
-		}
-		data, err := b.encode(key, v)
-		if err != nil {
-			return zero, 0, err
-		}
-		if r.live && bytes.Equal(data, r.data) {
+		data, ferr := b.apply(key, fn, &v, r.live)
+		if ferr != nil || r.live && bytes.Equal(data, r.data) {
+			if !latest {
+				// A decision not to write, on a replica's read: keep it
+				// only if the leader has nothing newer.
+				lr, err := e.readLeader(ctx, key)
+				if err != nil {
+					return zero, 0, err
+				}
+				if lr.rev != r.rev {
+					latest = true
+					continue
+				}
+			}
+			if ferr != nil {
+				return zero, 0, ferr
+			}
 			return v, r.rev, nil
 		}
 		o := opUpdate
 		if !r.live {
 			o = opCreate
 		}
-		rev, err := b.e.put(ctx, o, change{key: key, data: data, at: r.rev})
+		rev, err := e.put(ctx, o, change{key: key, data: data, at: r.rev})
 		if err == nil {
 			return v, rev, nil
 		}
 		if !errors.Is(err, ErrConflict) {
 			return zero, 0, err
 		}
-		if attempt == maxConflicts || b.e.conflicts.Pause(ctx, attempt) != nil {
-			return zero, 0, fmt.Errorf("kv %s/%s: modify: still contended after %d attempts: %w", b.e.bucket, key, attempt, ErrConflict)
+		if attempt == maxConflicts || e.conflicts.Pause(ctx, attempt) != nil {
+			return zero, 0, fmt.Errorf("kv %s/%s: modify: still contended after %d attempts: %w", e.bucket, key, attempt, ErrConflict)
 		}
+		latest = true
 	}
+}
+
+// apply runs fn on v and encodes the result.
+func (b *Bucket[T]) apply(key string, fn func(v *T, exists bool) error, v *T, exists bool) ([]byte, error) {
+	if err := fn(v, exists); err != nil {
+		return nil, err
+	}
+	return b.encode(key, *v)
 }

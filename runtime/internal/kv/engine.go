@@ -126,8 +126,11 @@ func (e *engine) withinWindow(ctx context.Context) (context.Context, context.Can
 	if e.window > 0 {
 		limit = e.window * 9 / 10
 	}
-	if _, ok := ctx.Deadline(); !ok {
+	deadline, ok := ctx.Deadline()
+	if !ok {
 		limit = min(limit, writeBudget)
+	} else if time.Until(deadline) <= limit {
+		return ctx, func() {} // ctx ends first anyway
 	}
 	return context.WithTimeout(ctx, limit)
 }

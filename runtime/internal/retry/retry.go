@@ -76,8 +76,15 @@ func (p Policy) Do(ctx context.Context, fn func(context.Context) error) error {
 		ctx, cancel = context.WithTimeout(ctx, p.Budget)
 		defer cancel()
 	}
+	var err error
 	for attempt := 1; ; attempt++ {
-		err := p.try(ctx, fn)
+		if cerr := ctx.Err(); cerr != nil {
+			if err == nil {
+				return cerr
+			}
+			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt-1)
+		}
+		err = p.try(ctx, fn)
 		if err == nil || !Transient(err) {
 			return err
 		}
@@ -92,25 +99,30 @@ func (p Policy) Do(ctx context.Context, fn func(context.Context) error) error {
 
 // try runs fn once, bounded by Attempt.
 func (p Policy) try(ctx context.Context, fn func(context.Context) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if p.Attempt < 0 {
 		return fn(ctx)
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= p.Attempt {
+		return fn(ctx) // ctx ends first anyway
 	}
 	actx, cancel := context.WithTimeout(ctx, p.Attempt)
 	defer cancel()
 	return fn(actx)
 }
 
+// minAttempt is the least time worth starting an attempt with: Pause
+// gives up rather than wake up with less left before the deadline.
+const minAttempt = 10 * time.Millisecond
+
 // Pause waits before retry number attempt (1 after the first failure): a
 // random time between half and all of Initial·2^(attempt-1), capped at Max.
-// It returns an error without waiting when ctx's deadline would pass first,
-// and ctx's error when ctx ends while it waits.
+// It returns an error without waiting when ctx's deadline would pass before
+// the wait and a short attempt, and ctx's error when ctx ends while it
+// waits.
 func (p Policy) Pause(ctx context.Context, attempt int) error {
 	p = p.withDefaults()
 	d := p.Delay(attempt)
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d+minAttempt {
 		return context.DeadlineExceeded
 	}
 	t := time.NewTimer(d)
