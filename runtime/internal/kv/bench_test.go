@@ -61,37 +61,28 @@ func BenchmarkModify(b *testing.B) {
 
 // bareModify is the compare-and-swap loop one writes on jetstream.KeyValue.
 func bareModify(ctx context.Context, kv jetstream.KeyValue, key string) error {
-	for {
-		var v counter
-		var rev uint64
-		e, err := kv.Get(ctx, key)
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(e.Value(), &v); err != nil {
-				return err
-			}
-			rev = e.Revision()
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return err
-		}
-		v.N++
-		data, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
+	return bareLoop(ctx, kv, key, func(data []byte, rev uint64) (err error) {
 		if rev == 0 {
 			_, err = kv.Create(ctx, key, data)
 		} else {
 			_, err = kv.Update(ctx, key, data, rev)
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) { // ErrKeyExists also matches a revision mismatch
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // bareModifyWithID is bareModify with a Nats-Msg-Id on each write.
 func bareModifyWithID(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string) error {
+	return bareLoop(ctx, kv, key, func(data []byte, rev uint64) error {
+		m := &nats.Msg{Subject: "$KV." + kv.Bucket() + "." + key, Data: data, Header: nats.Header{}}
+		_, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(nuid.Next()), jetstream.WithExpectLastSequencePerSubject(rev))
+		return err
+	})
+}
+
+// bareLoop reads key, increments it and writes it at the revision read,
+// again while the write loses the race.
+func bareLoop(ctx context.Context, kv jetstream.KeyValue, key string, write func(data []byte, rev uint64) error) error {
 	for {
 		var v counter
 		var rev uint64
@@ -110,9 +101,8 @@ func bareModifyWithID(ctx context.Context, js jetstream.JetStream, kv jetstream.
 		if err != nil {
 			return err
 		}
-		m := &nats.Msg{Subject: "$KV." + kv.Bucket() + "." + key, Data: data, Header: nats.Header{}}
-		_, err = js.PublishMsg(ctx, m, jetstream.WithMsgID(nuid.Next()), jetstream.WithExpectLastSequencePerSubject(rev))
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		// ErrKeyExists also matches a revision mismatch.
+		if err := write(data, rev); !errors.Is(err, jetstream.ErrKeyExists) {
 			return err
 		}
 	}

@@ -29,6 +29,7 @@ type engine struct {
 	// almost at once, and the jitter spreads writers that keep colliding.
 	conflicts retry.Policy
 	trace     tracer
+	replies   replies // of multi-key reads
 }
 
 // maxConflicts bounds the attempts of one Modify or Transact.
@@ -46,6 +47,7 @@ func newEngine(js jetstream.JetStream, st jetstream.Stream, cfg Config) *engine 
 		window:    sc.Duplicates,
 		conflicts: retry.Policy{Initial: 2 * time.Millisecond, Max: 200 * time.Millisecond},
 		trace:     newTracer(cfg.Tracer, cfg.Bucket),
+		replies:   replies{nc: js.Conn()},
 	}
 }
 

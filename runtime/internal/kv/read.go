@@ -153,7 +153,7 @@ func (e *engine) readMany(ctx context.Context, keys []string) (map[string]record
 	var out map[string]record
 	err = e.policy.Do(ctx, func(ctx context.Context) error {
 		out = make(map[string]record, len(keys))
-		return e.multiLast(ctx, subject, req, out)
+		return e.multiLast(ctx, subject, req, len(keys), out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: read %d keys: %w", e.bucket, len(keys), err)
@@ -172,21 +172,19 @@ const (
 	hdrNumPending  = "Nats-Num-Pending"
 )
 
-// multiLast sends one multi-last request and collects its replies, up to
-// the end-of-batch marker.
-func (e *engine) multiLast(ctx context.Context, subject string, req []byte, out map[string]record) error {
-	nc := e.js.Conn()
-	inbox := nc.NewInbox()
-	sub, err := nc.SubscribeSync(inbox)
+// multiLast sends one multi-last request for keys keys and collects its
+// replies, up to the end-of-batch marker.
+func (e *engine) multiLast(ctx context.Context, subject string, req []byte, keys int, out map[string]record) error {
+	inbox, replies, done, err := e.replies.open(keys + 1) // a message per key and the end
 	if err != nil {
 		return err
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.PublishRequest(subject, inbox, req); err != nil {
+	defer done()
+	if err := e.js.Conn().PublishRequest(subject, inbox, req); err != nil {
 		return err
 	}
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
+		m, err := nextReply(ctx, replies)
 		if err != nil {
 			return err
 		}

@@ -121,7 +121,7 @@ const minAttempt = 10 * time.Millisecond
 // waits.
 func (p Policy) Pause(ctx context.Context, attempt int) error {
 	p = p.withDefaults()
-	d := p.Delay(attempt)
+	d := p.delay(attempt)
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d+minAttempt {
 		return context.DeadlineExceeded
 	}
@@ -135,10 +135,10 @@ func (p Policy) Pause(ctx context.Context, attempt int) error {
 	}
 }
 
-// Delay is the wait before retry number attempt, jittered: the top of the
+// delay is the wait before retry number attempt, jittered: the top of the
 // schedule, Initial·2^(attempt-1) capped at Max, minus up to half of it at
 // random, so that writers who failed together do not retry together.
-func (p Policy) Delay(attempt int) time.Duration {
+func (p Policy) delay(attempt int) time.Duration {
 	p = p.withDefaults()
 	d := p.Initial
 	for i := 1; i < attempt && d < p.Max; i++ {
