@@ -162,9 +162,10 @@ func (e *engine) wrap(key, what string, err error) error {
 // Modify reads as Get does, and again from the stream leader after a lost
 // race, or before it keeps a decision not to write that fn made on a
 // replica's read: neither a write nor a refusal rests on a stale replica.
-// It returns the value stored and its revision. Retries of a lost race
-// wait a jittered time that grows with each, up to 50 attempts or ctx's
-// end, after which the error wraps ErrConflict.
+// It returns the value stored and its revision. The first retry of a lost
+// race goes at once (the winner has written: the leader has the news);
+// later ones wait a jittered time that grows with each, up to 50 attempts
+// or ctx's end, after which the error wraps ErrConflict.
 func (b *Bucket[T]) Modify(ctx context.Context, key string, fn func(v *T, exists bool) error) (T, uint64, error) {
 	var zero T
 	e := b.e
@@ -219,7 +220,7 @@ func (b *Bucket[T]) Modify(ctx context.Context, key string, fn func(v *T, exists
 		if !errors.Is(err, ErrConflict) {
 			return zero, 0, err
 		}
-		if attempt == maxConflicts || e.conflicts.Pause(ctx, attempt) != nil {
+		if attempt == maxConflicts || attempt > 1 && e.conflicts.Pause(ctx, attempt-1) != nil {
 			return zero, 0, fmt.Errorf("kv %s/%s: modify: still contended after %d attempts: %w", e.bucket, key, attempt, ErrConflict)
 		}
 		latest = true

@@ -1,6 +1,8 @@
 package kv_test
 
 import (
+	"errors"
+	"sync"
 	"testing"
 
 	"github.com/natsfn/natsfn/runtime/internal/kv"
@@ -40,4 +42,64 @@ func TestReadsOnAReplicatedBucket(t *testing.T) {
 		}
 	}
 	t.Logf("direct gets behind a write acknowledged just before, per node, of %d: %v", writes, stale)
+}
+
+// TestModifyAndTransactOnAReplicatedBucket: on three replicas, where
+// Modify and Transact confirm with the leader what they decide without
+// writing and re-read from it after a lost race, concurrent increments
+// all land once, and refusals and no-ops write nothing.
+func TestModifyAndTransactOnAReplicatedBucket(t *testing.T) {
+	c := newCluster(t)
+	b := open[item](t, connect(t, c.urls(), nil), kv.Config{Bucket: "r3", Replicas: 3, History: 5})
+	ctx := bg(t)
+	const writers, each = 4, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				var err error
+				if w%2 == 0 {
+					_, _, err = b.Modify(ctx, "n", func(v *item, _ bool) error { v.N++; return nil })
+				} else {
+					err = b.Transact(ctx, func(tx *kv.Tx[item]) error {
+						v, _, err := tx.Get(ctx, "n")
+						if err != nil {
+							return err
+						}
+						v.N++
+						return tx.Put("n", v)
+					})
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	v, rev, err := b.GetLatest(ctx, "n")
+	if err != nil || v.N != writers*each {
+		t.Fatalf("n = %d, %v; want %d", v.N, err, writers*each)
+	}
+	if _, same, err := b.Modify(ctx, "n", func(*item, bool) error { return nil }); err != nil || same != rev {
+		t.Errorf("no-op Modify: revision %d, %v; want %d", same, err, rev)
+	}
+	stop := errors.New("no")
+	if _, _, err := b.Modify(ctx, "n", func(v *item, _ bool) error { v.N = 0; return stop }); err != stop {
+		t.Errorf("refusing Modify: %v", err)
+	}
+	if err := b.Transact(ctx, func(tx *kv.Tx[item]) error {
+		if err := tx.Load(ctx, "n", "m"); err != nil {
+			return err
+		}
+		return stop
+	}); err != stop {
+		t.Errorf("refusing Transact: %v", err)
+	}
+	if _, now, _ := b.GetLatest(ctx, "n"); now != rev {
+		t.Errorf("revision %d after no-ops and refusals, want %d", now, rev)
+	}
 }

@@ -238,7 +238,7 @@ func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) erro
 		} else {
 			return err
 		}
-		if attempt == maxConflicts || b.e.conflicts.Pause(ctx, attempt) != nil {
+		if attempt == maxConflicts || attempt > 1 && b.e.conflicts.Pause(ctx, attempt-1) != nil {
 			return fmt.Errorf("kv %s: transaction still contended after %d attempts: %w", b.e.bucket, attempt, ErrConflict)
 		}
 	}
