@@ -23,7 +23,10 @@ type engine struct {
 	api      string           // the JetStream API prefix, "$JS.API." by default
 	replicas int
 	window   time.Duration // the duplicate window
-	policy   retry.Policy  // transient failures
+	// policy spaces the retries of transient failures. It starts at a few
+	// milliseconds, for 10164 (see retry.CodeSubjectInFlight) passes in
+	// less, and doubles up to 2 s for the elections that take seconds.
+	policy retry.Policy
 	// conflicts spaces the retries of a lost compare-and-swap (Modify,
 	// Transact): the winner has written already, so the first retry may go
 	// almost at once, and the jitter spreads writers that keep colliding.
@@ -45,6 +48,7 @@ func newEngine(js jetstream.JetStream, st jetstream.Stream, cfg Config) *engine 
 		api:       apiPrefix(js.Options()),
 		replicas:  sc.Replicas,
 		window:    sc.Duplicates,
+		policy:    retry.Policy{Initial: 5 * time.Millisecond},
 		conflicts: retry.Policy{Initial: 2 * time.Millisecond, Max: 200 * time.Millisecond},
 		trace:     newTracer(cfg.Tracer, cfg.Bucket),
 		replies:   replies{nc: js.Conn()},

@@ -23,10 +23,9 @@ var (
 	ErrDecode = errors.New("kv: stored value cannot be decoded")
 )
 
-// JetStream error codes the engine tells apart; nats.go names the first two.
+// JetStream error codes the engine tells apart.
 const (
-	codeWrongLastSeq      = jetstream.JSErrCodeStreamWrongLastSequence         // 10071
-	codeWrongLastSeqInFly = jetstream.JSErrCodeStreamWrongLastSequenceConstant // 10164: another write of the key is in flight
+	codeWrongLastSeq = jetstream.JSErrCodeStreamWrongLastSequence // 10071: the key is at another revision
 	// codeBatchDuplicate: a message of the atomic batch has a Nats-Msg-Id
 	// the stream already stored, i.e. an earlier attempt of the same
 	// commit landed (the engine never repeats an id within one batch).
@@ -43,10 +42,10 @@ func apiCode(err error) jetstream.ErrorCode {
 }
 
 // lostRace reports whether err is the server refusing a write because a key
-// was not at the expected revision.
+// was not at the expected revision. Its sibling 10164, "another write of
+// the key is in flight", is not one (retry.CodeSubjectInFlight).
 func lostRace(err error) bool {
-	c := apiCode(err)
-	return c == codeWrongLastSeq || c == codeWrongLastSeqInFly
+	return apiCode(err) == codeWrongLastSeq
 }
 
 // decodeError describes a value that is not a record of the bucket's type.

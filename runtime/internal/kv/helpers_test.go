@@ -18,6 +18,7 @@ import (
 
 	"github.com/natsfn/natsfn/runtime/embedded"
 	"github.com/natsfn/natsfn/runtime/internal/kv"
+	"github.com/natsfn/natsfn/runtime/internal/retry"
 )
 
 // item is the record the tests store.
@@ -101,18 +102,22 @@ func bg(t testing.TB) context.Context {
 	return ctx
 }
 
-// history returns every message stored under key, oldest first.
+// history returns every message stored under key, oldest first. It
+// retries a request lost to a connection the test just cut.
 func history(t testing.TB, js jetstream.JetStream, bucket, key string) []jetstream.KeyValueEntry {
 	t.Helper()
-	ctx := bg(t)
-	b, err := js.KeyValue(ctx, bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := b.History(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
-	}
+	var h []jetstream.KeyValueEntry
+	err := retry.Policy{}.Do(bg(t), func(ctx context.Context) error {
+		b, err := js.KeyValue(ctx, bucket)
+		if err != nil {
+			return err
+		}
+		h, err = b.History(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			h, err = nil, nil
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatalf("history of %s: %v", key, err)
 	}

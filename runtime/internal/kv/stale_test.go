@@ -103,3 +103,21 @@ func TestModifyAndTransactOnAReplicatedBucket(t *testing.T) {
 		t.Errorf("revision %d after no-ops and refusals, want %d", now, rev)
 	}
 }
+
+// TestAWriterAloneNeverConflicts: on three replicas the leader acknowledges
+// a write before it clears the write's in-flight state, so a writer's next
+// conditional write of the key, sent at once, can be refused with 10164
+// "wrong last sequence" although nobody else wrote. That refusal is not a
+// lost race, and a writer alone must never see ErrConflict.
+func TestAWriterAloneNeverConflicts(t *testing.T) {
+	c := newCluster(t)
+	b := open[item](t, connect(t, c.urls(), nil), kv.Config{Bucket: "alone", Replicas: 3})
+	ctx := bg(t)
+	var rev uint64
+	for i := range 1000 {
+		var err error
+		if rev, err = b.Update(ctx, "k", item{N: i}, rev); err != nil {
+			t.Fatalf("write %d at the revision the last one returned: %v", i, err)
+		}
+	}
+}

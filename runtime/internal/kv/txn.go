@@ -211,8 +211,9 @@ func (tx *Tx[T]) current(ctx context.Context) (bool, error) {
 // Transact runs fn in a transaction and commits what it staged, running
 // it again in a new transaction when the commit loses a race, as Modify
 // does for one key (up to 50 attempts, jittered waits, within ctx). fn may
-// run several times, so it must depend only on what it reads through tx.
-// An error from fn is returned as is, and nothing is written.
+// run several times, so it must depend only on what it reads through tx,
+// and must not Commit. An error from fn is returned as is, and nothing is
+// written.
 //
 // On a replicated bucket, whose reads a lagging replica may answer, a
 // decision fn makes without writing (an error, or nothing staged) is kept
@@ -230,7 +231,9 @@ func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) erro
 		} else if b.e.replicas > 1 && attempt < maxConflicts {
 			ok, cerr := tx.current(ctx)
 			if cerr != nil {
-				return cerr
+				// Unconfirmed, the decision may rest on a stale read: a
+				// retry later is safer than acting on it.
+				return fmt.Errorf("kv %s: confirm the transaction's reads (its result: %v): %w", b.e.bucket, err, cerr)
 			}
 			if ok {
 				return err

@@ -49,8 +49,8 @@ func (e *engine) write(ctx context.Context, c change) (rev uint64, attempts int,
 		} else {
 			rev, err = e.publish(ctx, c, id)
 		}
-		if retry.Transient(err) {
-			unknown = true
+		if retry.Transient(err) && apiCode(err) != retry.CodeSubjectInFlight {
+			unknown = true // 10164 is a refusal: nothing was written
 		}
 		return err
 	})

@@ -38,6 +38,7 @@ func TestTransient(t *testing.T) {
 		{"no suitable peers 10005", api(400, 10005), true},
 		{"msg id in process 10158", api(409, 10158), true},
 		{"batch incomplete 10176", api(400, 10176), true},
+		{"subject in flight 10164", api(400, 10164), true},
 		{"cancelled", context.Canceled, false},
 		{"cancelled, wrapped", fmt.Errorf("op: %w", context.Canceled), false},
 		{"connection closed", nats.ErrConnectionClosed, false},

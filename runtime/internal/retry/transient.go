@@ -21,6 +21,15 @@ const (
 	// message of the batch was lost (a reconnect) or the batch timed out.
 	// Nothing of it was stored, and a new batch may succeed.
 	codeBatchIncomplete jetstream.ErrorCode = 10176
+	// CodeSubjectInFlight is the "wrong last sequence" (400) a replicated
+	// stream gives a write with an expected subject sequence while another
+	// write of the subject is proposed and not applied yet. It is not a
+	// lost race: the leader acknowledges a write before it clears that
+	// state, so even a writer alone gets it, now and then, for its next
+	// write of a key (nats-server v2.15.2, applyStreamMsgOp; kv's
+	// TestAWriterAloneNeverConflicts). Nothing was written, and trying
+	// again gets a real answer.
+	CodeSubjectInFlight = jetstream.JSErrCodeStreamWrongLastSequenceConstant // 10164
 )
 
 // Transient reports whether a NATS or JetStream call that failed with err
@@ -28,7 +37,7 @@ const (
 // leader during an election), a connection being re-established, a 5xx or
 // 429 from the JetStream API, or one of the codes above. A cancelled
 // context, a closed connection, a permission violation, a lost
-// compare-and-swap or a bad request are not.
+// compare-and-swap (10071) or a bad request are not.
 func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
@@ -43,7 +52,7 @@ func Transient(err error) bool {
 		return false
 	}
 	switch api.ErrorCode {
-	case codeNoPeers, codeMsgIDInProcess, codeBatchIncomplete:
+	case codeNoPeers, codeMsgIDInProcess, codeBatchIncomplete, CodeSubjectInFlight:
 		return true
 	}
 	return api.Code >= 500 || api.Code == 429
