@@ -163,8 +163,8 @@ func TestTxLosesOnOneKeyWritesNone(t *testing.T) {
 // transfers say.
 func TestTransactConservesTotal(t *testing.T) {
 	js := connect(t, newSingle(t).url(), nil)
-	// A file bucket's commits are fsync'd one at a time (about 20 ms
-	// each here), so it gets fewer transfers.
+	// A file bucket's commits are staged in a store the server fsyncs
+	// (7 to 20 ms each here), so it gets fewer transfers.
 	for _, c := range []struct {
 		storage            jetstream.StorageType
 		workers, transfers int

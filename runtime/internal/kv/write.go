@@ -26,16 +26,17 @@ import (
 //   - a single-replica stream (nats-server 2.15's processJetStreamMsg,
 //     where R1 streams have no raft node) checks the expected revision
 //     first: the retry fails "wrong last sequence", exactly like a write
-//     another writer beat (TestLostAckR1 shows it);
+//     another writer beat (TestServerChecksOrder shows both);
 //   - an atomic batch checks the duplicate window first on both
 //     (checkMsgHeadersPreClusteredProposal): a landed id fails the batch
 //     with 10201.
 //
 // So after an unknown outcome every retry is sent as a one-message atomic
 // batch: 10201 means it landed, "wrong last sequence" that it did not and
-// another writer came first, success that it lands now. Batches cost more
-// than a plain publish (an fsync'd staging store on R1 files), which is why
-// the first attempt is a plain publish.
+// another writer came first, success that it lands now. A batch costs more
+// than a plain publish (on an R1 file bucket the server creates and fsyncs
+// a staging store for it: 7 to 11 ms against 0.15), which is why the first
+// attempt is a plain publish.
 func (e *engine) write(ctx context.Context, c change) (rev uint64, attempts int, err error) {
 	id := nuid.Next()
 	ctx, cancel := e.withinWindow(ctx)
