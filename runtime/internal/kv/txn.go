@@ -1,0 +1,248 @@
+package kv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Tx is a transaction over keys of one bucket: it reads keys, remembering
+// the revision of each, stages writes, and Commit stores them all or none,
+// each conditioned on the revision the transaction read. A Tx is used by
+// one goroutine, and once.
+//
+// Keys read in one Load are one state of the bucket, never part of
+// another transaction; keys read by separate calls may each be of a
+// different moment. Commit fails with ErrConflict if any key it writes
+// changed since it was read; a key only read is not checked, so to make
+// the commit depend on one, Put it back unchanged.
+type Tx[T any] struct {
+	b      *Bucket[T]
+	reads  map[string]record
+	writes map[string]change
+	order  []string // written keys, in the order first staged
+	done   bool
+}
+
+// Begin starts a transaction. Transact runs one and retries it when it
+// loses a race.
+func (b *Bucket[T]) Begin() *Tx[T] {
+	return &Tx[T]{b: b, reads: map[string]record{}, writes: map[string]change{}}
+}
+
+// Load reads keys the transaction has not read yet, in one request to the
+// server, so that they are one state of the bucket.
+func (tx *Tx[T]) Load(ctx context.Context, keys ...string) error {
+	e := tx.b.e
+	var todo []string
+	for _, k := range keys {
+		if err := e.checkKey(k); err != nil {
+			return err
+		}
+		if _, ok := tx.reads[k]; !ok && !slices.Contains(todo, k) {
+			todo = append(todo, k)
+		}
+	}
+	switch {
+	case len(todo) == 0:
+		return nil
+	case len(todo) > maxBatch:
+		return fmt.Errorf("kv %s: a transaction reads at most %d keys at once, not %d", e.bucket, maxBatch, len(todo))
+	case len(todo) == 1:
+		r, err := e.read(ctx, todo[0])
+		if err != nil {
+			return err
+		}
+		tx.reads[todo[0]] = r
+		return nil
+	}
+	got, err := e.readMany(ctx, todo)
+	if err != nil {
+		return err
+	}
+	for _, k := range todo {
+		tx.reads[k] = got[k] // the zero record: the key holds nothing
+	}
+	return nil
+}
+
+// Get returns key's value in the transaction: what it staged for the key,
+// or else what it read (reading the key now if it has not yet). exists is
+// false when the key holds no value.
+func (tx *Tx[T]) Get(ctx context.Context, key string) (v T, exists bool, err error) {
+	if c, ok := tx.writes[key]; ok {
+		if c.del {
+			return v, false, nil
+		}
+		return tx.decode(key, c.at, c.data)
+	}
+	if err := tx.Load(ctx, key); err != nil {
+		return v, false, err
+	}
+	r := tx.reads[key]
+	if !r.live {
+		return v, false, nil
+	}
+	return tx.decode(key, r.rev, r.data)
+}
+
+func (tx *Tx[T]) decode(key string, rev uint64, data []byte) (v T, exists bool, err error) {
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, false, decodeError(tx.b.e.bucket, key, rev, err)
+	}
+	return v, true, nil
+}
+
+// read returns the record the transaction read for key, or an error if it
+// did not read it: a write must be conditioned on what its caller saw.
+func (tx *Tx[T]) read(key string) (record, error) {
+	if tx.done {
+		return record{}, fmt.Errorf("kv %s: the transaction is over", tx.b.e.bucket)
+	}
+	r, ok := tx.reads[key]
+	if !ok {
+		return r, fmt.Errorf("kv %s/%s: a transaction writes only keys it has read (Get or Load first)", tx.b.e.bucket, key)
+	}
+	return r, nil
+}
+
+// Put stages v as key's value: Commit stores it if the key is still at the
+// revision the transaction read (still holds nothing, if it held nothing).
+// Put of an unchanged value is still a write, which is how a transaction
+// makes its commit depend on a key it reads.
+func (tx *Tx[T]) Put(key string, v T) error {
+	r, err := tx.read(key)
+	if err != nil {
+		return err
+	}
+	data, err := tx.b.encode(key, v)
+	if err != nil {
+		return err
+	}
+	tx.stage(change{key: key, data: data, at: r.rev})
+	return nil
+}
+
+// Delete stages the deletion of key, conditioned like Put. Deleting a key
+// that held no value when read stages nothing (and drops a Put of it).
+func (tx *Tx[T]) Delete(key string) error {
+	r, err := tx.read(key)
+	if err != nil {
+		return err
+	}
+	if !r.live {
+		delete(tx.writes, key)
+		tx.order = slices.DeleteFunc(tx.order, func(k string) bool { return k == key })
+		return nil
+	}
+	tx.stage(change{key: key, del: true, at: r.rev})
+	return nil
+}
+
+func (tx *Tx[T]) stage(c change) {
+	if _, ok := tx.writes[c.key]; !ok {
+		tx.order = append(tx.order, c.key)
+	}
+	tx.writes[c.key] = c
+}
+
+// Commit stores the staged writes in one atomic batch: all of them, or
+// none when any key changed since the transaction read it (ErrConflict).
+// A commit whose answer was lost is retried, and recognised as landed if
+// it had; see the package doc. A transaction that staged nothing commits
+// nothing. Commit ends the transaction, whatever its result.
+func (tx *Tx[T]) Commit(ctx context.Context) error {
+	e := tx.b.e
+	if tx.done {
+		return fmt.Errorf("kv %s: the transaction is over", e.bucket)
+	}
+	tx.done = true
+	switch len(tx.order) {
+	case 0:
+		return nil
+	case 1:
+		c := tx.writes[tx.order[0]]
+		o := opUpdate
+		switch {
+		case c.del:
+			o = opDelete
+		case !tx.reads[c.key].live:
+			o = opCreate
+		}
+		_, err := e.put(ctx, o, c)
+		return err
+	}
+	if len(tx.order) > maxBatch {
+		return fmt.Errorf("kv %s: a transaction writes at most %d keys, not %d", e.bucket, maxBatch, len(tx.order))
+	}
+	cs := make([]change, len(tx.order))
+	for i, k := range tx.order {
+		cs[i] = tx.writes[k]
+	}
+	span := e.trace.start(ctx, opCommit, attrKeys.StringSlice(tx.order))
+	rev, attempts, err := e.commit(ctx, cs)
+	if errors.Is(err, ErrConflict) {
+		err = fmt.Errorf("kv %s: commit of %d keys: a key changed since the transaction read it: %w", e.bucket, len(cs), ErrConflict)
+	} else if err != nil {
+		err = fmt.Errorf("kv %s: commit of %d keys: %w", e.bucket, len(cs), err)
+	}
+	e.trace.end(span, opCommit, rev, attempts, err)
+	return err
+}
+
+// current reports whether every key the transaction read is still at the
+// revision it read, asking the stream leader. Transact asks it before
+// standing by a decision made without writing on a replicated bucket.
+func (tx *Tx[T]) current(ctx context.Context) (bool, error) {
+	for k, r := range tx.reads {
+		now, err := tx.b.e.readLeader(ctx, k)
+		if err != nil {
+			return false, err
+		}
+		if now.rev != r.rev {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Transact runs fn in a transaction and commits what it staged, running
+// it again in a new transaction when the commit loses a race, as Modify
+// does for one key (up to 50 attempts, jittered waits, within ctx). fn may
+// run several times, so it must depend only on what it reads through tx,
+// and must not Commit. An error from fn is returned as is, and nothing is
+// written.
+//
+// On a replicated bucket, whose reads a lagging replica may answer, a
+// decision fn makes without writing (an error, or nothing staged) is kept
+// only once the stream leader confirms that the keys read are current;
+// otherwise fn runs again.
+func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) error {
+	for attempt := 1; ; attempt++ {
+		tx := b.Begin()
+		err := fn(tx)
+		if err == nil && len(tx.order) > 0 {
+			err = tx.Commit(ctx)
+			if err == nil || !errors.Is(err, ErrConflict) {
+				return err
+			}
+		} else if b.e.replicas > 1 && attempt < maxConflicts {
+			ok, cerr := tx.current(ctx)
+			if cerr != nil {
+				// Unconfirmed, the decision may rest on a stale read: a
+				// retry later is safer than acting on it.
+				return fmt.Errorf("kv %s: confirm the transaction's reads (its result: %v): %w", b.e.bucket, err, cerr)
+			}
+			if ok {
+				return err
+			}
+		} else {
+			return err
+		}
+		if attempt == maxConflicts || attempt > 1 && b.e.conflicts.Pause(ctx, attempt-1) != nil {
+			return fmt.Errorf("kv %s: transaction still contended after %d attempts: %w", b.e.bucket, attempt, ErrConflict)
+		}
+	}
+}
