@@ -1,6 +1,6 @@
 // Command natsfn runs the whole order flow in one process: an embedded
 // nats-server with JetStream on disk, and the orders, inventory and payments
-// functions on it (and every function `natsfn new` added: services.go),
+// functions on it (and every function `natsfn new` added: internal/all),
 // with the demo catalog seeded, and the web console (functions/console) on
 // the ops port at /console/. It is `make run`.
 //
@@ -8,6 +8,12 @@
 //
 // The other settings come from the same environment variables as every
 // function (NATSFN_LOG_LEVEL, ...); NATS_URL is the embedded server's.
+//
+// `natsfn new <name>` writes a new function into this repository (package
+// functions/scaffold says what), which `make run` then serves beside the
+// others:
+//
+//	go run ./functions/cmd/natsfn new greet
 //
 // `natsfn console` serves the web console alone, for any NATS: it reads
 // NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS,
@@ -26,6 +32,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/natsfn/natsfn/functions/cmd/natsfn/internal/all"
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
@@ -68,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "console" {
 		return runConsole(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "new" {
+		return runNew(args[1:], stdout, stderr)
+	}
 	o, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -99,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer stopConsole() // before the server stops: defers run last in, first out
-	svcs := services()
+	svcs := all.Services()
 	inst, err := runtime.Start(ctx, cfg, svcs...)
 	if err != nil {
 		fmt.Fprintln(stderr, "natsfn:", err)

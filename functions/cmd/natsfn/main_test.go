@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/natsfn/natsfn/functions/cmd/natsfn/internal/all"
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/payments"
@@ -34,7 +35,7 @@ func freePort(t *testing.T) int {
 }
 
 // TestAllInOne is `make run`: the embedded server and every function of
-// services.go come up, the banner says how to place an order and where the
+// package all come up, the banner says how to place an order and where the
 // console is, an order of the demo catalog is confirmed, the console on the
 // ops port shows every function, and SIGINT stops it cleanly.
 func TestAllInOne(t *testing.T) {
@@ -64,8 +65,8 @@ func TestAllInOne(t *testing.T) {
 	if !strings.Contains(stdout.String(), "console: http://"+opsAddr+"/console/") {
 		t.Fatalf("banner does not say where the console is:\n%s", stdout.String())
 	}
-	var running []string // every function of services.go, as the console sorts them
-	for _, svc := range services() {
+	var running []string // every function of package all, as the console sorts them
+	for _, svc := range all.Services() {
 		running = append(running, svc.Name())
 	}
 	slices.Sort(running)
