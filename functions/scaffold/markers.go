@@ -61,13 +61,14 @@ func insertAt(file string, content []byte, marker string, lines []byte) ([]byte,
 }
 
 // isMarker reports whether line is a comment whose text is the marker,
-// possibly followed by a space and an explanation.
+// possibly followed by an explanation in parentheses: "# natsfn new:
+// console requests (...)" is the marker "console requests", not "console".
 func isMarker(line, marker string) bool {
 	s := strings.TrimSpace(line)
 	for _, c := range []string{"//", "#"} {
 		if rest, ok := strings.CutPrefix(s, c); ok {
 			rest, ok = strings.CutPrefix(strings.TrimSpace(rest), markerPrefix+marker)
-			return ok && (rest == "" || rest[0] == ' ')
+			return ok && (rest == "" || strings.HasPrefix(rest, " ("))
 		}
 	}
 	return false
