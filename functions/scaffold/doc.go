@@ -13,6 +13,7 @@
 //
 //	contracts/schemas.go, contracts/event.go      Schemas(), Events()
 //	contracts/asyncapi_gen_test.go                the AsyncAPI endpoints
+//	contracts/roundtrip_test.go, family_test.go   the contracts' own tests' lists
 //	contracts/testdata/released.json              its three schemas, released
 //	contracts/asyncapi.yaml                       regenerated (make docs)
 //	functions/cmd/natsfn/internal/all/all.go      what `make run` serves

@@ -63,7 +63,7 @@ func TestReservedCoversImports(t *testing.T) {
 		}
 		for _, imp := range parsed.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			if p == Module+"/functions/greet" {
+			if p == modulePath+"/functions/greet" {
 				continue
 			}
 			seen++

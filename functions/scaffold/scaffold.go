@@ -14,8 +14,8 @@ import (
 	"strings"
 )
 
-// Module is the module path of the repository New writes into.
-const Module = "github.com/natsfn/natsfn"
+// modulePath is the module path of the repository New writes into.
+const modulePath = "github.com/natsfn/natsfn"
 
 // Config says what to scaffold, and where.
 type Config struct {
@@ -97,11 +97,11 @@ func repoRoot(dir string) (string, error) {
 		return "", err
 	}
 	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err == nil && !regexp.MustCompile(`(?m)^module\s+`+regexp.QuoteMeta(Module)+`\s*$`).Match(mod) {
+	if err == nil && !regexp.MustCompile(`(?m)^module\s+`+regexp.QuoteMeta(modulePath)+`\s*$`).Match(mod) {
 		err = errors.New("its go.mod is another module's")
 	}
 	if err != nil {
-		return "", fmt.Errorf("scaffold: %s is not the root of the natsfn repository (%s): %w", root, Module, err)
+		return "", fmt.Errorf("scaffold: %s is not the root of the natsfn repository (%s): %w", root, modulePath, err)
 	}
 	return root, nil
 }
@@ -157,7 +157,7 @@ func plan(root string, d data) ([]change, error) {
 // holders find a function's name in a registry that already lists it.
 var holders = map[string]func(name string) *regexp.Regexp{
 	"functions/cmd/natsfn/internal/all/all.go": func(n string) *regexp.Regexp {
-		return regexp.MustCompile(`"` + regexp.QuoteMeta(Module) + `/functions/` + n + `"`)
+		return regexp.MustCompile(`"` + regexp.QuoteMeta(modulePath) + `/functions/` + n + `"`)
 	},
 	"infra/infra.mk": func(n string) *regexp.Regexp {
 		return regexp.MustCompile(`(?m)^INFRA_FUNCTIONS\s*[:+]?=.*\s` + n + `(\s|$)`)

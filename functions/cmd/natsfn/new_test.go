@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/natsfn/natsfn/functions/scaffold"
 )
 
 // TestNewRefuses: `natsfn new` refuses a bad name or bad arguments with
@@ -17,11 +15,9 @@ import (
 func TestNewRefuses(t *testing.T) {
 	root := t.TempDir()
 	files := map[string]string{
-		"go.mod":                    "module " + scaffold.Module + "\n\ngo 1.26\n",
-		"functions/orders/doc.go":   "package orders\n",
-		"functions/console/doc.go":  "package console\n",
-		"infra/nats/accounts.conf":  "# natsfn new: users\n",
-		"contracts/testdata/x.json": "{}\n",
+		"go.mod":                   "module github.com/natsfn/natsfn\n\ngo 1.26\n",
+		"functions/orders/doc.go":  "package orders\n",
+		"functions/console/doc.go": "package console\n",
 	}
 	for p, content := range files {
 		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
