@@ -11,7 +11,8 @@
 // "natsfn new: <what>" (`// natsfn new: services` in Go, `# natsfn new:
 // users` in accounts.conf), before which the new lines go:
 //
-//	contracts/schemas.go, contracts/event.go      Schemas(), Events()
+//	contracts/schemas.go, event.go, streams.go    Schemas(), Events(), its stream
+//	                                              (streamDescription)
 //	contracts/asyncapi_gen_test.go                the AsyncAPI endpoints
 //	contracts/roundtrip_test.go, family_test.go   the contracts' own tests' lists
 //	contracts/testdata/released.json              its three schemas, released

@@ -17,6 +17,7 @@ type insert struct {
 var inserts = []insert{
 	{"contracts/schemas.go", "schemas", "contracts-schemas.tmpl"},
 	{"contracts/event.go", "events", "contracts-events.tmpl"},
+	{"contracts/streams.go", "stream descriptions", "contracts-streams.tmpl"},
 	{"contracts/asyncapi_gen_test.go", "endpoints", "contracts-endpoints.tmpl"},
 	{"contracts/roundtrip_test.go", "round trips", "contracts-roundtrips.tmpl"},
 	{"contracts/family_test.go", "families", "contracts-families.tmpl"},
