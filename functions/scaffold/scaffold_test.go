@@ -62,6 +62,9 @@ func TestNewInACopy(t *testing.T) {
 		t.Fatalf("greet again: %v", err)
 	}
 	sameTree(t, root, before)
+	// What the scaffold released is what the gate's own -release writes.
+	goIn(t, root, "test", "-count=1", "-run", "^TestCompatibilityGate$", "./contracts/", "-release")
+	sameTree(t, root, before)
 	// The command, run as a user runs it; and the markers still work
 	// after a first function.
 	cmd := exec.Command("go", "run", "./functions/cmd/natsfn", "new", "audit")
