@@ -265,12 +265,18 @@ func serves(t *testing.T, root string, names ...string) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	listed := discover(t, nc)
-	for _, name := range names {
-		info, ok := listed[name]
-		if !ok {
-			t.Fatalf("$SRV.INFO lists %v, not %s", listed, name)
+	var listed map[string]micro.Info
+	fntest.Eventually(t, 15*time.Second, "$SRV.INFO to list "+strings.Join(names, " and "), func() bool {
+		listed = discover(t, nc)
+		for _, name := range append([]string{"orders", "inventory", "payments"}, names...) {
+			if _, ok := listed[name]; !ok {
+				return false
+			}
 		}
+		return true
+	})
+	for _, name := range names {
+		info := listed[name]
 		var subjects []string
 		for _, e := range info.Endpoints {
 			subjects = append(subjects, e.Subject)
@@ -298,7 +304,7 @@ func serves(t *testing.T, root string, names ...string) {
 }
 
 // discover asks every micro service for its info, as `nats micro ls` does,
-// and returns the replies by service name.
+// and returns the replies that come within half a second, by service name.
 func discover(t *testing.T, nc *nats.Conn) map[string]micro.Info {
 	t.Helper()
 	inbox := nc.NewInbox()
@@ -311,12 +317,12 @@ func discover(t *testing.T, nc *nats.Conn) map[string]micro.Info {
 		t.Fatal(err)
 	}
 	out := map[string]micro.Info{}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			return out // no more replies within the second
+			return out // no more replies in time
 		}
 		var info micro.Info
 		if err := json.Unmarshal(m.Data, &info); err != nil {
