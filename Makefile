@@ -13,7 +13,7 @@ BENCHTIME ?= 100000x
 export PATH := $(BIN):$(PATH)
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: help run test unit bench load tools fmt vet build clean docs
+.PHONY: help run new test unit bench load tools fmt vet build clean docs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -21,6 +21,9 @@ help: ## list the targets
 
 run: ## run the whole order flow on an embedded NATS at $(NATS_HOST):$(NATS_PORT) (data in ./data)
 	$(GO) run ./functions/cmd/natsfn -host $(NATS_HOST) -port $(NATS_PORT) -data $(DATA_DIR) -ops $(OPS_ADDR)
+
+new: ## write a new function NAME (make new NAME=greet): package, main, contracts, image, compose services, NATS user; make run serves it
+	$(GO) run ./functions/cmd/natsfn new $(NAME)
 
 tools: $(BIN)/nats ## install the nats CLI (natscli v0.5.0) into ./bin
 

@@ -30,6 +30,7 @@ var endpoints = []endpoint{
 	{SubjectInventoryStockSet, "inventory", "Sets a product's stock and price.", SetStockRequestV1, StockReplyV1},
 	{SubjectPaymentsGatewayGet, "payments", "Reads the simulated payment gateway's settings.", GetGatewayRequestV1, GatewayReplyV1},
 	{SubjectPaymentsGatewaySet, "payments", "Steers the simulated payment gateway.", SetGatewayRequestV1, GatewayReplyV1},
+	// natsfn new: endpoints
 }
 
 // asyncAPI renders the document: a channel for every event subject (one

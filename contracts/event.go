@@ -92,12 +92,15 @@ var (
 )
 
 // Events returns every major of every event, grouped by stream, each
-// family's majors oldest first. The slice is new on each call.
+// family's majors oldest first: the saga's, then those of the functions
+// `natsfn new` made, which it adds at the marker. The slice is new on each
+// call.
 func Events() []Event {
 	return []Event{
 		OrderCreated, OrderCancelled, OrderConfirmed,
 		InventoryReserved, InventoryReservedV2, InventoryRejected, InventoryReleased,
 		PaymentCompleted, PaymentCompletedV2, PaymentFailed, PaymentFailedV2,
 		PaymentRefunded, PaymentRefundedV2,
+		// natsfn new: events
 	}
 }

@@ -35,6 +35,7 @@ func TestFamilies(t *testing.T) {
 		"orders.created": 1, "orders.cancelled": 1, "orders.confirmed": 1,
 		"inventory.reserved": 2, "inventory.rejected": 1, "inventory.released": 1,
 		"payments.completed": 2, "payments.failed": 2, "payments.refunded": 2,
+		// natsfn new: families
 	}
 	if !reflect.DeepEqual(majors, want) {
 		t.Errorf("families and their majors:\n got %v\nwant %v", majors, want)

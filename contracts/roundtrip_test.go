@@ -95,6 +95,7 @@ var roundTrips = []struct {
 	{"payments.completed.v2", contracts.PaymentCompletedV2, &contracts.PaymentCompletedEventV2{OrderID: sampleOrderID, PaymentID: "pay-7", AmountMoney: contracts.Money{Amount: 2500, Currency: "JPY"}}},
 	{"payments.failed.v2", contracts.PaymentFailedV2, &contracts.PaymentFailedEventV2{OrderID: sampleOrderID, Reason: contracts.FailureDeclined, AmountMoney: contracts.Money{Amount: 2500, Currency: "EUR"}}},
 	{"payments.refunded.v2", contracts.PaymentRefundedV2, &contracts.PaymentRefundedEventV2{OrderID: sampleOrderID, PaymentID: "pay-1", AmountMoney: contracts.Money{Amount: 2500, Currency: "KWD"}}},
+	// natsfn new: round trips
 }
 
 func TestRoundTrip(t *testing.T) {

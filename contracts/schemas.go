@@ -48,7 +48,8 @@ var (
 )
 
 // Schemas returns the latest minor of every major of every schema,
-// requests and replies first, then events. The slice is new on each call;
+// requests and replies first, then events. `natsfn new` adds a new
+// function's requests and replies at the marker. The slice is new on each call;
 // the schemas are shared and immutable.
 func Schemas() []*Schema {
 	s := []*Schema{
@@ -57,6 +58,7 @@ func Schemas() []*Schema {
 		CancelOrderRequestV1, CancelOrderReplyV1,
 		GetStockRequestV1, SetStockRequestV1, StockReplyV1,
 		GetGatewayRequestV1, SetGatewayRequestV1, GatewayReplyV1,
+		// natsfn new: schemas
 	}
 	for _, ev := range Events() {
 		s = append(s, ev.schema)

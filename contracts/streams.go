@@ -48,6 +48,7 @@ func streamDescription(name string) string {
 		return "natsfn inventory events: reserved, rejected, released"
 	case StreamPayments:
 		return "natsfn payment events: completed, failed, refunded"
+	// natsfn new: stream descriptions
 	default:
 		return "natsfn events"
 	}

@@ -88,7 +88,27 @@ func loadCompose(t *testing.T, name string) composeFile {
 	return f
 }
 
-var functions = []string{"orders", "inventory", "payments"}
+// functions are the functions of infra.mk's INFRA_FUNCTIONS, the list
+// `make images` builds and `natsfn new` adds to: the saga's three first.
+func functions(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("infra.mk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fns []string
+	for _, line := range strings.Split(string(data), "\n") {
+		for _, op := range []string{":=", "+="} {
+			if list, ok := strings.CutPrefix(line, "INFRA_FUNCTIONS "+op); ok {
+				fns = append(fns, strings.Fields(list)...)
+			}
+		}
+	}
+	if len(fns) < 3 || !slices.Equal(fns[:3], []string{"orders", "inventory", "payments"}) {
+		t.Fatalf("infra.mk: INFRA_FUNCTIONS is %v, want orders, inventory, payments first", fns)
+	}
+	return fns
+}
 
 // isGo reports whether the service runs one of our Go binaries, for which
 // GOMEMLIMIT applies.
@@ -213,11 +233,12 @@ func TestNATSNodes(t *testing.T) {
 	}
 }
 
-// TestFunctionInstances: two services per function, named <fn>-1 and
-// <fn>-2, whose instance id is their name, each with its function's user.
+// TestFunctionInstances: two services per function of infra.mk, named
+// <fn>-1 and <fn>-2, whose instance id is their name, each with its
+// function's user and image.
 func TestFunctionInstances(t *testing.T) {
 	f := loadCompose(t, "compose.yaml")
-	for _, fn := range functions {
+	for _, fn := range functions(t) {
 		for i := 1; i <= 2; i++ {
 			name := fmt.Sprintf("%s-%d", fn, i)
 			s, ok := f.Services[name]

@@ -40,9 +40,16 @@ export NATSFN_TAG NATS_IMAGE COMPOSE_PROJECT_NAME NATS_EXPORTER_PORT CONSOLE_POR
 	NATS_CLIENT_PORT_1 NATS_CLIENT_PORT_2 NATS_CLIENT_PORT_3 \
 	NATS_MONITOR_PORT_1 NATS_MONITOR_PORT_2 NATS_MONITOR_PORT_3
 
+# The function images (natsfn/<name>), one per functions/cmd/<name>;
+# `natsfn new <name>` adds a line at the marker.
 INFRA_FUNCTIONS := orders inventory payments
+# natsfn new: functions
 INFRA_BIN := bin/linux
 INFRA_CERTS := bin/certs
+# A client certificate per NATS user of infra/nats/accounts.conf.
+INFRA_CERT_USERS = admin sys $(INFRA_FUNCTIONS) console
+INFRA_EMPTY :=
+INFRA_COMMA := ,
 # A function image must stay under 15 MB (Docker counts 1 MB = 1000000 bytes).
 INFRA_MAX_IMAGE_BYTES ?= 15000000
 INFRA_GOBUILD := CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w"
@@ -106,12 +113,12 @@ image-nats-exporter: $(INFRA_BIN)/healthcheck ## build natsfn/nats-exporter:NATS
 INFRA_FUNCTION_IMAGES := $(addprefix image-,$(INFRA_FUNCTIONS))
 .PHONY: $(INFRA_FUNCTION_IMAGES)
 
-image-functions: $(INFRA_FUNCTION_IMAGES) ## build the function images natsfn/{orders,inventory,payments}:NATSFN_TAG from functions/cmd/*
+image-functions: $(INFRA_FUNCTION_IMAGES) ## build the function images natsfn/<function>:NATSFN_TAG from functions/cmd/<function>, for every function of INFRA_FUNCTIONS
 
 image-natsfn: ## build natsfn/natsfn:NATSFN_TAG, the all-in-one binary (functions/cmd/natsfn; compose runs it as the console)
 
-# image-orders, image-inventory, image-payments, image-natsfn: one image
-# each from infra/Dockerfile. The build context is a staging dir holding only
+# image-<function> (image-orders, ...) and image-natsfn: one image each
+# from infra/Dockerfile. The build context is a staging dir holding only
 # the binary and a CA bundle.
 $(INFRA_FUNCTION_IMAGES) image-natsfn: image-%:
 	$(INFRA_GOBUILD) -o $(INFRA_BIN)/$* ./functions/cmd/$*
@@ -125,7 +132,8 @@ $(INFRA_FUNCTION_IMAGES) image-natsfn: image-%:
 		$(INFRA_BIN)/image-$*
 
 certs: ## write a CA, the NATS server certificate and a client certificate per user into bin/certs (for TLS=1; kept if present)
-	go run ./$(INFRA_DIR)/certs/cmd/certs -dir $(INFRA_CERTS)
+	go run ./$(INFRA_DIR)/certs/cmd/certs -dir $(INFRA_CERTS) \
+		-users $(subst $(INFRA_EMPTY) $(INFRA_EMPTY),$(INFRA_COMMA),$(strip $(INFRA_CERT_USERS)))
 
 compose-version:
 	@echo "compose: $(COMPOSE) ($$($(COMPOSE) version --short 2>/dev/null || echo 'version unknown')), project $(NATSFN_PROJECT)$(if $(filter 1,$(TLS)), over TLS)"

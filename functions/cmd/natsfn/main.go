@@ -1,12 +1,19 @@
 // Command natsfn runs the whole order flow in one process: an embedded
 // nats-server with JetStream on disk, and the orders, inventory and payments
-// functions on it, with the demo catalog seeded, and the web console
-// (functions/console) on the ops port at /console/. It is `make run`.
+// functions on it (and every function `natsfn new` added: internal/all),
+// with the demo catalog seeded, and the web console (functions/console) on
+// the ops port at /console/. It is `make run`.
 //
 //	natsfn -port 4222 -data ./data -ops 127.0.0.1:8080   # console: http://127.0.0.1:8080/console/
 //
 // The other settings come from the same environment variables as every
 // function (NATSFN_LOG_LEVEL, ...); NATS_URL is the embedded server's.
+//
+// `natsfn new <name>` writes a new function into this repository (package
+// functions/scaffold says what), which `make run` then serves beside the
+// others:
+//
+//	go run ./functions/cmd/natsfn new greet
 //
 // `natsfn console` serves the web console alone, for any NATS: it reads
 // NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS,
@@ -22,11 +29,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
-	"github.com/natsfn/natsfn/functions/inventory"
-	"github.com/natsfn/natsfn/functions/orders"
-	"github.com/natsfn/natsfn/functions/payments"
+	"github.com/natsfn/natsfn/functions/cmd/natsfn/internal/all"
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
@@ -69,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "console" {
 		return runConsole(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "new" {
+		return runNew(args[1:], stdout, stderr)
+	}
 	o, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -100,17 +109,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer stopConsole() // before the server stops: defers run last in, first out
-	svcs := []*runtime.Service{
-		orders.New(orders.Config{}),
-		inventory.New(inventory.Config{Seed: inventory.DemoCatalog()}),
-		payments.New(payments.Config{}),
-	}
+	svcs := all.Services()
 	inst, err := runtime.Start(ctx, cfg, svcs...)
 	if err != nil {
 		fmt.Fprintln(stderr, "natsfn:", err)
 		return 1
 	}
-	banner(stdout, srv.ClientURL(), o.ops, consoleURL)
+	banner(stdout, names(svcs), srv.ClientURL(), o.ops, consoleURL)
 	<-ctx.Done()
 	if err := inst.Stop(); err != nil {
 		fmt.Fprintln(stderr, "natsfn:", err)
@@ -119,13 +124,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// names lists the services' names for the banner: "a, b and c".
+func names(svcs []*runtime.Service) string {
+	var n []string
+	for _, s := range svcs {
+		n = append(n, s.Name())
+	}
+	if len(n) < 2 {
+		return strings.Join(n, "")
+	}
+	return strings.Join(n[:len(n)-1], ", ") + " and " + n[len(n)-1]
+}
+
 // banner tells the user how to place an order.
-func banner(w io.Writer, url, ops, consoleURL string) {
+func banner(w io.Writer, functions, url, ops, consoleURL string) {
 	if consoleURL != "" {
 		consoleURL = "\n  console: " + consoleURL + "  (watch an order go through the saga)"
 	}
 	fmt.Fprintf(w, `
-natsfn is up: orders, inventory and payments on an embedded NATS at %s
+natsfn is up: %s on an embedded NATS at %s
   ops: http://%s/metrics  /healthz  /readyz%s
 
 Try it with the nats CLI (make tools puts it in ./bin):
@@ -135,5 +152,5 @@ Try it with the nats CLI (make tools puts it in ./bin):
   nats req orders.get '{"order_id":"<order_id from the reply>"}'
 
 Ctrl-C stops it; the data stays in the -data directory.
-`, url, ops, consoleURL, url)
+`, functions, url, ops, consoleURL, url)
 }

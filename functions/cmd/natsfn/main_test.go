@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/natsfn/natsfn/functions/cmd/natsfn/internal/all"
 	"github.com/natsfn/natsfn/functions/inventory"
 	"github.com/natsfn/natsfn/functions/orders"
 	"github.com/natsfn/natsfn/functions/payments"
@@ -33,10 +34,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestAllInOne is `make run`: the embedded server and every function come
-// up, the banner says how to place an order and where the console is, an
-// order of the demo catalog is confirmed, the console on the ops port
-// shows the three functions, and SIGINT stops it cleanly.
+// TestAllInOne is `make run`: the embedded server and every function of
+// package all come up, the banner says how to place an order and where the
+// console is, an order of the demo catalog is confirmed, the console on the
+// ops port shows every function, and SIGINT stops it cleanly.
 func TestAllInOne(t *testing.T) {
 	t.Setenv("NATSFN_LOG_LEVEL", "warn")
 	port := freePort(t)
@@ -64,7 +65,12 @@ func TestAllInOne(t *testing.T) {
 	if !strings.Contains(stdout.String(), "console: http://"+opsAddr+"/console/") {
 		t.Fatalf("banner does not say where the console is:\n%s", stdout.String())
 	}
-	waitConsole(t, "http://"+opsAddr+"/console/", "inventory", "orders", "payments")
+	var running []string // every function of package all, as the console sorts them
+	for _, svc := range all.Services() {
+		running = append(running, svc.Name())
+	}
+	slices.Sort(running)
+	waitConsole(t, "http://"+opsAddr+"/console/", running...)
 
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port))
 	if err != nil {
