@@ -110,6 +110,9 @@ type Config struct {
 	// how the all-in-one serves a web console. A pattern that clashes is a
 	// configuration error; with the ops port off they are not served.
 	OpsHandlers map[string]http.Handler `env:"-"`
+
+	// pollEvery replaces pendingPollEvery, for tests.
+	pollEvery time.Duration
 }
 
 // LoadConfig reads the environment. Its error names the variable at fault.

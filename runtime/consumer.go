@@ -19,6 +19,8 @@ type consumerLoop struct {
 	cfg      jetstream.ConsumerConfig
 	batch    int
 	dispatch func(jetstream.Msg)
+	// pending receives the pending counts, for an event handler's loop.
+	pending *pendingFigures
 
 	consumer  atomic.Pointer[jetstream.Consumer]
 	consuming atomic.Pointer[jetstream.ConsumeContext]
@@ -52,7 +54,10 @@ func (c *consumerLoop) bind(ctx context.Context) error {
 		return fmt.Errorf("consumer %s on stream %s: %w", c.cfg.Durable, c.stream, err)
 	}
 	c.consumer.Store(&cons)
-	cc, err := cons.Consume(c.dispatch,
+	if c.pending != nil {
+		c.pending.fromInfo(cons.CachedInfo())
+	}
+	cc, err := cons.Consume(c.deliver,
 		jetstream.PullMaxMessages(max(c.batch, 1)),
 		jetstream.PullExpiry(pullExpiry(c.cfg.AckWait)),
 		jetstream.ConsumeErrHandler(c.consumeError))
@@ -62,6 +67,14 @@ func (c *consumerLoop) bind(ctx context.Context) error {
 	c.consuming.Store(&cc)
 	c.hbErrors.Store(0)
 	return nil
+}
+
+// deliver notes the delivery's pending count and hands it on.
+func (c *consumerLoop) deliver(msg jetstream.Msg) {
+	if c.pending != nil {
+		c.pending.observe(msg)
+	}
+	c.dispatch(msg)
 }
 
 // pullExpiry is how long one pull request stays open: half the AckWait,

@@ -219,7 +219,7 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	}
 	if len(r.events) > 0 {
 		r.background.Add(1)
-		go r.refreshPending()
+		go r.pollPending()
 	}
 	// Subscribing only buffers a SUB: flush so that the server routes
 	// requests to every endpoint before Start says it does.
@@ -228,26 +228,6 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	}
 	r.logger.Info("service started", "version", r.svc.cfg.Version, "endpoints", len(r.svc.endpoints), "event_handlers", len(r.events))
 	return nil
-}
-
-// refreshPending keeps the consumers' pending counts fresh for the stats
-// data until the instance stops.
-func (r *serviceRun) refreshPending() {
-	defer r.background.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		for _, e := range r.events {
-			ctx, cancel := context.WithTimeout(r.life, time.Second)
-			e.refreshPending(ctx)
-			cancel()
-		}
-		select {
-		case <-r.life.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // checkReady checks one instance: connected, JetStream answering,
