@@ -57,6 +57,13 @@ type Config struct {
 	// on how long a lost instance may hold messages before the server
 	// redelivers them to the others. Empty keeps each handler's own.
 	AckWait time.Duration `env:"NATSFN_ACK_WAIT"`
+	// MinPending is this instance's threshold in the event handlers
+	// declared Overflow: it pulls their events only while at least this
+	// many wait, a standby that helps with a backlog. 0 pulls always.
+	MinPending int64 `env:"NATSFN_MIN_PENDING"`
+	// Priority is this instance's rank in the event handlers declared
+	// Prioritized: those with 0 (the default) are served first, 9 last.
+	Priority int `env:"NATSFN_PRIORITY"`
 
 	// TracesExporter is where spans go: "otlp", "console" (stdout) or
 	// "none". Empty means otlp when an OTLP endpoint is set and no tracing
@@ -204,6 +211,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
 		return bad("NATSFN_ACK_WAIT", "%s is less than 1s", c.AckWait)
+	}
+	if c.MinPending < 0 {
+		return bad("NATSFN_MIN_PENDING", "%d is negative", c.MinPending)
+	}
+	if c.Priority < 0 || c.Priority > 9 {
+		return bad("NATSFN_PRIORITY", "%d is not between 0 and 9", c.Priority)
 	}
 	switch c.TracesExporter {
 	case "", "otlp", "console", "none":

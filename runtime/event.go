@@ -84,6 +84,8 @@ func (r *serviceRun) newEventRun(h *eventHandler) *eventRun {
 		batch:    min(2*er.opts.concurrency, er.opts.maxAckPending),
 		dispatch: er.dispatch,
 		pending:  &er.stats.pendingFigures,
+		mode:     er.opts.mode,
+		adopt:    er.adopt,
 	}
 	return er
 }

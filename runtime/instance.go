@@ -51,6 +51,9 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 			return nil, err
 		}
 	}
+	if err := checkRoles(cfg, services); err != nil {
+		return nil, err
+	}
 	tel, err := newTelemetry(ctx, cfg, services)
 	if err != nil {
 		return nil, err

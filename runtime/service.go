@@ -187,6 +187,9 @@ func (s *Service) validate() error {
 		if h.opts.ackWait < time.Second {
 			return bad("handler %s: AckWait %s is less than 1s", h.name, h.opts.ackWait)
 		}
+		if err := h.opts.mode.validate(); err != nil {
+			return bad("handler %s: %v", h.name, err)
+		}
 	}
 	if len(s.events) > 0 && (seen["dlq-list"] || seen["dlq-replay"]) {
 		return bad("the endpoints dlq.list and dlq.replay are the runtime's")
