@@ -101,6 +101,31 @@ type Config struct {
 	ResourceAttributes string `env:"OTEL_RESOURCE_ATTRIBUTES"`
 	// OTelDisabled (OTEL_SDK_DISABLED=true) turns tracing off.
 	OTelDisabled bool `env:"OTEL_SDK_DISABLED"`
+	// OTLPProtocol and OTLPTracesProtocol name the OTLP transport; the
+	// runtime speaks http/protobuf only (the default), and refuses grpc
+	// and http/json rather than post to a port that expects them.
+	OTLPProtocol       string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
+	OTLPTracesProtocol string `env:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
+	// OTLPCertificate is a PEM file of the CA that signs an https
+	// collector's certificate (the system's CAs when empty);
+	// OTLPClientCertificate and OTLPClientKey, PEM files too, are the
+	// client certificate a collector asking for one gets. The TRACES ones
+	// win.
+	OTLPCertificate             string `env:"OTEL_EXPORTER_OTLP_CERTIFICATE"`
+	OTLPTracesCertificate       string `env:"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"`
+	OTLPClientCertificate       string `env:"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"`
+	OTLPTracesClientCertificate string `env:"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"`
+	OTLPClientKey               string `env:"OTEL_EXPORTER_OTLP_CLIENT_KEY"`
+	OTLPTracesClientKey         string `env:"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"`
+	// BSPScheduleDelay (milliseconds, default 1000: a span waits at most
+	// this long for its export), BSPExportTimeout (milliseconds, default
+	// 30000: one export, retries included), BSPMaxQueueSize (spans waiting,
+	// default 4096; more are dropped and counted) and BSPMaxExportBatchSize
+	// (spans per export, default 512) tune the runtime's span batcher.
+	BSPScheduleDelay      int `env:"OTEL_BSP_SCHEDULE_DELAY"`
+	BSPExportTimeout      int `env:"OTEL_BSP_EXPORT_TIMEOUT"`
+	BSPMaxQueueSize       int `env:"OTEL_BSP_MAX_QUEUE_SIZE"`
+	BSPMaxExportBatchSize int `env:"OTEL_BSP_MAX_EXPORT_BATCH_SIZE"`
 
 	// Logger overrides the logger built from LogLevel and LogFormat.
 	Logger *slog.Logger `env:"-"`
@@ -218,30 +243,7 @@ func (c *Config) Validate() error {
 	if c.Priority < 0 || c.Priority > 9 {
 		return bad("NATSFN_PRIORITY", "%d is not between 0 and 9", c.Priority)
 	}
-	switch c.TracesExporter {
-	case "", "otlp", "console", "none":
-	default:
-		return bad("OTEL_TRACES_EXPORTER", "%q is not otlp, console or none", c.TracesExporter)
-	}
-	if c.Traces != "" && c.Traces != "stdout" && c.Traces != "off" {
-		return bad("NATSFN_TRACES", "%q is not stdout or off", c.Traces)
-	}
-	for name, u := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.OTLPEndpoint,
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.OTLPTracesEndpoint} {
-		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return bad(name, "%q is not an http:// or https:// URL", u)
-		}
-	}
-	for name, v := range map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": c.OTLPCompression,
-		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": c.OTLPTracesCompression} {
-		if v := strings.TrimSpace(v); v != "" && v != "gzip" && v != "none" {
-			return bad(name, "%q is not gzip or none", v)
-		}
-	}
-	if c.OTLPTimeout < 0 {
-		return bad("OTEL_EXPORTER_OTLP_TIMEOUT", "%d is not a number of milliseconds", c.OTLPTimeout)
-	}
-	if _, err := c.sampler(); err != nil {
+	if err := c.validateOTel(); err != nil {
 		return err
 	}
 	if c.InstanceID == "" {
