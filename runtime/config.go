@@ -211,8 +211,8 @@ func (c *Config) Validate() error {
 			return bad(name, "cannot read %s: %v", path, err)
 		}
 	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return bad("NATS_TLS_CERT", "NATS_TLS_CERT and NATS_TLS_KEY go together")
+	if _, err := c.natsTLS(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return bad("NATSFN_LOG_LEVEL", "%v", err)

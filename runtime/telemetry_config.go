@@ -3,9 +3,7 @@ package runtime
 import (
 	"cmp"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -85,18 +83,6 @@ func (c Config) sampler() (sdktrace.Sampler, error) {
 		"parentbased_always_on, parentbased_always_off or parentbased_traceidratio", ErrConfigValidation, c.TracesSampler)
 }
 
-// otelVar is a setting read from a standard variable, and its name.
-type otelVar struct{ name, value string }
-
-// pick returns the traces variable when it is set, else the general one:
-// OTEL_EXPORTER_OTLP_TRACES_* wins over OTEL_EXPORTER_OTLP_*.
-func pick(traces, general otelVar) otelVar {
-	if strings.TrimSpace(traces.value) != "" {
-		return traces
-	}
-	return general
-}
-
 // validateOTel checks the OTEL_* settings, naming the variable at fault.
 func (c *Config) validateOTel() error {
 	bad := func(name, format string, args ...any) error {
@@ -110,13 +96,13 @@ func (c *Config) validateOTel() error {
 	if c.Traces != "" && c.Traces != "stdout" && c.Traces != "off" {
 		return bad("NATSFN_TRACES", "%q is not stdout or off", c.Traces)
 	}
-	for _, v := range []otelVar{{"OTEL_EXPORTER_OTLP_ENDPOINT", c.OTLPEndpoint},
+	for _, v := range []envVar{{"OTEL_EXPORTER_OTLP_ENDPOINT", c.OTLPEndpoint},
 		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", c.OTLPTracesEndpoint}} {
 		if v.value != "" && !strings.HasPrefix(v.value, "http://") && !strings.HasPrefix(v.value, "https://") {
 			return bad(v.name, "%q is not an http:// or https:// URL", v.value)
 		}
 	}
-	for _, v := range []otelVar{{"OTEL_EXPORTER_OTLP_COMPRESSION", c.OTLPCompression},
+	for _, v := range []envVar{{"OTEL_EXPORTER_OTLP_COMPRESSION", c.OTLPCompression},
 		{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", c.OTLPTracesCompression}} {
 		if s := strings.TrimSpace(v.value); s != "" && s != "gzip" && s != "none" {
 			return bad(v.name, "%q is not gzip or none", s)
@@ -125,7 +111,7 @@ func (c *Config) validateOTel() error {
 	if c.OTLPTimeout < 0 {
 		return bad("OTEL_EXPORTER_OTLP_TIMEOUT", "%d is not a number of milliseconds", c.OTLPTimeout)
 	}
-	for _, v := range []otelVar{{"OTEL_EXPORTER_OTLP_PROTOCOL", c.OTLPProtocol},
+	for _, v := range []envVar{{"OTEL_EXPORTER_OTLP_PROTOCOL", c.OTLPProtocol},
 		{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", c.OTLPTracesProtocol}} {
 		switch p := strings.TrimSpace(v.value); p {
 		case "", "http/protobuf":
@@ -166,48 +152,18 @@ func (c *Config) validateOTel() error {
 // OTEL_EXPORTER_OTLP_CERTIFICATE and the client certificate and key;
 // nil when none is set.
 func (c Config) otlpTLS() (*tls.Config, error) {
-	ca := pick(otelVar{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", c.OTLPTracesCertificate},
-		otelVar{"OTEL_EXPORTER_OTLP_CERTIFICATE", c.OTLPCertificate})
-	cert := pick(otelVar{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", c.OTLPTracesClientCertificate},
-		otelVar{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", c.OTLPClientCertificate})
-	key := pick(otelVar{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", c.OTLPTracesClientKey},
-		otelVar{"OTEL_EXPORTER_OTLP_CLIENT_KEY", c.OTLPClientKey})
+	ca := pick(envVar{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", c.OTLPTracesCertificate},
+		envVar{"OTEL_EXPORTER_OTLP_CERTIFICATE", c.OTLPCertificate})
+	cert := pick(envVar{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", c.OTLPTracesClientCertificate},
+		envVar{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", c.OTLPClientCertificate})
+	key := pick(envVar{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", c.OTLPTracesClientKey},
+		envVar{"OTEL_EXPORTER_OTLP_CLIENT_KEY", c.OTLPClientKey})
 	if ca.value == "" && cert.value == "" && key.value == "" {
 		return nil, nil
 	}
 	tc, err := tlsConfig(ca, cert, key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfigValidation, err)
-	}
-	return tc, nil
-}
-
-// tlsConfig builds a client's TLS configuration from PEM files: the CA to
-// trust (the system's when empty) and a client certificate with its key,
-// which go together. Its errors name the variable at fault.
-func tlsConfig(ca, cert, key otelVar) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	switch {
-	case cert.value != "" && key.value == "":
-		return nil, fmt.Errorf("%s: is required with %s", key.name, cert.name)
-	case key.value != "" && cert.value == "":
-		return nil, fmt.Errorf("%s: is required with %s", cert.name, key.name)
-	case cert.value != "":
-		pair, err := tls.LoadX509KeyPair(cert.value, key.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s, %s: %w", cert.name, key.name, err)
-		}
-		tc.Certificates = []tls.Certificate{pair}
-	}
-	if ca.value != "" {
-		pem, err := os.ReadFile(ca.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ca.name, err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate in %s", ca.name, ca.value)
-		}
 	}
 	return tc, nil
 }
