@@ -22,7 +22,7 @@ type consumerLoop struct {
 	// pending receives the pending counts, for an event handler's loop.
 	pending *pendingFigures
 	// mode is the handler's priority policy or Bind (priority.go); adopt
-	// takes a bound consumer's settings, once.
+	// takes a bound consumer's settings, at the first bind.
 	mode    consumerMode
 	adopt   func(jetstream.ConsumerConfig)
 	adopted atomic.Bool
@@ -30,6 +30,8 @@ type consumerLoop struct {
 	// this instance got, handed over when it stops.
 	pinned atomic.Bool
 	pin    pinHolder
+	// prepared is the consumer prepare opens ahead, for the first bind.
+	prepared atomic.Pointer[chan opened]
 
 	consumer  atomic.Pointer[jetstream.Consumer]
 	consuming atomic.Pointer[jetstream.ConsumeContext]
@@ -38,10 +40,41 @@ type consumerLoop struct {
 	rebinding atomic.Bool
 }
 
-// bind (re)creates the consumer, or looks it up for Bind, and starts a
-// Consume loop on it.
+// opened is what opening a consumer gave.
+type opened struct {
+	cons jetstream.Consumer
+	err  error
+}
+
+// prepare opens the consumer in the background while the instance makes
+// its streams and runs its start hooks; the first bind waits for it rather
+// than opening it then. Consuming starts only at bind, once the handler
+// can run.
+func (c *consumerLoop) prepare(ctx context.Context) {
+	ch := make(chan opened, 1)
+	c.prepared.Store(&ch)
+	c.run.background.Add(1)
+	go func() {
+		defer c.run.background.Done()
+		cons, err := c.open(ctx)
+		ch <- opened{cons, err}
+	}()
+}
+
+// bind (re)creates the consumer, or looks it up for Bind (or takes what
+// prepare opened), and starts a Consume loop on it.
 func (c *consumerLoop) bind(ctx context.Context) error {
-	cons, err := c.open(ctx)
+	var o opened
+	if ch := c.prepared.Swap(nil); ch != nil {
+		select {
+		case o = <-*ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else {
+		o.cons, o.err = c.open(ctx)
+	}
+	cons, err := o.cons, o.err
 	if err != nil {
 		return err
 	}
@@ -49,6 +82,9 @@ func (c *consumerLoop) bind(ctx context.Context) error {
 	info := cons.CachedInfo()
 	if c.pending != nil {
 		c.pending.fromInfo(info)
+	}
+	if c.mode.bind && c.adopt != nil && c.adopted.CompareAndSwap(false, true) {
+		c.adopt(info.Config) // before the first delivery, on the starting goroutine
 	}
 	c.pinned.Store(info.Config.PriorityPolicy == jetstream.PriorityPolicyPinned)
 	cc, err := cons.Consume(c.deliver, c.pullOptions(info.Config)...)
@@ -72,7 +108,7 @@ func (c *consumerLoop) open(ctx context.Context) (jetstream.Consumer, error) {
 	// keeps it; TestPauseSurvivesAnotherInstance checks), so a starting
 	// instance does not undo another one's open breaker.
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		cons, err := c.run.js.CreateOrUpdateConsumer(ctx, c.stream, cfg)
+		cons, err := ensureConsumer(ctx, c.run.js, c.stream, cfg)
 		if err == nil {
 			return cons, nil
 		}

@@ -159,7 +159,7 @@ func (c *consumerLoop) pullOptions(cc jetstream.ConsumerConfig) []jetstream.Pull
 }
 
 // lookup finds the consumer a bound handler uses and checks that it suits
-// the handler; the first time, the handler takes its delivery settings.
+// the handler.
 func (c *consumerLoop) lookup(ctx context.Context) (jetstream.Consumer, error) {
 	name, stream := c.cfg.Durable, c.stream
 	cons, err := c.run.js.Consumer(ctx, stream, name)
@@ -178,9 +178,6 @@ func (c *consumerLoop) lookup(ctx context.Context) (jetstream.Consumer, error) {
 	cc := cons.CachedInfo().Config
 	if err := suits(cc, c.cfg.FilterSubject); err != nil {
 		return nil, fmt.Errorf("%w: runtime.Bind: consumer %s on stream %s %w", ErrConfigValidation, name, stream, err)
-	}
-	if c.adopt != nil && c.adopted.CompareAndSwap(false, true) {
-		c.adopt(cc)
 	}
 	return cons, nil
 }

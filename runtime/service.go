@@ -155,7 +155,7 @@ func (s *Service) validate() error {
 		return bad("version %q is not semver", s.cfg.Version)
 	}
 	for _, g := range s.gauges {
-		if !instrumentNameRe.MatchString(g.name) || g.read == nil {
+		if !validInstrumentName(g.name) || g.read == nil {
 			return bad("gauge %q: a name of letters, digits and _ . / - and a read func", g.name)
 		}
 	}
