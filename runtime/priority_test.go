@@ -128,10 +128,7 @@ func TestPinnedFailoverWithinTTL(t *testing.T) {
 	b := startCrew(t, srv, "b", runtime.Config{}, runtime.Pinned(ttl))
 	publishWork(t, js, 20)
 	fntest.Eventually(t, 5*time.Second, "20 handled", func() bool { return a.handled.Load()+b.handled.Load() == 20 })
-	pinned, other := a, b
-	if b.handled.Load() > 0 {
-		pinned, other = b, a
-	}
+	pinned, other := pinnedFirst(a, b)
 	if other.handled.Load() != 0 {
 		t.Fatalf("a took %d and b %d: both got events of a pinned consumer", a.handled.Load(), b.handled.Load())
 	}
@@ -148,6 +145,15 @@ func TestPinnedFailoverWithinTTL(t *testing.T) {
 	}
 }
 
+// pinnedFirst returns the member that handled events (the pinned one)
+// first, the other second.
+func pinnedFirst(a, b *crewMember) (pinned, other *crewMember) {
+	if b.handled.Load() > 0 {
+		return b, a
+	}
+	return a, b
+}
+
 // TestPinnedHandedOverOnStop: an instance that stops gracefully unpins
 // the consumer, so the other takes over at once, not after the TTL.
 func TestPinnedHandedOverOnStop(t *testing.T) {
@@ -158,10 +164,7 @@ func TestPinnedHandedOverOnStop(t *testing.T) {
 	b := startCrew(t, srv, "b", runtime.Config{}, runtime.Pinned(ttl))
 	publishWork(t, js, 3)
 	fntest.Eventually(t, 5*time.Second, "3 handled", func() bool { return a.handled.Load()+b.handled.Load() == 3 })
-	pinned, other := a, b
-	if b.handled.Load() > 0 {
-		pinned, other = b, a
-	}
+	pinned, other := pinnedFirst(a, b)
 	if err := pinned.inst.Stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package runtime_test
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -277,15 +276,7 @@ func TestOTLPOverTLS(t *testing.T) {
 // cannot work stop LoadConfig with an error naming the variable.
 func TestOTLPSettingsRefused(t *testing.T) {
 	p := newPKI(t)
-	notPEM := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
+	checkRefused(t, []refusedEnv{
 		{"grpc", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL: grpc is not supported"},
 		{"traces grpc", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: grpc"},
 		{"json", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "http/json is not supported"},
@@ -299,22 +290,12 @@ func TestOTLPSettingsRefused(t *testing.T) {
 		{"missing CA", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4318",
 			"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "/nonexistent/ca.pem"}, "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: open /nonexistent/ca.pem"},
 		{"CA not PEM", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4318",
-			"OTEL_EXPORTER_OTLP_CERTIFICATE": notPEM}, "OTEL_EXPORTER_OTLP_CERTIFICATE: no PEM certificate in"},
+			"OTEL_EXPORTER_OTLP_CERTIFICATE": notPEMFile(t)}, "OTEL_EXPORTER_OTLP_CERTIFICATE: no PEM certificate in"},
 		{"negative delay", map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "-5"}, "OTEL_BSP_SCHEDULE_DELAY: -5 is negative"},
 		{"delay not a number", map[string]string{"OTEL_BSP_EXPORT_TIMEOUT": "30s"}, "OTEL_BSP_EXPORT_TIMEOUT"},
 		{"batch over queue", map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "200"},
 			"OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 200 is more than the queue holds (OTEL_BSP_MAX_QUEUE_SIZE 100)"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			for k, v := range c.env {
-				t.Setenv(k, v)
-			}
-			_, err := runtime.LoadConfig()
-			if !errors.Is(err, runtime.ErrConfigValidation) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("LoadConfig: %v, want a config error containing %q", err, c.want)
-			}
-		})
-	}
+	})
 	t.Run("read", func(t *testing.T) {
 		for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_BSP_SCHEDULE_DELAY": "200",
 			"OTEL_BSP_EXPORT_TIMEOUT": "5000", "OTEL_BSP_MAX_QUEUE_SIZE": "1000", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "100"} {

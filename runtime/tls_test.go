@@ -104,22 +104,29 @@ func TestNATSOverTLS(t *testing.T) {
 // with an error naming the variable.
 func TestNATSTLSSettingsRefused(t *testing.T) {
 	p := newPKI(t)
-	notPEM := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
+	checkRefused(t, []refusedEnv{
 		{"cert without key", map[string]string{"NATS_TLS_CERT": p.path("client.pem")}, "NATS_TLS_KEY: is required with NATS_TLS_CERT"},
 		{"key without cert", map[string]string{"NATS_TLS_KEY": p.path("client-key.pem")}, "NATS_TLS_CERT: is required with NATS_TLS_KEY"},
 		{"key of another cert", map[string]string{"NATS_TLS_CERT": p.path("client.pem"), "NATS_TLS_KEY": p.path("server-key.pem")},
 			"NATS_TLS_CERT, NATS_TLS_KEY: tls: private key does not match public key"},
-		{"CA not PEM", map[string]string{"NATS_TLS_CA": notPEM}, "NATS_TLS_CA: no PEM certificate in"},
+		{"CA not PEM", map[string]string{"NATS_TLS_CA": notPEMFile(t)}, "NATS_TLS_CA: no PEM certificate in"},
 		{"missing CA", map[string]string{"NATS_TLS_CA": "/nonexistent/ca.pem"}, "NATS_TLS_CA: cannot read /nonexistent/ca.pem"},
-	} {
+	})
+}
+
+// refusedEnv is an environment LoadConfig must refuse, and what its error
+// must say.
+type refusedEnv struct {
+	name string
+	env  map[string]string
+	want string
+}
+
+// checkRefused runs LoadConfig in each environment, as a subtest, and
+// wants a configuration error that says c.want.
+func checkRefused(t *testing.T, cases []refusedEnv) {
+	t.Helper()
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
@@ -130,4 +137,14 @@ func TestNATSTLSSettingsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// notPEMFile is a file that holds no PEM certificate.
+func notPEMFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
