@@ -9,6 +9,7 @@
 #                    is healthy, then the web console. TLS=1: everything over TLS
 #   make up-nats     only the 3-node NATS cluster
 #   make certs       the TLS certificates (bin/certs)
+#   make keda        the KEDA ScaledObjects (infra/k8s/keda), from the declarations
 #   make sweep       remove what this stack (NATSFN_PROJECT) left behind
 #   make sweep-tests remove what the testcontainers suites left behind
 #
@@ -74,7 +75,7 @@ INFRA_COMPOSE = $(COMPOSE) -p $(NATSFN_PROJECT) $(INFRA_COMPOSE_FILES)
 INFRA_WAIT_SECONDS ?= 120
 INFRA_NATS_NODES := nats-1 nats-2 nats-3
 
-.PHONY: images image-nats image-nats-exporter image-natsfn image-functions certs \
+.PHONY: images image-nats image-nats-exporter image-natsfn image-functions certs keda \
 	up up-nats down sweep sweep-tests compose-version
 
 images: image-nats image-nats-exporter image-natsfn image-functions ## build static binaries and every image (NATSFN_TAG), print sizes, fail if a function image is over 15 MB
@@ -130,6 +131,9 @@ $(INFRA_FUNCTION_IMAGES) image-natsfn: image-%:
 		--build-arg BIN=$* --build-arg VERSION=$(NATSFN_TAG) \
 		--build-arg REVISION=$(INFRA_REVISION) --build-arg CREATED=$(INFRA_CREATED) \
 		$(INFRA_BIN)/image-$*
+
+keda: ## regenerate infra/k8s/keda/<function>.yaml, the KEDA ScaledObjects, from the functions' declarations
+	go run ./$(INFRA_DIR)/k8s/keda/cmd/keda-gen -hpa $(INFRA_DIR)/k8s/40-hpa.yaml -dir $(INFRA_DIR)/k8s/keda
 
 certs: ## write a CA, the NATS server certificate and a client certificate per user into bin/certs (for TLS=1; kept if present)
 	go run ./$(INFRA_DIR)/certs/cmd/certs -dir $(INFRA_CERTS) \

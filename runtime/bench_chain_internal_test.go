@@ -32,7 +32,7 @@ func BenchmarkChain(b *testing.B) {
 			svc := NewService(ServiceConfig{Name: "bench", Version: "1.0.0"})
 			r := newServiceRun(context.Background(), svc, Config{InstanceID: "bench"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, nil)
 			if c.traced {
-				proc := sdktrace.SpanProcessor(spanbatch.New(tracetest.NewNoopExporter()))
+				proc := sdktrace.SpanProcessor(spanbatch.New(tracetest.NewNoopExporter(), spanbatch.Options{}))
 				if c.sdkBatcher {
 					proc = sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter())
 				}

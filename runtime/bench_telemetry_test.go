@@ -29,7 +29,7 @@ func BenchmarkEndpointTelemetry(b *testing.B) {
 	srv := fntest.NewServer(b)
 	newTracer := func(sampler sdktrace.Sampler) *sdktrace.TracerProvider {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler),
-			sdktrace.WithSpanProcessor(spanbatch.New(tracetest.NewNoopExporter())))
+			sdktrace.WithSpanProcessor(spanbatch.New(tracetest.NewNoopExporter(), spanbatch.Options{})))
 		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		return tp
 	}

@@ -57,6 +57,13 @@ type Config struct {
 	// on how long a lost instance may hold messages before the server
 	// redelivers them to the others. Empty keeps each handler's own.
 	AckWait time.Duration `env:"NATSFN_ACK_WAIT"`
+	// MinPending is this instance's threshold in the event handlers
+	// declared Overflow: it pulls their events only while at least this
+	// many wait, a standby that helps with a backlog. 0 pulls always.
+	MinPending int64 `env:"NATSFN_MIN_PENDING"`
+	// Priority is this instance's rank in the event handlers declared
+	// Prioritized: those with 0 (the default) are served first, 9 last.
+	Priority int `env:"NATSFN_PRIORITY"`
 
 	// TracesExporter is where spans go: "otlp", "console" (stdout) or
 	// "none". Empty means otlp when an OTLP endpoint is set and no tracing
@@ -94,6 +101,31 @@ type Config struct {
 	ResourceAttributes string `env:"OTEL_RESOURCE_ATTRIBUTES"`
 	// OTelDisabled (OTEL_SDK_DISABLED=true) turns tracing off.
 	OTelDisabled bool `env:"OTEL_SDK_DISABLED"`
+	// OTLPProtocol and OTLPTracesProtocol name the OTLP transport; the
+	// runtime speaks http/protobuf only (the default), and refuses grpc
+	// and http/json rather than post to a port that expects them.
+	OTLPProtocol       string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
+	OTLPTracesProtocol string `env:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
+	// OTLPCertificate is a PEM file of the CA that signs an https
+	// collector's certificate (the system's CAs when empty);
+	// OTLPClientCertificate and OTLPClientKey, PEM files too, are the
+	// client certificate a collector asking for one gets. The TRACES ones
+	// win.
+	OTLPCertificate             string `env:"OTEL_EXPORTER_OTLP_CERTIFICATE"`
+	OTLPTracesCertificate       string `env:"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"`
+	OTLPClientCertificate       string `env:"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"`
+	OTLPTracesClientCertificate string `env:"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"`
+	OTLPClientKey               string `env:"OTEL_EXPORTER_OTLP_CLIENT_KEY"`
+	OTLPTracesClientKey         string `env:"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"`
+	// BSPScheduleDelay (milliseconds, default 1000: a span waits at most
+	// this long for its export), BSPExportTimeout (milliseconds, default
+	// 30000: one export, retries included), BSPMaxQueueSize (spans waiting,
+	// default 4096; more are dropped and counted) and BSPMaxExportBatchSize
+	// (spans per export, default 512) tune the runtime's span batcher.
+	BSPScheduleDelay      int `env:"OTEL_BSP_SCHEDULE_DELAY"`
+	BSPExportTimeout      int `env:"OTEL_BSP_EXPORT_TIMEOUT"`
+	BSPMaxQueueSize       int `env:"OTEL_BSP_MAX_QUEUE_SIZE"`
+	BSPMaxExportBatchSize int `env:"OTEL_BSP_MAX_EXPORT_BATCH_SIZE"`
 
 	// Logger overrides the logger built from LogLevel and LogFormat.
 	Logger *slog.Logger `env:"-"`
@@ -110,6 +142,9 @@ type Config struct {
 	// how the all-in-one serves a web console. A pattern that clashes is a
 	// configuration error; with the ops port off they are not served.
 	OpsHandlers map[string]http.Handler `env:"-"`
+
+	// pollEvery replaces pendingPollEvery, for tests.
+	pollEvery time.Duration
 }
 
 // LoadConfig reads the environment. Its error names the variable at fault.
@@ -176,8 +211,8 @@ func (c *Config) Validate() error {
 			return bad(name, "cannot read %s: %v", path, err)
 		}
 	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return bad("NATS_TLS_CERT", "NATS_TLS_CERT and NATS_TLS_KEY go together")
+	if _, err := c.natsTLS(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return bad("NATSFN_LOG_LEVEL", "%v", err)
@@ -202,30 +237,13 @@ func (c *Config) Validate() error {
 	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
 		return bad("NATSFN_ACK_WAIT", "%s is less than 1s", c.AckWait)
 	}
-	switch c.TracesExporter {
-	case "", "otlp", "console", "none":
-	default:
-		return bad("OTEL_TRACES_EXPORTER", "%q is not otlp, console or none", c.TracesExporter)
+	if c.MinPending < 0 {
+		return bad("NATSFN_MIN_PENDING", "%d is negative", c.MinPending)
 	}
-	if c.Traces != "" && c.Traces != "stdout" && c.Traces != "off" {
-		return bad("NATSFN_TRACES", "%q is not stdout or off", c.Traces)
+	if c.Priority < 0 || c.Priority > 9 {
+		return bad("NATSFN_PRIORITY", "%d is not between 0 and 9", c.Priority)
 	}
-	for name, u := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.OTLPEndpoint,
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.OTLPTracesEndpoint} {
-		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return bad(name, "%q is not an http:// or https:// URL", u)
-		}
-	}
-	for name, v := range map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": c.OTLPCompression,
-		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": c.OTLPTracesCompression} {
-		if v := strings.TrimSpace(v); v != "" && v != "gzip" && v != "none" {
-			return bad(name, "%q is not gzip or none", v)
-		}
-	}
-	if c.OTLPTimeout < 0 {
-		return bad("OTEL_EXPORTER_OTLP_TIMEOUT", "%d is not a number of milliseconds", c.OTLPTimeout)
-	}
-	if _, err := c.sampler(); err != nil {
+	if err := c.validateOTel(); err != nil {
 		return err
 	}
 	if c.InstanceID == "" {

@@ -68,11 +68,12 @@ func connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 		}
 		opts = append(opts, o)
 	}
-	if cfg.TLSCert != "" {
-		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
+	tc, err := cfg.natsTLS()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	if tc != nil {
+		opts = append(opts, nats.Secure(tc))
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
@@ -83,14 +84,26 @@ func connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 	}
 	timer := time.NewTimer(cfg.ConnectTimeout)
 	defer timer.Stop()
-	select {
-	case <-connected:
-		return nc, nil
-	case <-timer.C:
-		nc.Close()
-		return nil, fmt.Errorf("connect %s: no server answered within %s (NATSFN_CONNECT_TIMEOUT)", cfg.NATSURL, cfg.ConnectTimeout)
-	case <-ctx.Done():
-		nc.Close()
-		return nil, fmt.Errorf("connect %s: %w", cfg.NATSURL, ctx.Err())
+	// Failed attempts leave their error in LastError until the next one: a
+	// TLS handshake that failed for want of the right CA or certificate
+	// would fail the same way until the timeout, so it ends the wait.
+	check := time.NewTicker(20 * time.Millisecond)
+	defer check.Stop()
+	for {
+		select {
+		case <-connected:
+			return nc, nil
+		case <-check.C:
+			if why := tlsRefused(nc.LastError()); why != "" {
+				nc.Close()
+				return nil, fmt.Errorf("%w: connect %s: TLS: %s", ErrConfigValidation, cfg.NATSURL, why)
+			}
+		case <-timer.C:
+			nc.Close()
+			return nil, fmt.Errorf("connect %s: no server answered within %s (NATSFN_CONNECT_TIMEOUT)", cfg.NATSURL, cfg.ConnectTimeout)
+		case <-ctx.Done():
+			nc.Close()
+			return nil, fmt.Errorf("connect %s: %w", cfg.NATSURL, ctx.Err())
+		}
 	}
 }

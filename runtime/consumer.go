@@ -19,6 +19,19 @@ type consumerLoop struct {
 	cfg      jetstream.ConsumerConfig
 	batch    int
 	dispatch func(jetstream.Msg)
+	// pending receives the pending counts, for an event handler's loop.
+	pending *pendingFigures
+	// mode is the handler's priority policy or Bind (priority.go); adopt
+	// takes a bound consumer's settings, at the first bind.
+	mode    consumerMode
+	adopt   func(jetstream.ConsumerConfig)
+	adopted atomic.Bool
+	// pinned is true while the consumer is a pinned one; pin is the pin
+	// this instance got, handed over when it stops.
+	pinned atomic.Bool
+	pin    pinHolder
+	// prepared is the consumer prepare opens ahead, for the first bind.
+	prepared atomic.Pointer[chan opened]
 
 	consumer  atomic.Pointer[jetstream.Consumer]
 	consuming atomic.Pointer[jetstream.ConsumeContext]
@@ -27,41 +40,99 @@ type consumerLoop struct {
 	rebinding atomic.Bool
 }
 
-// bind (re)creates the consumer and starts a Consume loop on it. The stream
-// belongs to the function that publishes to it, so bind waits for it to
-// appear: functions may start in any order.
+// opened is what opening a consumer gave.
+type opened struct {
+	cons jetstream.Consumer
+	err  error
+}
+
+// prepare opens the consumer in the background while the instance makes
+// its streams and runs its start hooks; the first bind waits for it rather
+// than opening it then. Consuming starts only at bind, once the handler
+// can run.
+func (c *consumerLoop) prepare(ctx context.Context) {
+	ch := make(chan opened, 1)
+	c.prepared.Store(&ch)
+	c.run.background.Add(1)
+	go func() {
+		defer c.run.background.Done()
+		cons, err := c.open(ctx)
+		ch <- opened{cons, err}
+	}()
+}
+
+// bind (re)creates the consumer, or looks it up for Bind (or takes what
+// prepare opened), and starts a Consume loop on it.
 func (c *consumerLoop) bind(ctx context.Context) error {
-	var cons jetstream.Consumer
-	var err error
-	// An update without PauseUntil leaves a pause in place (the server
-	// keeps it; TestPauseSurvivesAnotherInstance checks), so a starting
-	// instance does not undo another one's open breaker.
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		cons, err = c.run.js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
-		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			break
-		}
-		c.run.logger.Info("waiting for stream", "handler", c.label, "stream", c.stream)
+	var o opened
+	if ch := c.prepared.Swap(nil); ch != nil {
 		select {
+		case o = <-*ch:
 		case <-ctx.Done():
-			return fmt.Errorf("consumer %s: stream %s never appeared: %w", c.cfg.Durable, c.stream, ctx.Err())
-		case <-time.After(wait):
+			return ctx.Err()
 		}
+	} else {
+		o.cons, o.err = c.open(ctx)
 	}
+	cons, err := o.cons, o.err
 	if err != nil {
-		return fmt.Errorf("consumer %s on stream %s: %w", c.cfg.Durable, c.stream, err)
+		return err
 	}
 	c.consumer.Store(&cons)
-	cc, err := cons.Consume(c.dispatch,
-		jetstream.PullMaxMessages(max(c.batch, 1)),
-		jetstream.PullExpiry(pullExpiry(c.cfg.AckWait)),
-		jetstream.ConsumeErrHandler(c.consumeError))
+	info := cons.CachedInfo()
+	if c.pending != nil {
+		c.pending.fromInfo(info)
+	}
+	if c.mode.bind && c.adopt != nil && c.adopted.CompareAndSwap(false, true) {
+		c.adopt(info.Config) // before the first delivery, on the starting goroutine
+	}
+	c.pinned.Store(info.Config.PriorityPolicy == jetstream.PriorityPolicyPinned)
+	cc, err := cons.Consume(c.deliver, c.pullOptions(info.Config)...)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.cfg.Durable, err)
 	}
 	c.consuming.Store(&cc)
 	c.hbErrors.Store(0)
 	return nil
+}
+
+// open creates or updates the consumer. The stream belongs to the function
+// that publishes to it, so open waits for it to appear: functions may start
+// in any order.
+func (c *consumerLoop) open(ctx context.Context) (jetstream.Consumer, error) {
+	if c.mode.bind {
+		return c.lookup(ctx)
+	}
+	cfg := c.mode.configure(c.cfg)
+	// An update without PauseUntil leaves a pause in place (the server
+	// keeps it; TestPauseSurvivesAnotherInstance checks), so a starting
+	// instance does not undo another one's open breaker.
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		cons, err := ensureConsumer(ctx, c.run.js, c.stream, cfg)
+		if err == nil {
+			return cons, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("consumer %s on stream %s: %w", cfg.Durable, c.stream, err)
+		}
+		c.run.logger.Info("waiting for stream", "handler", c.label, "stream", c.stream)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("consumer %s: stream %s never appeared: %w", cfg.Durable, c.stream, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// deliver notes the delivery's pending count and hands it on.
+func (c *consumerLoop) deliver(msg jetstream.Msg) {
+	if c.pending != nil {
+		c.pending.observe(msg)
+	}
+	if c.pinned.Load() {
+		c.pin.note(msg)
+	}
+	c.dispatch(msg)
 }
 
 // pullExpiry is how long one pull request stays open: half the AckWait,
@@ -138,11 +209,15 @@ func (c *consumerLoop) bound() bool {
 	}
 }
 
-// stop stops fetching; messages already fetched are still handled.
+// stop stops fetching, and hands over the pin of a pinned consumer;
+// messages already fetched are still handled.
 func (c *consumerLoop) stop() {
 	if cc := c.consuming.Load(); cc != nil {
 		(*cc).Drain()
 		<-(*cc).Closed()
+	}
+	if c.pinned.Load() {
+		c.releasePin()
 	}
 }
 

@@ -76,7 +76,7 @@ func deadLetterOf(m *Message, data []byte, reason string) deadletter.Entry {
 // last delivery timed out never reaches settle, only the advisory tells of
 // it.
 func openDeadLetters(ctx context.Context, r *serviceRun) (*deadLetters, error) {
-	st, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := ensureStream(ctx, r.js, jetstream.StreamConfig{
 		Name:        deadletter.Stream,
 		Description: deadLetterStreamDescription,
 		Subjects:    []string{"deadletter.>"},

@@ -55,6 +55,13 @@ type EventHandlerDescription struct {
 	Concurrency int             `json:"concurrency"`
 	// Emits are the event subjects the handler declares it emits.
 	Emits []string `json:"emits,omitempty"`
+	// PriorityPolicy is "overflow", "pinned" or "prioritized" for a
+	// handler declared with that policy, with PinnedTTL for "pinned".
+	PriorityPolicy string        `json:"priority_policy,omitempty"`
+	PinnedTTL      time.Duration `json:"pinned_ttl_ns,omitempty"`
+	// Bound is true for a handler that uses its consumer as the operator
+	// made it (Bind): its settings are the consumer's.
+	Bound bool `json:"bound,omitempty"`
 }
 
 // StreamDescription is a stream the service creates.
@@ -87,7 +94,8 @@ func (s *Service) Describe() ServiceDescription {
 			Name: h.name, Subject: h.topic.Subject(), Stream: h.topic.Stream(), Consumer: h.consumerName(s.cfg.Name),
 			Schema: h.topic.ID(), Description: h.opts.description, MaxDeliver: h.opts.maxDeliver,
 			AckWait: h.opts.ackWait, BackOff: append([]time.Duration{}, h.opts.backOff...), Concurrency: h.opts.concurrency,
-			Emits: h.opts.emits,
+			Emits: h.opts.emits, PriorityPolicy: policyName(h.opts.mode.policy), PinnedTTL: h.opts.mode.pinnedTTL,
+			Bound: h.opts.mode.bind,
 		})
 	}
 	for _, sc := range s.streams {

@@ -83,6 +83,9 @@ func (r *serviceRun) newEventRun(h *eventHandler) *eventRun {
 		},
 		batch:    min(2*er.opts.concurrency, er.opts.maxAckPending),
 		dispatch: er.dispatch,
+		pending:  &er.stats.pendingFigures,
+		mode:     er.opts.mode,
+		adopt:    er.adopt,
 	}
 	return er
 }
@@ -230,15 +233,6 @@ func truncate(s string, n int) string {
 func (e *eventRun) serveInfo(req micro.Request) {
 	b, _ := json.Marshal(e.figures())
 	_ = req.Respond(b)
-}
-
-// refreshPending copies the consumer's pending counts into the stats data,
-// which must be read without a network call.
-func (e *eventRun) refreshPending(ctx context.Context) {
-	if info := e.loop.info(ctx); info != nil {
-		e.stats.numPending.Store(int64(info.NumPending))
-		e.stats.ackPending.Store(int64(info.NumAckPending))
-	}
 }
 
 // Pause stops the current event handler's consumer from delivering until d

@@ -51,11 +51,14 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 			return nil, err
 		}
 	}
-	tel, err := newTelemetry(ctx, cfg, services)
-	if err != nil {
+	if err := checkRoles(cfg, services); err != nil {
 		return nil, err
 	}
 	logger := cfg.newLogger()
+	tel, err := newTelemetry(ctx, cfg, services, logger)
+	if err != nil {
+		return nil, err
+	}
 	// Handlers run on a context that outlives ctx: after a signal they
 	// finish, and only the shutdown timeout cancels them.
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -42,6 +42,8 @@ type eventOptions struct {
 	backOff       []time.Duration
 	backOffGiven  bool
 	maxAckPending int
+	// mode is a priority policy or Bind (priority.go).
+	mode consumerMode
 }
 
 // Defaults for handlers that set nothing.

@@ -155,7 +155,7 @@ func (s *Service) validate() error {
 		return bad("version %q is not semver", s.cfg.Version)
 	}
 	for _, g := range s.gauges {
-		if !instrumentNameRe.MatchString(g.name) || g.read == nil {
+		if !validInstrumentName(g.name) || g.read == nil {
 			return bad("gauge %q: a name of letters, digits and _ . / - and a read func", g.name)
 		}
 	}
@@ -186,6 +186,9 @@ func (s *Service) validate() error {
 		}
 		if h.opts.ackWait < time.Second {
 			return bad("handler %s: AckWait %s is less than 1s", h.name, h.opts.ackWait)
+		}
+		if err := h.opts.mode.validate(); err != nil {
+			return bad("handler %s: %v", h.name, err)
 		}
 	}
 	if len(s.events) > 0 && (seen["dlq-list"] || seen["dlq-replay"]) {

@@ -15,6 +15,7 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/natsfn/natsfn/runtime/deadletter"
 )
@@ -140,47 +141,36 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	if r.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	for _, sc := range r.svc.streams {
-		if sc.Replicas == 0 {
-			sc.Replicas = r.cfg.Replicas
-		}
-		err := r.retryStart(ctx, "stream "+sc.Name, startAttempt, func(ctx context.Context) error {
-			_, err := r.js.CreateOrUpdateStream(ctx, sc)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", sc.Name, err)
-		}
-	}
-	r.opened = make([]any, len(r.svc.openers))
-	for i, o := range r.svc.openers {
-		var v any
-		err := r.retryStart(ctx, "OnStart", 0, func(ctx context.Context) (err error) {
-			v, err = o.open(ctx, r)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
-		r.opened[i] = v
-	}
+	// The handlers first: building them needs no NATS, and their consumers
+	// are opened while the streams are made and the start hooks run.
 	for _, h := range r.svc.events {
 		e := r.newEventRun(h)
 		r.events = append(r.events, e)
 		r.eventByName[h.name] = e
+		e.loop.prepare(ctx)
 	}
 	for _, e := range r.svc.endpoints {
 		r.endpoints = append(r.endpoints, r.newEndpointRun(e))
 	}
+	var g errgroup.Group
+	g.Go(func() error { return r.openOwn(ctx) })
 	if len(r.events) > 0 {
-		err := r.retryStart(ctx, "stream "+deadletter.Stream, startAttempt, func(ctx context.Context) (err error) {
-			r.dlq, err = openDeadLetters(ctx, r)
+		g.Go(func() error {
+			err := r.retryStart(ctx, "stream "+deadletter.Stream, startAttempt, func(ctx context.Context) (err error) {
+				r.dlq, err = openDeadLetters(ctx, r)
+				return err
+			})
+			if err == nil {
+				r.replays = r.dlq.replayLoop()
+				r.replays.prepare(ctx)
+			}
 			return err
 		})
-		if err != nil {
-			return err
-		}
-		r.replays = r.dlq.replayLoop()
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if r.dlq != nil {
 		for _, e := range dlqEndpoints(typed(r.dlq.list), typed(r.dlq.replay)) {
 			r.endpoints = append(r.endpoints, r.newEndpointRun(e))
 		}
@@ -219,7 +209,7 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	}
 	if len(r.events) > 0 {
 		r.background.Add(1)
-		go r.refreshPending()
+		go r.pollPending()
 	}
 	// Subscribing only buffers a SUB: flush so that the server routes
 	// requests to every endpoint before Start says it does.
@@ -230,24 +220,41 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	return nil
 }
 
-// refreshPending keeps the consumers' pending counts fresh for the stats
-// data until the instance stops.
-func (r *serviceRun) refreshPending() {
-	defer r.background.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		for _, e := range r.events {
-			ctx, cancel := context.WithTimeout(r.life, time.Second)
-			e.refreshPending(ctx)
-			cancel()
+// openOwn makes the service's streams, all at once, then runs its
+// openers (OnStart hooks, buckets) in the order they were declared.
+func (r *serviceRun) openOwn(ctx context.Context) error {
+	var g errgroup.Group
+	for _, sc := range r.svc.streams {
+		if sc.Replicas == 0 {
+			sc.Replicas = r.cfg.Replicas
 		}
-		select {
-		case <-r.life.Done():
-			return
-		case <-t.C:
-		}
+		g.Go(func() error {
+			err := r.retryStart(ctx, "stream "+sc.Name, startAttempt, func(ctx context.Context) error {
+				_, err := ensureStream(ctx, r.js, sc)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("stream %s: %w", sc.Name, err)
+			}
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	r.opened = make([]any, len(r.svc.openers))
+	for i, o := range r.svc.openers {
+		var v any
+		err := r.retryStart(ctx, "OnStart", 0, func(ctx context.Context) (err error) {
+			v, err = o.open(ctx, r)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		r.opened[i] = v
+	}
+	return nil
 }
 
 // checkReady checks one instance: connected, JetStream answering,

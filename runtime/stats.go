@@ -1,9 +1,13 @@
 package runtime
 
 import (
+	"cmp"
+	"context"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 )
 
@@ -61,9 +65,87 @@ type eventStats struct {
 	deadLettered atomic.Int64
 	processing   atomic.Int64
 	inFlight     atomic.Int64
-	numPending   atomic.Int64
-	ackPending   atomic.Int64
-	lastError    atomic.Pointer[string]
+	pendingFigures
+	lastError atomic.Pointer[string]
+}
+
+// pendingFigures are a handler's consumer counts as this instance last saw
+// them. numPending comes with every delivery (its metadata carries the
+// consumer's pending count); ackPending only from CONSUMER.INFO, which
+// pollPending asks for while the handler is idle.
+type pendingFigures struct {
+	numPending atomic.Int64
+	ackPending atomic.Int64
+	// deliveries counts what the consumer delivered here, so the poller
+	// knows the handler is busy and its numPending fresh.
+	deliveries atomic.Int64
+}
+
+// observe takes the pending count from a delivery. Consume calls it on its
+// own goroutine, one message after the other, so the last one wins.
+func (p *pendingFigures) observe(msg jetstream.Msg) {
+	p.deliveries.Add(1)
+	if md, err := msg.Metadata(); err == nil {
+		p.numPending.Store(int64(md.NumPending))
+	}
+}
+
+// fromInfo takes both counts from a consumer's info.
+func (p *pendingFigures) fromInfo(info *jetstream.ConsumerInfo) {
+	if info != nil {
+		p.numPending.Store(int64(info.NumPending))
+		p.ackPending.Store(int64(info.NumAckPending))
+	}
+}
+
+// pendingPollEvery is the mean interval between two CONSUMER.INFO requests
+// for a handler that receives nothing; each interval is drawn from half to
+// one and a half of it, so that instances started together do not poll
+// together. With a 1s interval for every handler, a compose stack of 2
+// instances × 10 handlers sent 20 requests/s at idle (infra/README.md).
+const pendingPollEvery = 10 * time.Second
+
+// pollPending keeps the handlers' pending counts fresh until the instance
+// stops. A busy handler's deliveries carry numPending, so it is not polled;
+// one that received nothing for an interval is, which also refreshes
+// ackPending and notices a backlog held back by a pause, a pin or a
+// min-pending threshold.
+func (r *serviceRun) pollPending() {
+	defer r.background.Done()
+	type schedule struct {
+		seen int64
+		next time.Time
+	}
+	every := cmp.Or(r.cfg.pollEvery, pendingPollEvery)
+	next := func(now time.Time) time.Time { return now.Add(every/2 + rand.N(every)) }
+	now := time.Now()
+	plan := make([]schedule, len(r.events))
+	for i := range plan {
+		plan[i].next = next(now)
+	}
+	tick := time.NewTicker(min(time.Second, every/4))
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.life.Done():
+			return
+		case now = <-tick.C:
+		}
+		for i, e := range r.events {
+			p := &plan[i]
+			if n := e.stats.deliveries.Load(); n != p.seen {
+				p.seen, p.next = n, next(now)
+				continue
+			}
+			if now.Before(p.next) {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(r.life, 2*time.Second)
+			e.stats.fromInfo(e.loop.info(ctx))
+			cancel()
+			p.next = next(now)
+		}
+	}
 }
 
 // EventFigures is the stats data of an event handler in `nats micro stats`.

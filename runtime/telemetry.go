@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,103 +28,45 @@ import (
 // instrumentationName is the scope of every span and metric the runtime makes.
 const instrumentationName = "github.com/natsfn/natsfn/runtime"
 
-// tracesExporter names the exporter the config asks for, or "" for none.
-func (c Config) tracesExporter() string {
-	switch {
-	case c.Traces == "off" || c.OTelDisabled || c.TracesExporter == "none":
-		return ""
-	case c.Traces == "stdout" || c.TracesExporter == "console":
-		return "console"
-	case c.TracesExporter == "otlp" || c.OTLPEndpoint != "" || c.OTLPTracesEndpoint != "":
-		return "otlp"
-	}
-	return ""
-}
-
-// otlpSettings are the OTLP exporter's settings from the config.
-func (c Config) otlpSettings() otlp.Settings {
-	s := otlp.Settings{URL: "http://localhost:4318/v1/traces", Headers: otlp.ParseList(c.OTLPHeaders),
-		Timeout: time.Duration(c.OTLPTimeout) * time.Millisecond}
-	switch {
-	case c.OTLPTracesEndpoint != "":
-		s.URL = c.OTLPTracesEndpoint
-	case c.OTLPEndpoint != "":
-		s.URL = strings.TrimRight(c.OTLPEndpoint, "/") + "/v1/traces"
-	}
-	for k, v := range otlp.ParseList(c.OTLPTracesHeaders) {
-		s.Headers[k] = v
-	}
-	compression := strings.TrimSpace(c.OTLPTracesCompression)
-	if compression == "" {
-		compression = strings.TrimSpace(c.OTLPCompression)
-	}
-	s.Gzip = compression == "gzip"
-	return s
-}
-
-// sampler is the sampler OTEL_TRACES_SAMPLER names; nil keeps the SDK's
-// default (parentbased_always_on).
-func (c Config) sampler() (sdktrace.Sampler, error) {
-	ratio := 1.0
-	if c.TracesSamplerArg != "" && strings.HasSuffix(c.TracesSampler, "traceidratio") {
-		r, err := strconv.ParseFloat(c.TracesSamplerArg, 64)
-		if err != nil || r < 0 || r > 1 {
-			return nil, fmt.Errorf("%w: OTEL_TRACES_SAMPLER_ARG: %q is not a ratio from 0 to 1", ErrConfigValidation, c.TracesSamplerArg)
-		}
-		ratio = r
-	}
-	switch c.TracesSampler {
-	case "":
-		return nil, nil
-	case "always_on":
-		return sdktrace.AlwaysSample(), nil
-	case "always_off":
-		return sdktrace.NeverSample(), nil
-	case "traceidratio":
-		return sdktrace.TraceIDRatioBased(ratio), nil
-	case "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
-	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
-	case "parentbased_traceidratio":
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), nil
-	}
-	return nil, fmt.Errorf("%w: OTEL_TRACES_SAMPLER: %q is not always_on, always_off, traceidratio, "+
-		"parentbased_always_on, parentbased_always_off or parentbased_traceidratio", ErrConfigValidation, c.TracesSampler)
-}
-
 // newTracerProvider builds the tracer provider cfg asks for, for one
 // function: OTLP over HTTP when an OTLP endpoint is set (or
 // OTEL_TRACES_EXPORTER=otlp), stdout for OTEL_TRACES_EXPORTER=console or
 // NATSFN_TRACES=stdout, and nil when nothing asks for traces. Spans are
-// batched by the runtime's span batcher; Shutdown flushes them.
-func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig) (*sdktrace.TracerProvider, error) {
+// batched by the runtime's span batcher (returned for its counts), whose
+// failed exports are logged to logger; Shutdown flushes them.
+func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig, logger *slog.Logger) (*sdktrace.TracerProvider, *spanbatch.Batcher, error) {
 	var exp sdktrace.SpanExporter
 	var err error
 	switch cfg.tracesExporter() {
 	case "":
-		return nil, nil
+		return nil, nil, nil
 	case "console":
 		exp, err = stdouttrace.New()
 	case "otlp":
-		exp, err = otlp.NewExporter(ctx, cfg.otlpSettings())
+		var s otlp.Settings
+		if s, err = cfg.otlpSettings(); err == nil {
+			exp, err = otlp.NewExporter(ctx, s)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("trace exporter: %w", err)
+		return nil, nil, fmt.Errorf("trace exporter: %w", err)
 	}
 	res, err := serviceResource(ctx, cfg, svc.Name, svc.Version)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(spanbatch.New(exp)), sdktrace.WithResource(res)}
 	sampler, err := cfg.sampler()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	bo := cfg.batchOptions()
+	bo.Failed = newExportLog(logger.With("function", svc.Name), time.Minute).failed
+	batcher := spanbatch.New(exp, bo)
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(batcher), sdktrace.WithResource(res)}
 	if sampler != nil {
 		opts = append(opts, sdktrace.WithSampler(sampler))
 	}
-	return sdktrace.NewTracerProvider(opts...), nil
+	return sdktrace.NewTracerProvider(opts...), batcher, nil
 }
 
 // serviceResource describes the process to a backend: the service's name
@@ -153,15 +94,16 @@ func serviceResource(ctx context.Context, cfg Config, name, version string) (*re
 // tracer, the metric instruments, the /metrics handler, and the shutdown of
 // whatever Start itself created.
 type telemetry struct {
-	tracers  []trace.Tracer // one per service, in Start's order; nil: tracing off
-	metrics  *instruments   // nil: metrics off
-	handler  http.Handler   // /metrics; nil unless Start owns the meter provider
+	tracers  []trace.Tracer       // one per service, in Start's order; nil: tracing off
+	batchers []*spanbatch.Batcher // the same, for the providers Start built
+	metrics  *instruments         // nil: metrics off
+	handler  http.Handler         // /metrics; nil unless Start owns the meter provider
 	shutdown []func(context.Context) error
 }
 
-func newTelemetry(ctx context.Context, cfg Config, services []*Service) (*telemetry, error) {
-	t := &telemetry{tracers: make([]trace.Tracer, len(services))}
-	if err := t.setupTracing(ctx, cfg, services); err != nil {
+func newTelemetry(ctx context.Context, cfg Config, services []*Service, logger *slog.Logger) (*telemetry, error) {
+	t := &telemetry{tracers: make([]trace.Tracer, len(services)), batchers: make([]*spanbatch.Batcher, len(services))}
+	if err := t.setupTracing(ctx, cfg, services, logger); err != nil {
 		_ = t.close()
 		return nil, err
 	}
@@ -169,10 +111,14 @@ func newTelemetry(ctx context.Context, cfg Config, services []*Service) (*teleme
 		_ = t.close()
 		return nil, err
 	}
+	if err := t.measureSpans(services); err != nil {
+		_ = t.close()
+		return nil, err
+	}
 	return t, nil
 }
 
-func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Service) error {
+func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Service, logger *slog.Logger) error {
 	if cfg.TracerProvider != nil {
 		if _, off := cfg.TracerProvider.(tracenoop.TracerProvider); off {
 			return nil
@@ -184,7 +130,7 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Se
 		return nil
 	}
 	for i, s := range services {
-		tp, err := newTracerProvider(ctx, cfg, s.cfg)
+		tp, batcher, err := newTracerProvider(ctx, cfg, s.cfg, logger)
 		if err != nil {
 			return fmt.Errorf("service %s: %w", s.cfg.Name, err)
 		}
@@ -192,7 +138,7 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Se
 			return nil // one config: off for every service
 		}
 		t.shutdown = append(t.shutdown, tp.Shutdown)
-		t.tracers[i] = tp.Tracer(instrumentationName)
+		t.tracers[i], t.batchers[i] = tp.Tracer(instrumentationName), batcher
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,7 @@ func TestNewTracerProviderFromConfig(t *testing.T) {
 		{"otlp traces endpoint", Config{OTLPTracesEndpoint: "http://127.0.0.1:1/v1/traces"}, true},
 		{"otlp default endpoint", Config{TracesExporter: "otlp"}, true},
 	} {
-		tp, err := newTracerProvider(ctx, c.cfg, svc)
+		tp, _, err := newTracerProvider(ctx, c.cfg, svc, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -44,8 +45,8 @@ func TestNewTracerProviderFromConfig(t *testing.T) {
 // the sampler; an unknown one or a bad ratio is a config error naming the
 // variable.
 func TestSamplerFromConfig(t *testing.T) {
-	tp, err := newTracerProvider(context.Background(), Config{TracesExporter: "console", TracesSampler: "always_off"},
-		ServiceConfig{Name: "sampled", Version: "1.0.0"})
+	tp, _, err := newTracerProvider(context.Background(), Config{TracesExporter: "console", TracesSampler: "always_off"},
+		ServiceConfig{Name: "sampled", Version: "1.0.0"}, slog.New(slog.DiscardHandler))
 	if err != nil || tp == nil {
 		t.Fatalf("provider %v, %v", tp, err)
 	}

@@ -72,7 +72,7 @@ func newFunction(cfg Config) (*function, *runtime.Service) {
 	// however long it lasts; a permanent error is still dead-lettered at
 	// once. The timeout leaves room for a gateway latency of up to 10s.
 	runtime.OnEvent(svc, "charge", contracts.InventoryReserved, f.charge,
-		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second),
+		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second), runtime.Overflow(), // a standby charges only a backlog (NATSFN_MIN_PENDING)
 		runtime.Emits(contracts.PaymentCompleted, contracts.PaymentFailed),
 		runtime.Description("charge a reserved order"))
 	// void calls the gateway too (Cancel), so it waits out an outage the

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,5 +48,42 @@ func TestUploadRetries(t *testing.T) {
 	status = http.StatusBadRequest
 	if err := c.UploadTraces(context.Background(), []*tracepb.ResourceSpans{{}}); err == nil || calls.Load() != 1 {
 		t.Fatalf("a 400: %v after %d requests, want an error after 1", err, calls.Load())
+	}
+}
+
+// TestRetryAfter: a 429 with Retry-After is tried again no sooner than
+// the collector asked.
+func TestRetryAfter(t *testing.T) {
+	var calls atomic.Int64
+	var first time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			first = time.Now()
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	c := &client{url: srv.URL, http: &http.Client{Timeout: time.Second}}
+	if err := c.UploadTraces(context.Background(), []*tracepb.ResourceSpans{{}}); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 2 || time.Since(first) < time.Second {
+		t.Fatalf("%d requests, the second %s after the first; want 2, after the 1s asked", calls.Load(), time.Since(first))
+	}
+}
+
+// TestUntrustedCollectorNotRetried: a certificate the client does not
+// trust fails the upload at once, not after retrying until the deadline.
+func TestUntrustedCollectorNotRetried(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := &client{url: srv.URL, http: &http.Client{Timeout: time.Second}}
+	start := time.Now()
+	err := c.UploadTraces(ctx, []*tracepb.ResourceSpans{{}})
+	if err == nil || !strings.Contains(err.Error(), "certificate") || time.Since(start) > time.Second {
+		t.Fatalf("upload to an untrusted collector: %v after %s, want a certificate error at once", err, time.Since(start))
 	}
 }
