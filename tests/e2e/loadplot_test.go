@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"testing"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -62,17 +63,33 @@ func linePlot(title, xLabel, yLabel string, lines []series) (*plot.Plot, error) 
 func throughputPlot(runs []loadRun, width time.Duration) (*plot.Plot, error) {
 	var lines []series
 	for i, r := range runs {
-		var confirmed, sent plotter.XYs
-		for _, w := range windows(r.Samples, width) {
-			x := (w.Start + w.Width/2).Seconds()
-			confirmed = append(confirmed, plotter.XY{X: x, Y: w.confirmedPerSecond()})
-			sent = append(sent, plotter.XY{X: x, Y: w.sentPerSecond()})
-		}
+		confirmed, sent := throughputXYs(r.Samples, width)
 		lines = append(lines,
 			series{name: r.label() + ": confirmed", xys: confirmed, color: i},
 			series{name: r.label() + ": sent", xys: sent, color: i, dashed: true})
 	}
 	return linePlot(fmt.Sprintf("Orders per second (%s windows)", width), "seconds since the run began", "orders/s", lines)
+}
+
+// throughputXYs are the points of a run's throughput plot, one per window
+// at its middle: orders confirmed per second, and orders sent per second
+// up to the last window that sent any.
+func throughputXYs(samples []orderSample, width time.Duration) (confirmed, sent plotter.XYs) {
+	ws := windows(samples, width)
+	lastSent := 0
+	for i, w := range ws {
+		if w.Sent > 0 {
+			lastSent = i
+		}
+	}
+	for i, w := range ws {
+		x := (w.Start + w.Width/2).Seconds()
+		confirmed = append(confirmed, plotter.XY{X: x, Y: w.confirmedPerSecond()})
+		if i <= lastSent {
+			sent = append(sent, plotter.XY{X: x, Y: w.sentPerSecond()})
+		}
+	}
+	return confirmed, sent
 }
 
 // distributionPlot draws each run's latency against its percentile, on
@@ -141,3 +158,25 @@ func writeSVG(w io.Writer, p *plot.Plot) error {
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func TestThroughputXYs(t *testing.T) {
+	// 20 orders sent in the first second, confirmed 10 a second over the
+	// next two.
+	var samples []orderSample
+	for i := range 20 {
+		samples = append(samples, orderSample{Sent: time.Duration(i) * 50 * time.Millisecond, Confirmed: time.Second + time.Duration(i)*100*time.Millisecond})
+	}
+	confirmed, sent := throughputXYs(samples, time.Second)
+	want := plotter.XYs{{X: 0.5, Y: 0}, {X: 1.5, Y: 10}, {X: 2.45, Y: 10 / 0.9}}
+	if len(confirmed) != len(want) {
+		t.Fatalf("confirmed %v, want %v", confirmed, want)
+	}
+	for i := range want {
+		if math.Abs(confirmed[i].X-want[i].X) > 1e-9 || math.Abs(confirmed[i].Y-want[i].Y) > 1e-9 {
+			t.Errorf("confirmed[%d] = %v, want %v", i, confirmed[i], want[i])
+		}
+	}
+	if len(sent) != 1 || sent[0] != (plotter.XY{X: 0.5, Y: 20}) {
+		t.Errorf("sent %v, want one point, 20/s in the first second", sent)
+	}
+}
