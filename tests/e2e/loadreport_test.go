@@ -56,18 +56,16 @@ func writeReport(dir string, rep loadReport) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("load report: %w", err)
 	}
-	plots := []struct {
+	type reportPlot struct {
 		file string
 		draw func() (*plot.Plot, error)
-	}{
+	}
+	plots := []reportPlot{
 		{reportThroughput, func() (*plot.Plot, error) { return throughputPlot(rep.Runs, rep.Window) }},
 		{reportDistribution, func() (*plot.Plot, error) { return distributionPlot(rep.Runs) }},
 	}
 	for _, r := range rep.Runs {
-		plots = append(plots, struct {
-			file string
-			draw func() (*plot.Plot, error)
-		}{overTimeFile(r), func() (*plot.Plot, error) { return overTimePlot(r, rep.Window) }})
+		plots = append(plots, reportPlot{overTimeFile(r), func() (*plot.Plot, error) { return overTimePlot(r, rep.Window) }})
 	}
 	for _, pl := range plots {
 		p, err := pl.draw()
