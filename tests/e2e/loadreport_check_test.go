@@ -182,3 +182,36 @@ func TestParseRates(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigFromEnv(t *testing.T) {
+	for _, k := range []string{"LOAD_RATES", "LOAD_DURATION", "LOAD_REPORT", "LOAD_COMMAND", "LOAD_CPU_SPLIT", "LOAD_ORDERS"} {
+		t.Setenv(k, "")
+	}
+	cfg, err := loadConfigFromEnv()
+	if err != nil || len(cfg.rates) != 3 || cfg.rates[1] != 1000 || cfg.rates[2] != 0 || cfg.duration != 20*time.Second || !cfg.split || cfg.report != "" {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	if !strings.HasPrefix(cfg.command, "go test ./tests/e2e/ ") {
+		t.Errorf("command without LOAD_COMMAND: %q", cfg.command)
+	}
+	t.Setenv("LOAD_COMMAND", "make load")
+	t.Setenv("LOAD_DURATION", "5s")
+	t.Setenv("LOAD_CPU_SPLIT", "0")
+	if cfg, err = loadConfigFromEnv(); err != nil || cfg.command != "make load" || cfg.duration != 5*time.Second || cfg.split {
+		t.Fatalf("set: %+v, %v", cfg, err)
+	}
+	for _, bad := range []struct{ key, value, want string }{
+		{"LOAD_DURATION", "soon", "LOAD_DURATION"},
+		{"LOAD_DURATION", "-1s", "LOAD_DURATION"},
+		{"LOAD_DURATION", "11m", "LOAD_DURATION"},
+		{"LOAD_RATES", "500,fast", "LOAD_RATES"},
+		{"LOAD_ORDERS", "3000", "LOAD_DURATION"},
+	} {
+		t.Run(bad.key+"="+bad.value, func(t *testing.T) {
+			t.Setenv(bad.key, bad.value)
+			if _, err := loadConfigFromEnv(); err == nil || !strings.Contains(err.Error(), bad.want) {
+				t.Fatalf("error %v, want one naming %s", err, bad.want)
+			}
+		})
+	}
+}
