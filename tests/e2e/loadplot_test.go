@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ func linePlot(title, xLabel, yLabel string, lines []series) (*plot.Plot, error) 
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
 	p.Y.Min = 0
+	p.Y.Tick.Marker = plainTicks{}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	for _, s := range lines {
@@ -56,6 +58,20 @@ func linePlot(title, xLabel, yLabel string, lines []series) (*plot.Plot, error) 
 	// Headroom for the legend, which sits at the top right.
 	p.Y.Max *= 1.35
 	return p, nil
+}
+
+// plainTicks are gonum's default ticks labelled without padded decimals
+// ("2500", not "2500.00").
+type plainTicks struct{}
+
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ticks {
+		if t.Label != "" {
+			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
+		}
+	}
+	return ticks
 }
 
 // throughputPlot draws each run's orders confirmed per second, window by
