@@ -10,6 +10,11 @@ NATS_HOST ?= 127.0.0.1
 DATA_DIR  ?= $(CURDIR)/data
 OPS_ADDR  ?= 127.0.0.1:8080
 BENCHTIME ?= 100000x
+# make load: the rates offered (orders/s, max: full speed), each run's
+# length, and where the report goes.
+LOAD_RATES    ?= 500,1000,max
+LOAD_DURATION ?= 20s
+LOAD_REPORT   ?= $(BIN)/load-report
 export PATH := $(BIN):$(PATH)
 export TESTCONTAINERS_RYUK_DISABLED := true
 
@@ -50,8 +55,11 @@ unit: tools ## run the tests that need no Docker
 bench: ## run the runtime benchmarks (ratios against bare nats.go in the same run)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./runtime/
 
-load: ## place orders on the all-in-one at a fixed rate and at full speed; print orders/s and p50/p99
-	$(GO) test -run '^$$' -bench BenchmarkOrderFlow -benchtime 1x -timeout 10m ./tests/e2e/
+load: ## place orders on the all-in-one at 500/s, 1,000/s and full speed, 20 s each; write plots and a table to bin/load-report/
+	LOAD_RATES='$(LOAD_RATES)' LOAD_DURATION='$(LOAD_DURATION)' LOAD_REPORT='$(abspath $(LOAD_REPORT))' \
+	LOAD_COMMAND='make load$(if $(MAKEOVERRIDES), $(MAKEOVERRIDES))' \
+		$(GO) test -run '^$$' -bench BenchmarkOrderFlow -benchtime 1x -timeout 20m ./tests/e2e/
+	@echo "load report: $(abspath $(LOAD_REPORT))/index.html"
 
 docs: ## regenerate contracts/asyncapi.yaml, the AsyncAPI 3.0 document of every subject and message in contracts/
 	$(GO) test -count=1 -run '^TestAsyncAPIDocument$$' ./contracts/ -update

@@ -1,143 +1,186 @@
 package e2e
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/inventory"
+	"github.com/natsfn/natsfn/functions/orders"
+	"github.com/natsfn/natsfn/functions/payments"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
-// BenchmarkOrderFlow places orders on the whole flow (one process, embedded
-// NATS, as `make run`) and reports orders confirmed per second and the
-// p50/p99 time from orders.create to orders.confirmed: once at a fixed
-// offered rate and once at full speed. LOAD_ORDERS sets how many orders
-// each run places (default 3000). Run it with `make load`.
+// BenchmarkOrderFlow places orders on the whole flow (one process,
+// embedded NATS, as `make run`) and reports the orders confirmed per
+// second, the p50, p99 and p99.9 time from orders.create sent to
+// orders.confirmed seen, and the process's CPU time per order: one run per
+// offered rate. Every order must be confirmed, or the run fails. Run it
+// with `make load`, which also writes the report.
+//
+// The environment sets it up:
+//   - LOAD_RATES: orders per second to offer, one run each, "max" for full
+//     speed (default "500,1000,max");
+//   - LOAD_DURATION: how long each run places orders (default 20s);
+//   - LOAD_REPORT: a directory to write the report into (plots, table,
+//     samples); none when unset;
+//   - LOAD_COMMAND: the command the report names (make load sets it);
+//   - LOAD_CPU_SPLIT=0: no CPU profile, so no split of the CPU by part.
 func BenchmarkOrderFlow(b *testing.B) {
-	n := 3000
-	if v, err := strconv.Atoi(os.Getenv("LOAD_ORDERS")); err == nil && v > 0 {
-		n = v
-	}
-	for _, rate := range []int{500, 0} {
-		name := "rate=max"
-		if rate > 0 {
-			name = fmt.Sprintf("rate=%d", rate)
-		}
-		b.Run(name, func(b *testing.B) {
-			for range b.N {
-				runLoad(b, n, rate)
-			}
-		})
-	}
-}
-
-// runLoad places n orders, at rate per second or as fast as 64 callers can
-// (rate 0), and waits for every one to be confirmed.
-func runLoad(b *testing.B, n, rate int) {
-	f := startFlow(b)
-	const skus = 20
-	for i := range skus {
-		f.setStock(fmt.Sprintf("sku-%d", i), 1_000_000, 100)
-	}
-	var mu sync.Mutex
-	sent := make(map[string]time.Time, n)
-	latencies := make([]time.Duration, 0, n)
-	done := make(chan struct{})
-	var confirmed atomic.Int64
-	early := map[string]time.Time{}
-	sub, err := f.nc.Subscribe(contracts.SubjectOrdersConfirmed, func(m *nats.Msg) {
-		var ev contracts.OrderConfirmedEvent
-		if json.Unmarshal(m.Data, &ev) != nil {
-			return
-		}
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		t0, ok := sent[ev.OrderID]
-		if !ok {
-			early[ev.OrderID] = now
-			return
-		}
-		delete(sent, ev.OrderID)
-		latencies = append(latencies, now.Sub(t0))
-		if confirmed.Add(1) == int64(n) {
-			close(done)
-		}
-	})
+	cfg, err := loadConfigFromEnv()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer sub.Unsubscribe()
-
-	body := func(i int) []byte {
-		return fmt.Appendf(nil, `{"customer_id":"c-%d","items":[{"product_id":"sku-%d","quantity":1}]}`, i, i%skus)
+	rep := loadReport{
+		Window: time.Second, Warmup: loadWarmup, Command: cfg.command,
+		Args: strings.Join(os.Args[1:], " "), Machine: thisMachine(), Started: time.Now(),
 	}
-	place := func(i int) {
-		t0 := time.Now()
-		m, err := f.nc.Request(contracts.SubjectOrdersCreate, body(i), 10*time.Second)
-		if err != nil || m.Header.Get("Nats-Service-Error-Code") != "" {
-			b.Errorf("create: %v %v", err, m)
-			return
-		}
-		var r contracts.CreateOrderReply
-		_ = json.Unmarshal(m.Data, &r)
-		mu.Lock()
-		defer mu.Unlock()
-		if at, ok := early[r.OrderID]; ok { // confirmed before the reply arrived
-			delete(early, r.OrderID)
-			latencies = append(latencies, at.Sub(t0))
-			if confirmed.Add(1) == int64(n) {
-				close(done)
+	for _, rate := range cfg.rates {
+		var last *loadRun
+		ok := b.Run(loadRun{Rate: rate}.name(), func(b *testing.B) {
+			for range b.N {
+				r := runLoad(b, rate, cfg.duration, cfg.split)
+				s := summarize(r.Samples)
+				b.ReportMetric(r.confirmedPerSecond(), "confirmed/s")
+				b.ReportMetric(millis(s.P50), "p50-ms")
+				b.ReportMetric(millis(s.P99), "p99-ms")
+				b.ReportMetric(millis(s.P999), "p99.9-ms")
+				b.ReportMetric(float64(r.cpuPerOrder().Microseconds()), "cpu-us/order")
+				last = &r
 			}
-			return
+		})
+		if !ok || last == nil {
+			continue
 		}
-		sent[r.OrderID] = t0
+		rep.Runs = append(rep.Runs, *last)
+		rep.CPUSplit = rep.CPUSplit || last.Split != nil
 	}
+	if cfg.report == "" || b.Failed() || len(rep.Runs) == 0 {
+		return
+	}
+	rep.LoadAvgEnd = loadAverage()
+	if rep.Commit, rep.Dirty, err = gitCommit("."); err != nil {
+		rep.Commit = unknown + " (" + err.Error() + ")"
+	}
+	if err := writeReport(cfg.report, rep); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("load report: %s", cfg.report)
+}
 
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	if rate > 0 {
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		for i := range n {
-			<-tick.C
-			wg.Add(1)
-			go func() { defer wg.Done(); place(i) }()
+// loadConfig is BenchmarkOrderFlow's environment, read and checked.
+type loadConfig struct {
+	rates           []int
+	duration        time.Duration
+	report, command string
+	split           bool
+}
+
+func loadConfigFromEnv() (loadConfig, error) {
+	cfg := loadConfig{duration: 20 * time.Second, report: os.Getenv("LOAD_REPORT"), split: os.Getenv("LOAD_CPU_SPLIT") != "0"}
+	if os.Getenv("LOAD_ORDERS") != "" {
+		return cfg, errors.New("LOAD_ORDERS: a run is now as long as LOAD_DURATION (default 20s), at each of LOAD_RATES")
+	}
+	rates := os.Getenv("LOAD_RATES")
+	if rates == "" {
+		rates = "500,1000,max"
+	}
+	var err error
+	if cfg.rates, err = parseRates(rates); err != nil {
+		return cfg, err
+	}
+	if v := os.Getenv("LOAD_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 10*time.Minute {
+			return cfg, fmt.Errorf("LOAD_DURATION: %q is not a duration from 1ms to 10m", v)
 		}
-		tick.Stop()
-	} else {
-		var next atomic.Int64
-		for range 64 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := int(next.Add(1)); i <= n; i = int(next.Add(1)) {
-					place(i)
-				}
-			}()
+		cfg.duration = d
+	}
+	if cfg.command = os.Getenv("LOAD_COMMAND"); cfg.command == "" {
+		cfg.command = "go test ./tests/e2e/ " + strings.Join(os.Args[1:], " ")
+	}
+	return cfg, nil
+}
+
+const (
+	// loadSKUs is how many products the orders spread over.
+	loadSKUs = 20
+	// loadCallers place orders back to back in a full-speed run.
+	loadCallers = 64
+	// loadWarmup orders are placed and confirmed before a run, so that it
+	// does not time the creation of the consumers' first batches.
+	loadWarmup = 200
+	// loadDrain is how long a run waits, once it stops placing, for the
+	// last confirmation.
+	loadDrain = 2 * time.Minute
+)
+
+// runLoad starts the flow on a fresh server, warms it up, then places
+// orders for d: at rate per second on a fixed schedule, or with
+// loadCallers back to back (rate 0). It waits until every order is
+// confirmed, and fails the benchmark if one is not.
+func runLoad(b *testing.B, rate int, d time.Duration, split bool) loadRun {
+	f := startLoadFlow(b)
+	for i := range loadSKUs {
+		f.setStock(fmt.Sprintf("sku-%d", i), 1_000_000, 100)
+	}
+	run := loadRun{Rate: rate, Duration: d}
+	if rate == 0 {
+		run.Callers = loadCallers
+	}
+	inPart(partLoad, func() {
+		if _, err := placeOrders(f, 16, 0, loadWarmup, time.Minute); err != nil {
+			b.Fatalf("warm-up: %v", err)
 		}
-	}
-	wg.Wait()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-		b.Fatalf("only %d of %d orders confirmed", confirmed.Load(), n)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	slices.Sort(latencies)
-	p := func(q float64) float64 {
-		return float64(latencies[int(q*float64(len(latencies)-1))].Microseconds()) / 1000
-	}
-	b.ReportMetric(float64(n)/elapsed.Seconds(), "confirmed/s")
-	b.ReportMetric(p(0.50), "p50-ms")
-	b.ReportMetric(p(0.99), "p99-ms")
+		var prof *cpuProfile
+		if split {
+			var err error
+			if prof, err = startCPUProfile(); err != nil {
+				b.Logf("no CPU split: %v", err)
+			}
+		}
+		run.LoadAvg = loadAverage()
+		cpu0, err := processCPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		samples, err := placeOrders(f, run.Callers, rate, int(float64(rate)*d.Seconds()), d)
+		b.StopTimer()
+		cpu1, _ := processCPU()
+		run.CPU = cpu1 - cpu0
+		if prof != nil {
+			split, perr := prof.stop()
+			if perr != nil {
+				b.Logf("no CPU split: %v", perr)
+			}
+			run.Split = split
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		run.Samples = samples
+	})
+	return run
+}
+
+// startLoadFlow is startFlow with each part's goroutines labelled for the
+// CPU profile: the server, the functions, and the client the load places
+// orders with.
+func startLoadFlow(b *testing.B) *flow {
+	var srv *fntest.Server
+	inPart(partServer, func() { srv = fntest.NewServer(b) })
+	inPart(partFunctions, func() {
+		fntest.RunConfig(b, srv.Config(b.Name()),
+			orders.New(orders.Config{}),
+			inventory.New(inventory.Config{}),
+			payments.New(payments.Config{}),
+		)
+	})
+	var f *flow
+	inPart(partLoad, func() { f = connectFlow(b, srv) })
+	return f
 }
