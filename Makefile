@@ -15,6 +15,7 @@ BENCHTIME ?= 100000x
 LOAD_RATES    ?= 500,1000,max
 LOAD_DURATION ?= 20s
 LOAD_REPORT   ?= $(BIN)/load-report
+EVENTS    ?= 50000
 export PATH := $(BIN):$(PATH)
 export TESTCONTAINERS_RYUK_DISABLED := true
 
@@ -47,13 +48,18 @@ vet: ## go vet
 test: tools fmt vet ## run every test with -race (container suites too when Docker is reachable)
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "make test: no Docker engine reachable; the container suites will skip"; fi
-	NATSFN_TEST_BUILD=0 $(GO) test -race -count=1 -timeout 20m ./...
+	NATSFN_TEST_BUILD=0 $(GO) test -race -count=1 -timeout 30m ./...
 
 unit: tools ## run the tests that need no Docker
 	$(GO) test -race -count=1 -timeout 10m $$($(GO) list ./... | grep -v /tests/containers)
 
-bench: ## run the runtime benchmarks (ratios against bare nats.go in the same run)
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./runtime/
+bench: ## run the runtime benchmarks: ratios to the best bare nats.go designs, same process, interleaved rounds
+	$(GO) test -run '^$$' -bench '^BenchmarkEvent$$' -benchtime $(EVENTS)x -timeout 60m ./runtime/
+	$(GO) test -run '^$$' -bench '^BenchmarkDrainAfterPause$$' -benchtime 20000x -timeout 30m ./runtime/
+	$(GO) test -run '^$$' -bench '^(BenchmarkEndpoint|BenchmarkEndpointTelemetry|BenchmarkChain)$$' -benchtime $(BENCHTIME) -timeout 30m ./runtime/
+	$(GO) test -run '^$$' -bench '^BenchmarkBucket$$' -benchtime 2100x -timeout 30m ./runtime/
+	$(GO) test -run '^$$' -bench '^(BenchmarkModify|BenchmarkTransaction3)$$' -benchtime 2100x -timeout 30m ./runtime/internal/kv/
+	$(GO) test -run '^$$' -bench '^BenchmarkDualPublish$$' -benchtime 5000x -timeout 30m ./runtime/
 
 load: ## place orders on the all-in-one at 500/s, 1,000/s and full speed, 20 s each; write plots and a table to bin/load-report/
 	LOAD_RATES='$(LOAD_RATES)' LOAD_DURATION='$(LOAD_DURATION)' LOAD_REPORT='$(abspath $(LOAD_REPORT))' \

@@ -56,6 +56,10 @@ func (e Event) Validate(doc []byte) error {
 	return e.schema.Validate(doc)
 }
 
+// Document returns the JSON document of the event's schema (see
+// [Schema.Document]).
+func (e Event) Document() []byte { return e.schema.Document() }
+
 // String returns the event's subject.
 func (e Event) String() string { return e.subject }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -116,6 +117,10 @@ func (s *Schema) Validate(doc []byte) error {
 
 // String returns the schema id.
 func (s *Schema) String() string { return s.ID() }
+
+// Document returns the schema's JSON document, as its file holds it: what
+// a function's schemas endpoint serves. The slice is new on each call.
+func (s *Schema) Document() []byte { return slices.Clone(s.raw) }
 
 // validate checks doc against one of s's compiled forms, naming s's id in
 // the error.

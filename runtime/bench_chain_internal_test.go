@@ -15,9 +15,12 @@ import (
 
 // BenchmarkChain measures the CPU one request spends in the middleware
 // chain around a JSON echo, without NATS, so that the cost of tracing and
-// metrics shows without the network's noise: plain (both off), traced
-// (always sample, batch processor, spans dropped), metered (SDK meter
-// provider with a reader) and both.
+// metrics shows without the network's noise: plain (both off); traced
+// (always sample, the runtime's own spans, as with a provider it built,
+// into its span batcher, spans dropped); traced-sdk-span (the SDK's spans,
+// as with Config.TracerProvider); traced-sdk-batcher (the SDK's spans and
+// its BatchSpanProcessor); metered (SDK meter provider with a reader);
+// and both.
 func BenchmarkChain(b *testing.B) {
 	type echo struct {
 		Msg string `json:"msg"`
@@ -26,11 +29,12 @@ func BenchmarkChain(b *testing.B) {
 		name            string
 		traced, metered bool
 		sdkBatcher      bool
-	}{{"plain", false, false, false}, {"traced", true, false, false}, {"traced-sdk-batcher", true, false, true},
-		{"metered", false, true, false}, {"both", true, true, false}} {
+		sdkSpans        bool
+	}{{"plain", false, false, false, false}, {"traced", true, false, false, false}, {"traced-sdk-span", true, false, false, true},
+		{"traced-sdk-batcher", true, false, true, true}, {"metered", false, true, false, false}, {"both", true, true, false, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			svc := NewService(ServiceConfig{Name: "bench", Version: "1.0.0"})
-			r := newServiceRun(context.Background(), svc, Config{InstanceID: "bench"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, nil)
+			r := newServiceRun(context.Background(), svc, Config{InstanceID: "bench"}, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, nil, nil)
 			if c.traced {
 				proc := sdktrace.SpanProcessor(spanbatch.New(tracetest.NewNoopExporter(), spanbatch.Options{}))
 				if c.sdkBatcher {
@@ -39,6 +43,10 @@ func BenchmarkChain(b *testing.B) {
 				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(proc))
 				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 				r.tracer = tp.Tracer(instrumentationName)
+				r.spans = &leanSpans{provider: tp, sampler: sdktrace.AlwaysSample(), proc: proc}
+				if c.sdkSpans {
+					r.spans = sdkSpans{r.tracer}
+				}
 			}
 			if c.metered {
 				mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/natsfn/natsfn/runtime"
@@ -18,12 +18,14 @@ import (
 )
 
 // BenchmarkEndpoint compares a runtime endpoint with a bare micro endpoint
-// doing the same JSON echo, at 1, 16 and 64 requests in flight. Each sub-run
-// measures both in the same process and reports req/s for each and their
-// ratio (runtime/bare; the target is >= 0.90 at 64 in flight). The runtime
-// endpoint has its defaults (one request at a time, like micro);
-// pool64-ratio is the same endpoint with Concurrency(64), the choice for
-// handlers that wait on I/O, which pays a goroutine hand-off per request.
+// doing the same JSON echo, at 1, 16 and 64 requests in flight, in one
+// process and in interleaved rounds (7, each of b.N/7 requests per
+// design), so that a noisy neighbour slows all designs alike. The runtime
+// endpoint runs with its defaults (one request at a time), and again with
+// Concurrency(64), the choice for handlers that wait on I/O. It reports
+// each design's median req/s and its per-round ratio to bare micro
+// (median, and min-max in the log); the target for Concurrency(64) is >=
+// 0.90 at 16 and 64 in flight.
 func BenchmarkEndpoint(b *testing.B) {
 	srv := fntest.NewServer(b)
 	bare, err := nats.Connect(srv.ClientURL())
@@ -54,25 +56,47 @@ func BenchmarkEndpoint(b *testing.B) {
 	}, runtime.Concurrency(64))
 	fntest.Run(b, srv, svc)
 	client := srv.Connect(b)
+	designs := []struct{ name, subject string }{
+		{"micro", "bare.echo"}, {"natsfn", "rt.echo"}, {"natsfn-pool64", "rt.echo64"},
+	}
 	for _, inflight := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
-			// Rounds alternate between the designs so that a noisy
-			// neighbour slows all of them alike.
-			var bare, inline, pool time.Duration
-			const rounds = 5
+			rounds := benchRounds(b, 7)
 			n := max(b.N/rounds, 1)
+			rates, cpu := map[string][]float64{}, map[string][]float64{}
 			for range rounds {
-				bare += requestTime(b, client, "bare.echo", inflight, n)
-				inline += requestTime(b, client, "rt.echo", inflight, n)
-				pool += requestTime(b, client, "rt.echo64", inflight, n)
+				for _, d := range designs {
+					cpu0 := cpuTime()
+					rates[d.name] = append(rates[d.name], float64(n)/requestTime(b, client, d.subject, inflight, n).Seconds())
+					cpu[d.name] = append(cpu[d.name], float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(n))
+				}
 			}
-			total := float64(n * rounds)
-			b.ReportMetric(total/bare.Seconds(), "bare-req/s")
-			b.ReportMetric(total/inline.Seconds(), "runtime-req/s")
-			b.ReportMetric(bare.Seconds()/inline.Seconds(), "ratio")
-			b.ReportMetric(bare.Seconds()/pool.Seconds(), "pool64-ratio")
+			if b.N == 1 {
+				return
+			}
+			b.Logf("%d rounds of %d requests, %d in flight; ratio = req/s over micro's in the same round; CPU = the process's µs per request", rounds, n, inflight)
+			for _, d := range designs {
+				r := ratios(rates[d.name], rates["micro"])
+				c := ratios(cpu["micro"], cpu[d.name])
+				b.Logf("%-14s %8.0f req/s (%.0f-%.0f)  ratio %.2f (%.2f-%.2f)  CPU %.1f, micro's/this %.2f (%.2f-%.2f)", d.name,
+					median(rates[d.name]), slices.Min(rates[d.name]), slices.Max(rates[d.name]),
+					median(r), slices.Min(r), slices.Max(r), median(cpu[d.name]), median(c), slices.Min(c), slices.Max(c))
+				b.ReportMetric(median(rates[d.name]), d.name+"-req/s")
+				if d.name != "micro" {
+					b.ReportMetric(median(r), d.name+"/micro")
+				}
+			}
 		})
 	}
+}
+
+// ratios divides xs by base, round by round.
+func ratios(xs, base []float64) []float64 {
+	r := make([]float64, len(xs))
+	for i := range xs {
+		r[i] = xs[i] / base[i]
+	}
+	return r
 }
 
 // requestTime sends n requests with inflight callers and returns the time.
@@ -100,97 +124,4 @@ func requestTime(b *testing.B, nc *nats.Conn, subject string, inflight, n int) t
 		b.Fatalf("%s: %d requests failed", subject, failed.Load())
 	}
 	return time.Since(start)
-}
-
-// BenchmarkEvent compares a runtime event handler (consume → handler → emit
-// → ack) with a hand-written jetstream Consume loop doing the same: decode,
-// publish with a Msg-Id and wait for the PubAck, ack. It reports events/s for
-// each and their ratio (target >= 0.85).
-func BenchmarkEvent(b *testing.B) {
-	srv := fntest.NewServer(b)
-	js := srv.JetStream(b)
-	ctx := context.Background()
-
-	bareRate := eventRate(b, js, "BARE", b.N, func(in, out topic) func() {
-		nc, err := nats.Connect(srv.ClientURL())
-		if err != nil {
-			b.Fatal(err)
-		}
-		bjs, _ := jetstream.New(nc)
-		cons, err := bjs.CreateOrUpdateConsumer(ctx, in.stream, jetstream.ConsumerConfig{
-			Durable: "bare", FilterSubject: in.subject, AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 256,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		cc, err := cons.Consume(func(msg jetstream.Msg) {
-			var ev event
-			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-				_ = msg.Term()
-				return
-			}
-			data, _ := json.Marshal(ev)
-			md, _ := msg.Metadata()
-			if _, err := bjs.Publish(ctx, out.subject, data, jetstream.WithMsgID(fmt.Sprint(md.Sequence.Stream))); err != nil {
-				_ = msg.Nak()
-				return
-			}
-			_ = msg.Ack()
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return func() { cc.Stop(); nc.Close() }
-	})
-
-	rtRate := eventRate(b, js, "RT", b.N, func(in, out topic) func() {
-		svc := runtime.NewService(runtime.ServiceConfig{Name: "bench", Version: "1.0.0"})
-		runtime.OnEvent(svc, "relay", in, func(ctx context.Context, ev event) error {
-			return runtime.Emit(ctx, out, ev)
-		})
-		inst := fntest.Run(b, srv, svc)
-		return func() { _ = inst.Stop() }
-	})
-	b.ReportMetric(bareRate, "bare-events/s")
-	b.ReportMetric(rtRate, "runtime-events/s")
-	b.ReportMetric(rtRate/bareRate, "ratio")
-}
-
-// eventRate publishes n events into a fresh stream, starts a relay, and
-// returns events/s from start until n relayed events are stored.
-func eventRate(b *testing.B, js jetstream.JetStream, name string, n int, start func(in, out topic) func()) float64 {
-	b.Helper()
-	ctx := context.Background()
-	in := topic{subject: "bench." + name + ".in", stream: "BENCH_" + name + fmt.Sprint(n)}
-	out := topic{subject: "bench." + name + ".out", stream: in.stream}
-	_ = js.DeleteStream(ctx, in.stream)
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: in.stream, Subjects: []string{in.subject, out.subject}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	data, _ := json.Marshal(event{ID: "e"})
-	futures := make([]jetstream.PubAckFuture, 0, n)
-	for range n {
-		f, err := js.PublishAsync(in.subject, data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		futures = append(futures, f)
-	}
-	<-js.PublishAsyncComplete()
-	b.ResetTimer()
-	t0 := time.Now()
-	stop := start(in, out)
-	defer stop()
-	for {
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(out.subject))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if info.State.Subjects[out.subject] >= uint64(n) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return float64(n) / time.Since(t0).Seconds()
 }

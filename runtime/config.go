@@ -13,6 +13,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"go.opentelemetry.io/otel/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -52,6 +53,17 @@ type Config struct {
 	// Replicas is the replica count of the streams and buckets a function
 	// creates: 1 on one server, 3 on a cluster.
 	Replicas int `env:"NATSFN_REPLICAS" envDefault:"1"`
+	// StreamMaxAge and StreamMaxBytes bound each event stream the function
+	// declares (not its buckets, and not where the declaration sets its
+	// own): the oldest events go first. A negative value means no limit.
+	// Every instance of every function should agree, or each start updates
+	// the stream to its own figures.
+	StreamMaxAge   time.Duration `env:"NATSFN_STREAM_MAX_AGE" envDefault:"168h"`
+	StreamMaxBytes int64         `env:"NATSFN_STREAM_MAX_BYTES" envDefault:"536870912"`
+	// DeadLetterMaxAge and DeadLetterMaxBytes bound the shared DEADLETTER
+	// stream, as StreamMaxAge and StreamMaxBytes do the event streams.
+	DeadLetterMaxAge   time.Duration `env:"NATSFN_DEADLETTER_MAX_AGE" envDefault:"336h"`
+	DeadLetterMaxBytes int64         `env:"NATSFN_DEADLETTER_MAX_BYTES" envDefault:"268435456"`
 	// AckWait, when set, is the AckWait of every event handler's consumer,
 	// whatever the handler's own AckWait option says: the operator's word
 	// on how long a lost instance may hold messages before the server
@@ -64,6 +76,13 @@ type Config struct {
 	// Priority is this instance's rank in the event handlers declared
 	// Prioritized: those with 0 (the default) are served first, 9 last.
 	Priority int `env:"NATSFN_PRIORITY"`
+	// Phases sets, per event family, which majors the function publishes
+	// when it emits one: NATSFN_PHASES="inventory.reserved=dual,
+	// payments.completed=v2". v1 (or v<N>) publishes that major only,
+	// dual majors 1 and 2 in one atomic batch. A family left out is
+	// published as the code emits it. Every major a phase names must be
+	// declared in the handler's Emits (versions.go).
+	Phases map[string]string `env:"NATSFN_PHASES" envKeyValSeparator:"="`
 
 	// TracesExporter is where spans go: "otlp", "console" (stdout) or
 	// "none". Empty means otlp when an OTLP endpoint is set and no tracing
@@ -145,6 +164,10 @@ type Config struct {
 
 	// pollEvery replaces pendingPollEvery, for tests.
 	pollEvery time.Duration
+	// spanExporter, set by tests (export_test.go), is where a tracer
+	// provider the runtime builds sends spans when no exporter is
+	// configured, so that tests and benchmarks exercise that provider.
+	spanExporter sdktrace.SpanExporter
 }
 
 // LoadConfig reads the environment. Its error names the variable at fault.
@@ -234,6 +257,24 @@ func (c *Config) Validate() error {
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return bad("NATSFN_REPLICAS", "%d is not between 1 and 5", c.Replicas)
 	}
+	for _, d := range []struct {
+		name string
+		age  time.Duration
+	}{{"NATSFN_STREAM_MAX_AGE", c.StreamMaxAge}, {"NATSFN_DEADLETTER_MAX_AGE", c.DeadLetterMaxAge}} {
+		// The duplicate window (10 min for DEADLETTER, 2 min for an event
+		// stream) may not exceed MaxAge.
+		if d.age > 0 && d.age < 10*time.Minute {
+			return bad(d.name, "%s is less than 10m (negative: no limit)", d.age)
+		}
+	}
+	for _, b := range []struct {
+		name string
+		n    int64
+	}{{"NATSFN_STREAM_MAX_BYTES", c.StreamMaxBytes}, {"NATSFN_DEADLETTER_MAX_BYTES", c.DeadLetterMaxBytes}} {
+		if b.n > 0 && b.n < 1<<20 {
+			return bad(b.name, "%d is less than 1 MiB (1048576; negative: no limit)", b.n)
+		}
+	}
 	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
 		return bad("NATSFN_ACK_WAIT", "%s is less than 1s", c.AckWait)
 	}
@@ -243,6 +284,10 @@ func (c *Config) Validate() error {
 	if c.Priority < 0 || c.Priority > 9 {
 		return bad("NATSFN_PRIORITY", "%d is not between 0 and 9", c.Priority)
 	}
+	if err := validatePhases(c.Phases); err != nil {
+		return err
+	}
+	c.Phases = trimPhases(c.Phases)
 	if err := c.validateOTel(); err != nil {
 		return err
 	}
@@ -275,6 +320,18 @@ func (c *Config) defaults() {
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
+	}
+	if c.StreamMaxAge == 0 {
+		c.StreamMaxAge = 7 * 24 * time.Hour
+	}
+	if c.StreamMaxBytes == 0 {
+		c.StreamMaxBytes = 512 << 20
+	}
+	if c.DeadLetterMaxAge == 0 {
+		c.DeadLetterMaxAge = 14 * 24 * time.Hour
+	}
+	if c.DeadLetterMaxBytes == 0 {
+		c.DeadLetterMaxBytes = 256 << 20
 	}
 }
 

@@ -36,7 +36,10 @@ func connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 			logger.Info("connected to NATS", "server", nc.ConnectedUrlRedacted())
 			connected <- struct{}{}
 		}),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err == nil && (nc.IsClosed() || nc.IsDraining()) {
+				return // a graceful stop: "NATS connection closed" says it
+			}
 			logger.Warn("disconnected from NATS", "error", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -56,6 +56,14 @@ func (c *consumerLoop) prepare(ctx context.Context) {
 	c.run.background.Add(1)
 	go func() {
 		defer c.run.background.Done()
+		if made, ok := c.run.streamMade[c.stream]; ok {
+			select {
+			case <-made:
+			case <-ctx.Done():
+				ch <- opened{nil, ctx.Err()}
+				return
+			}
+		}
 		cons, err := c.open(ctx)
 		ch <- opened{cons, err}
 	}()
@@ -218,6 +226,32 @@ func (c *consumerLoop) stop() {
 	}
 	if c.pinned.Load() {
 		c.releasePin()
+	}
+}
+
+// kick makes the server serve this instance's waiting pull requests
+// after the consumer was resumed through the API (ResumeConsumer, `nats
+// consumer resume`). nats-server v2.15.2 resumes such a consumer without
+// waking its delivery loop (jsConsumerPauseRequest -> updateConfig ->
+// updatePauseState stops the unpause timer, and nothing signals), so
+// Consume's pull request, sent during the pause, waits until a new message
+// lands in the stream or the request expires: BenchmarkDrainAfterPause
+// measured a 20,000-event backlog drain at 6.7k events/s instead of 27k,
+// and a bare Consume loop with the defaults stalled 5 to 10 s. A pause
+// that ends by itself is not affected: the server's unpause timer does
+// signal. A new pull request signals too, so kick fetches one message
+// (and hands it to the handler like any other).
+func (c *consumerLoop) kick() {
+	cons := c.consumer.Load()
+	if cons == nil {
+		return
+	}
+	batch, err := (*cons).Fetch(1, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		return
+	}
+	for msg := range batch.Messages() {
+		c.dispatch(msg)
 	}
 }
 

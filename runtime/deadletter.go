@@ -76,14 +76,16 @@ func deadLetterOf(m *Message, data []byte, reason string) deadletter.Entry {
 // last delivery timed out never reaches settle, only the advisory tells of
 // it.
 func openDeadLetters(ctx context.Context, r *serviceRun) (*deadLetters, error) {
-	st, err := ensureStream(ctx, r.js, jetstream.StreamConfig{
+	sc := jetstream.StreamConfig{
 		Name:        deadletter.Stream,
 		Description: deadLetterStreamDescription,
 		Subjects:    []string{"deadletter.>"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    r.cfg.Replicas,
 		Duplicates:  10 * time.Minute,
-	})
+	}
+	retention(&sc, r.cfg.DeadLetterMaxAge, r.cfg.DeadLetterMaxBytes)
+	st, err := ensureStream(ctx, r.js, sc)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", deadletter.Stream, err)
 	}
@@ -165,8 +167,8 @@ func (d *deadLetters) store(ctx context.Context, e *eventRun, dl deadletter.Entr
 	// Its producer span replaces the original's traceparent, so that a
 	// replay continues the trace from here.
 	var span trace.Span
-	if r.tracer != nil {
-		span = startSend(ctx, r.tracer, msg.Subject, hdr.Get(nats.MsgIdHdr), hdr)
+	if r.spans != nil {
+		span = startSend(ctx, r.spans, msg.Subject, hdr.Get(nats.MsgIdHdr), hdr)
 		ctx = trace.ContextWithSpan(ctx, span)
 	}
 	ack, err := r.js.PublishMsg(ctx, msg)

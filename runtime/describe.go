@@ -14,7 +14,8 @@ type ServiceDescription struct {
 	Version     string `json:"version"`
 	Description string `json:"description,omitempty"`
 	// Endpoints are the request/reply endpoints, the runtime's own
-	// dlq.list and dlq.replay included when the service has event handlers.
+	// dlq.list and dlq.replay included when the service has event
+	// handlers, and its schemas endpoint.
 	Endpoints []EndpointDescription `json:"endpoints"`
 	// EventHandlers are the durable event handlers.
 	EventHandlers []EventHandlerDescription `json:"event_handlers"`
@@ -45,8 +46,11 @@ type EventHandlerDescription struct {
 	Stream   string `json:"stream"`
 	Consumer string `json:"consumer"`
 	// Schema is the event's schema id.
-	Schema      string `json:"schema"`
-	Description string `json:"description,omitempty"`
+	Schema string `json:"schema"`
+	// Accepts are the other majors' subjects the handler reads (Accepts),
+	// which its consumer filters too.
+	Accepts     []string `json:"accepts,omitempty"`
+	Description string   `json:"description,omitempty"`
 	// MaxDeliver is -1 when unbounded. AckWait is the handler's own;
 	// NATSFN_ACK_WAIT overrides it at run time.
 	MaxDeliver  int             `json:"max_deliver"`
@@ -81,6 +85,7 @@ func (s *Service) Describe() ServiceDescription {
 	if len(s.events) > 0 {
 		endpoints = append(endpoints[:len(endpoints):len(endpoints)], dlqEndpoints(nil, nil)...)
 	}
+	endpoints = append(endpoints[:len(endpoints):len(endpoints)], (*serviceRun)(nil).schemasEndpointOf())
 	for _, e := range endpoints {
 		ed := EndpointDescription{Name: e.name, Subject: s.cfg.Name + "." + e.name, Description: e.opts.description,
 			Concurrency: e.opts.concurrency, Timeout: e.opts.timeout, Emits: e.opts.emits}
@@ -95,7 +100,7 @@ func (s *Service) Describe() ServiceDescription {
 			Schema: h.topic.ID(), Description: h.opts.description, MaxDeliver: h.opts.maxDeliver,
 			AckWait: h.opts.ackWait, BackOff: append([]time.Duration{}, h.opts.backOff...), Concurrency: h.opts.concurrency,
 			Emits: h.opts.emits, PriorityPolicy: policyName(h.opts.mode.policy), PinnedTTL: h.opts.mode.pinnedTTL,
-			Bound: h.opts.mode.bind,
+			Bound: h.opts.mode.bind, Accepts: subjectsOf(h.opts.accepts),
 		})
 	}
 	for _, sc := range s.streams {
@@ -106,4 +111,13 @@ func (s *Service) Describe() ServiceDescription {
 			Description: deadLetterStreamDescription})
 	}
 	return d
+}
+
+// subjectsOf lists the topics' subjects; nil for none.
+func subjectsOf(topics []Topic) []string {
+	var out []string
+	for _, t := range topics {
+		out = append(out, t.Subject())
+	}
+	return out
 }

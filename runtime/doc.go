@@ -41,11 +41,24 @@
 // through micro's queue group. The request is decoded from JSON (validated
 // first when WithSchema is given) and the reply encoded to JSON. An error
 // wrapping ErrInvalid, ErrNotFound, ErrConflict, ErrTooLarge, ErrUnavailable
-// becomes a micro error with code 400, 404, 409, 413 or 503 in the
+// or ErrDeadline becomes a micro error with code 400, 404, 409, 413, 503 or
+// 504 in the
 // Nats-Service-Error-Code header, a description in Nats-Service-Error, and an
 // ErrorBody as JSON; anything else, and a panic, is a 500. A failed call to
 // NATS is reported with Unavailable: the caller reads what could not be
 // done, the log line why.
+//
+// Every request has a deadline: the caller's Natsfn-Deadline header
+// (HeaderDeadline, an RFC 3339 UTC time), or else the endpoint's
+// WithTimeout (5s by default) after the request reached the instance. An
+// endpoint queues its requests, with the time each arrived, for its
+// workers (Concurrency, 1 by default); a full queue is a 503 at once, and
+// a request still queued when its deadline is near is a 504 (ErrDeadline)
+// and runs nothing. The handler's context ends a little before the
+// deadline, so the caller gets the handler's 503 rather than a time-out,
+// and nothing the runtime does for the handler (an Emit, a KV write, a
+// Request) starts after it. Request calls another function's endpoint with
+// the handler's deadline, correlation id and trace context.
 //
 // A payload that is not UTF-8, a request whose X-Correlation-ID is not 1 to
 // 128 visible ASCII characters, and a payload its schema rejects are 400s
@@ -71,11 +84,28 @@
 // (or '{"all":true}', a page at a time) hands one back to its handler,
 // through the same stream: package deadletter has the wire types.
 //
-// A handler emits events with Emit(ctx, topic, v). Each is validated,
-// published with a Nats-Msg-Id derived from the triggering message, and
-// awaited before the trigger is acked, so a redelivery's re-publish is
-// dropped by the stream's duplicate window. Events carry the correlation id,
-// the causation id and CloudEvents attributes in their headers.
+// A handler emits events with Emit(ctx, topic, v). Each is validated and
+// published with a Nats-Msg-Id derived from the triggering message, so a
+// redelivery's re-publish is dropped by the stream's duplicate window.
+// Events carry the correlation id, the causation id and CloudEvents
+// attributes in their headers. An event handler does not wait for the
+// stream: its emits are pipelined, and the trigger is acked only once every
+// one is stored; a failed publish is retried with the same Nats-Msg-Id
+// until the handler's bound, then the trigger is retried like a failed
+// handler. The handler's context waits for its emits before it answers Err
+// or Done, so its next NATS, KV or HTTP call starts only once they are
+// stored; Flush waits explicitly. In an endpoint, Emit returns once the
+// event is stored.
+//
+// EmitAll writes several events of one stream as one JetStream atomic
+// batch. An event that changed in a breaking way has a new major on its
+// own subject: a producer declares both majors in Emits, and the
+// operator's NATSFN_PHASES (Config.Phases) decides whether an emit
+// publishes major 1, both (one atomic batch) or major 2, converted by the
+// contracts. A consumer declares the other majors it reads with Accepts:
+// they are converted to the handler's major, and a pair published at once
+// is handled once. Each service answers <service>.schemas with the JSON
+// Schemas it consumes and produces (Schemas).
 //
 // Every event handler is also listed as an endpoint of the service, and its
 // figures (EventFigures: delivered, acked, naked, terminated, redelivered,
@@ -85,7 +115,7 @@
 // # Middleware
 //
 // Both trigger kinds run one chain, written in one place: tracing, logging,
-// metrics, panic recovery, error mapping, size limit, timeout, the
+// metrics, panic recovery, error mapping, deadline, size limit, the
 // service's own middleware (Service.Use), then validation and the handler.
 // Tracing and metrics are left out of the chain when they are off.
 //

@@ -32,9 +32,16 @@ type endpointRun struct {
 	run     *serviceRun
 	subject string
 	h       Handler
-	pool    *pool
+	queue   *pool[request]
+	plan    *emitPlan
 	stats   endpointStats
 	metrics *handlerMetrics
+}
+
+// request is a request as it waits in an endpoint's queue: since when.
+type request struct {
+	req     micro.Request
+	arrival time.Time
 }
 
 // newEndpointRun prepares an endpoint for the instance; register serves it.
@@ -42,13 +49,17 @@ func (r *serviceRun) newEndpointRun(e *endpoint) *endpointRun {
 	er := &endpointRun{endpoint: e, run: r, subject: r.svc.cfg.Name + "." + e.name}
 	site := handlerSite{kind: KindRequest, name: e.name, subject: er.subject}
 	er.metrics = r.metricsFor(site)
+	er.plan = planEmits(e.opts.handlerOptions, r.phases)
 	er.h = r.chain(e.core, e.opts.handlerOptions, site, er.metrics)
-	if e.opts.concurrency > 1 {
-		er.pool = newPool(e.opts.concurrency)
-		r.pools = append(r.pools, er.pool)
-	}
+	er.queue = newPool(e.opts.concurrency, queueDepth(e.opts.concurrency), er.handle)
+	r.pools = append(r.pools, er.queue)
 	return er
 }
+
+// queueDepth is how many requests an endpoint queues beyond those it
+// runs before it sheds load with a 503: enough to ride out a burst, few
+// enough that a queued request still has most of its deadline left.
+func queueDepth(concurrency int) int { return max(64, 8*concurrency) }
 
 // register adds the endpoint to the instance's micro service.
 func (e *endpointRun) register() error {
@@ -62,26 +73,33 @@ func (e *endpointRun) register() error {
 	if len(e.opts.emits) > 0 {
 		md["emits"] = strings.Join(e.opts.emits, ",")
 	}
+	e.run.producesMetadata(md, e.opts.handlerOptions, e.plan)
 	return e.run.micro.AddEndpoint(e.microName(), micro.HandlerFunc(e.serve),
 		micro.WithEndpointSubject(e.subject), micro.WithEndpointMetadata(md))
 }
 
-// serve runs on micro's subscription goroutine. With concurrency above 1 it
-// hands the request to a bounded pool; when the pool is full it blocks, so
-// the subscription's pending limits push back on callers.
+// serve runs on micro's subscription goroutine. It never blocks: it
+// stamps the request with its arrival, from which its deadline counts,
+// and queues it for the endpoint's workers, or sheds it with a 503 when
+// the queue is full. A subscription that blocked would leave requests
+// waiting in nats.go's buffer, uncounted, to be run long after their
+// callers gave up.
 func (e *endpointRun) serve(req micro.Request) {
-	if e.pool == nil {
-		e.handle(req, true)
-		return
+	if !e.queue.offer(request{req: req, arrival: time.Now()}) {
+		e.stats.shed.Add(1)
+		err := Errorf(ErrUnavailable, "%s is busy (%d requests queued); try again", e.subject, e.queue.capacity())
+		e.reply(req, &Message{Header: nats.Header(req.Headers())}, nil, err, true)
 	}
-	e.pool.run(func() { e.handle(req, false) })
 }
 
-func (e *endpointRun) handle(req micro.Request, inline bool) {
+// handle runs one request on a worker.
+func (e *endpointRun) handle(j request) {
 	start := time.Now()
 	e.stats.inFlight.Add(1)
-	inv := e.run.newInvocation(nil, e.opts.emits)
+	inv := e.run.newInvocation(nil, e.plan)
+	inv.arrival = j.arrival
 	m := inv.msg
+	req := j.req
 	*m = Message{
 		Kind:    KindRequest,
 		Service: e.run.svc.cfg.Name,
@@ -92,14 +110,17 @@ func (e *endpointRun) handle(req micro.Request, inline bool) {
 		Schema:  e.opts.schema,
 	}
 	out, err := e.h.Handle(inv, m)
-	e.reply(req, m, out, err, inline)
+	inv.finish(err)
+	e.reply(req, m, out, err, false)
+	inv.release()
 	e.stats.inFlight.Add(-1)
 	e.stats.record(time.Since(start), err)
 }
 
-// reply answers through micro when inline, so that micro's own figures count
-// the error; from the pool it publishes the same message itself, because
-// micro's request is not safe to touch after its handler returned.
+// reply answers through micro when inline (on micro's goroutine), so that
+// micro's own figures count the error; from a worker it publishes the
+// same message itself, because micro's request is not safe to touch after
+// its handler returned.
 func (e *endpointRun) reply(req micro.Request, m *Message, out []byte, err error, inline bool) {
 	// The reply names the correlation id when the caller sent one or the
 	// handler used one; a bare request/reply stays header-free and cheap.

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -115,4 +116,48 @@ func containsPart(list []string, part string) bool {
 		}
 	}
 	return false
+}
+
+// TestStreamRetention: an event stream the declaration leaves unbounded
+// gets NATSFN_STREAM_MAX_AGE and _MAX_BYTES, DEADLETTER gets the dead
+// letter limits, a declaration's own limit stays, and a bad limit is a
+// config error naming its variable.
+func TestStreamRetention(t *testing.T) {
+	srv := fntest.NewServer(t)
+	svc := ensured("jobs", 3)
+	svc.Stream(jetstream.StreamConfig{Name: "OWN", Subjects: []string{"own.>"}, MaxAge: time.Hour})
+	cfg := srv.Config(t.Name())
+	cfg.StreamMaxBytes = 64 << 20
+	cfg.DeadLetterMaxAge = 48 * time.Hour
+	fntest.RunConfig(t, cfg, svc)
+	js, err := jetstream.New(srv.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stream string
+		age    time.Duration
+		bytes  int64
+	}{
+		{"JOBS", 7 * 24 * time.Hour, 64 << 20},
+		{"OWN", time.Hour, 64 << 20},
+		{"DEADLETTER", 48 * time.Hour, 256 << 20},
+	} {
+		st, err := js.Stream(t.Context(), c.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.CachedInfo().Config; got.MaxAge != c.age || got.MaxBytes != c.bytes {
+			t.Errorf("%s: MaxAge %s MaxBytes %d, want %s and %d", c.stream, got.MaxAge, got.MaxBytes, c.age, c.bytes)
+		}
+	}
+	for key, value := range map[string]string{"NATSFN_STREAM_MAX_AGE": "1m", "NATSFN_DEADLETTER_MAX_BYTES": "1000",
+		"NATSFN_STREAM_MAX_BYTES": "lots"} {
+		t.Run(key, func(t *testing.T) {
+			t.Setenv(key, value)
+			if _, err := runtime.LoadConfig(); !errors.Is(err, runtime.ErrConfigValidation) || !strings.Contains(err.Error(), key) {
+				t.Fatalf("%s=%s: %v, want an error naming the variable", key, value, err)
+			}
+		})
+	}
 }

@@ -24,9 +24,14 @@ var (
 	ErrTooLarge = errors.New("payload too large")
 	// ErrInternal is a bug or an unexpected failure: 500.
 	ErrInternal = errors.New("internal error")
-	// ErrUnavailable means a dependency is down or a deadline passed; retrying
+	// ErrUnavailable means a dependency is down, the handler ran out of
+	// time, or the instance is too busy to queue the request; retrying
 	// later may succeed: 503. Unavailable wraps a failed call in it.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrDeadline means the request's deadline (HeaderDeadline, or its
+	// endpoint's timeout after it arrived) passed before its handler
+	// started, so nothing was done: 504.
+	ErrDeadline = errors.New("deadline exceeded")
 )
 
 // Micro error codes the runtime replies with.
@@ -37,6 +42,7 @@ const (
 	codeTooLarge    = 413
 	codeInternal    = 500
 	codeUnavailable = 503
+	codeDeadline    = 504
 )
 
 // codeOf is the error table: each sentinel, its micro code and the name
@@ -51,6 +57,7 @@ var codeOf = []struct {
 	{ErrConflict, codeConflict, "conflict"},
 	{ErrTooLarge, codeTooLarge, "too_large"},
 	{ErrUnavailable, codeUnavailable, "unavailable"},
+	{ErrDeadline, codeDeadline, "deadline_exceeded"},
 	{ErrInternal, codeInternal, "internal"},
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,9 +52,29 @@ type eventRun struct {
 	consumer string
 	h        Handler
 	loop     *consumerLoop
-	pool     *pool
-	stats    eventStats
-	metrics  *handlerMetrics
+	pool     *pool[delivery]
+	// unsettled counts deliveries taken and not yet settled: handled, or
+	// awaiting their emits' PubAcks.
+	unsettled atomic.Int64
+	// wasPaused is whether the consumer was last seen paused (by
+	// refreshPending, or because a handler here called Pause); pollPending
+	// then looks at it every pausedRefresh, to notice the resume soon.
+	wasPaused atomic.Bool
+	holding   *holding
+	// plan routes the handler's emits by phase; readers read each
+	// accepted subject, order lists them by preference (own first).
+	plan    *emitPlan
+	readers map[string]*reader
+	order   []string
+	stats   eventStats
+	metrics *handlerMetrics
+}
+
+// delivery is a message for the handler's workers: of its own consumer,
+// or a replay of a dead letter.
+type delivery struct {
+	msg    jetstream.Msg
+	replay bool
 }
 
 // newEventRun prepares a handler for the instance; bind starts it.
@@ -64,9 +85,16 @@ func (r *serviceRun) newEventRun(h *eventHandler) *eventRun {
 	}
 	site := handlerSite{kind: KindEvent, name: h.name, subject: h.topic.Subject(), stream: h.topic.Stream(), consumer: er.consumer}
 	er.metrics = r.metricsFor(site)
+	er.plan = planEmits(er.opts.handlerOptions, r.phases)
+	er.readers, er.order = readersOf(h.topic, h.opts.accepts)
 	er.h = r.chain(h.core, er.opts.handlerOptions, site, er.metrics)
-	er.pool = newPool(min(er.opts.concurrency, max(er.opts.maxAckPending, 1)))
-	r.pools = append(r.pools, er.pool)
+	// A short queue: when the workers are busy, Consume's callback waits
+	// and what the instance has not taken stays in the stream for the
+	// others (and for the next instance, at a shutdown).
+	workers := min(er.opts.concurrency, max(er.opts.maxAckPending, 1))
+	er.pool = newPool(workers, workers, er.run1)
+	er.holding = newHolding(er.opts.ackWait)
+	r.pools = append(r.pools, er)
 	er.loop = &consumerLoop{
 		run:    r,
 		label:  h.name,
@@ -75,6 +103,7 @@ func (r *serviceRun) newEventRun(h *eventHandler) *eventRun {
 			Durable:       er.consumer,
 			Description:   fmt.Sprintf("natsfn %s handler %s", r.svc.cfg.Name, h.name),
 			FilterSubject: h.topic.Subject(),
+			// FilterSubjects, when the handler Accepts other majors.
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       er.opts.ackWait,
@@ -87,7 +116,30 @@ func (r *serviceRun) newEventRun(h *eventHandler) *eventRun {
 		mode:     er.opts.mode,
 		adopt:    er.adopt,
 	}
+	if len(er.order) > 1 {
+		er.loop.cfg.FilterSubject = ""
+		er.loop.cfg.FilterSubjects = er.order
+	}
 	return er
+}
+
+// schemaFor is what reads an event on subject for the handler: its
+// reader, or the handler's topic for a subject it does not know (a dead
+// letter of another version), which then refuses it.
+func (e *eventRun) schemaFor(subject string) Schema {
+	if r, ok := e.readers[subject]; ok {
+		return r
+	}
+	return e.readers[e.topic.Subject()]
+}
+
+// consumes lists the schema ids the handler reads, its own first.
+func (e *eventRun) consumes() []string {
+	ids := make([]string, len(e.order))
+	for i, s := range e.order {
+		ids[i] = e.readers[s].src.ID()
+	}
+	return ids
 }
 
 // start binds the consumer and lists the handler as a micro endpoint whose
@@ -109,14 +161,36 @@ func (e *eventRun) start(ctx context.Context) error {
 	if len(e.opts.emits) > 0 {
 		md["emits"] = strings.Join(e.opts.emits, ",")
 	}
+	e.run.producesMetadata(md, e.opts.handlerOptions, e.plan)
+	md["consumes"] = strings.Join(e.consumes(), ",")
+	if len(e.order) > 1 {
+		// "trigger" stays the handler's own subject (the console reads one).
+		md["triggers"] = strings.Join(e.order, ",")
+	}
 	return e.run.micro.AddEndpoint(e.name, micro.HandlerFunc(e.serveInfo),
 		micro.WithEndpointSubject(e.run.svc.cfg.Name+".events."+e.name), micro.WithEndpointMetadata(md))
 }
 
-// dispatch runs on Consume's goroutine: it hands each message to a bounded
-// pool, blocking when the pool is full.
-func (e *eventRun) dispatch(msg jetstream.Msg) {
-	e.pool.run(func() { e.process(msg) })
+// dispatch runs on Consume's goroutine: it queues each message for the
+// handler's workers, waiting when the queue is full.
+func (e *eventRun) dispatch(msg jetstream.Msg) { e.pool.put(delivery{msg: msg}) }
+
+// run1 runs one delivery on a worker.
+func (e *eventRun) run1(d delivery) {
+	if d.replay {
+		e.processReplay(d.msg)
+		return
+	}
+	e.process(d.msg)
+}
+
+// idle reports whether nothing is queued, running or awaiting its emits.
+func (e *eventRun) idle() bool { return e.pool.idle() && e.unsettled.Load() == 0 }
+
+// stop ends the workers and the keep-alive loop.
+func (e *eventRun) stop() {
+	e.pool.stop()
+	e.holding.stop()
 }
 
 func (e *eventRun) process(msg jetstream.Msg) {
@@ -125,7 +199,14 @@ func (e *eventRun) process(msg jetstream.Msg) {
 		_ = msg.TermWithReason("not a JetStream message")
 		return
 	}
-	inv := e.run.newInvocation(e, e.opts.emits)
+	if e.twinOf(msg.Subject(), msg.Headers().Get(HeaderTwins)) {
+		// The batch that stored this copy stored the one the handler
+		// prefers too, which it handles: this one is done.
+		e.stats.twins.Add(1)
+		_ = msg.Ack()
+		return
+	}
+	inv := e.run.newInvocation(e, e.plan)
 	*inv.msg = Message{
 		Kind:      KindEvent,
 		Service:   e.run.svc.cfg.Name,
@@ -133,7 +214,7 @@ func (e *eventRun) process(msg jetstream.Msg) {
 		Subject:   msg.Subject(),
 		Header:    msg.Headers(),
 		Data:      msg.Data(),
-		Schema:    e.topic,
+		Schema:    e.schemaFor(msg.Subject()),
 		Stream:    md.Stream,
 		Sequence:  md.Sequence.Stream,
 		Consumer:  md.Consumer,
@@ -143,7 +224,10 @@ func (e *eventRun) process(msg jetstream.Msg) {
 }
 
 // handle runs one delivery, of the handler's own consumer or a replay
-// (then replay is the replay message), and settles it.
+// (then replay is the replay message), and settles it once the handler
+// returned and its emits are stored: on this worker when they are already,
+// or from the last PubAck's callback, so that the worker takes the next
+// message instead of waiting for the stream.
 func (e *eventRun) handle(msg jetstream.Msg, inv *invocation, replay *replayed) {
 	e.stats.delivered.Add(1)
 	if inv.msg.Delivered > 1 {
@@ -151,26 +235,24 @@ func (e *eventRun) handle(msg jetstream.Msg, inv *invocation, replay *replayed) 
 		e.metrics.redelivery()
 	}
 	e.stats.inFlight.Add(1)
+	e.unsettled.Add(1)
 	start := time.Now()
-	keepAlive := e.keepAlive(msg)
+	inv.replay = replay
+	e.holding.hold(inv, msg, start)
 	_, err := e.h.Handle(inv, inv.msg)
-	keepAlive.Stop()
 	e.stats.processing.Add(int64(time.Since(start)))
-	e.settle(msg, inv, err, replay)
-	e.stats.inFlight.Add(-1)
+	inv.finish(err)
 }
 
-// keepAlive tells the server the message is in progress every half AckWait,
-// so a long handler is not redelivered to another instance.
-func (e *eventRun) keepAlive(msg jetstream.Msg) *time.Timer {
-	every := e.opts.ackWait / 2
-	var t *time.Timer
-	t = time.AfterFunc(every, func() {
-		if msg.InProgress() == nil {
-			t.Reset(every)
-		}
-	})
-	return t
+// settled settles a delivery once its handler returned and its emits are
+// resolved, with their outcome.
+func (e *eventRun) settled(inv *invocation, err error) {
+	msg, replay := inv.held, inv.replay
+	e.holding.release(inv)
+	e.settle(msg, inv, err, replay)
+	inv.release()
+	e.stats.inFlight.Add(-1)
+	e.unsettled.Add(-1)
 }
 
 // settle acks, naks or terminates the message after its handler ran. The
@@ -235,6 +317,24 @@ func (e *eventRun) serveInfo(req micro.Request) {
 	_ = req.Respond(b)
 }
 
+// refreshPending copies the consumer's pending counts into the stats data,
+// which must be read without a network call, and wakes the consumer when
+// it was resumed (see consumerLoop.kick).
+func (e *eventRun) refreshPending(ctx context.Context) {
+	info := e.loop.info(ctx)
+	if info == nil {
+		return
+	}
+	e.stats.fromInfo(info)
+	if e.wasPaused.Swap(info.Paused) && !info.Paused {
+		e.run.background.Add(1)
+		go func() {
+			defer e.run.background.Done()
+			e.loop.kick()
+		}()
+	}
+}
+
 // Pause stops the current event handler's consumer from delivering until d
 // has passed, for every instance: the server's consumer pause. Use it when a
 // dependency is down (a circuit breaker opened), together with RetryAfter.
@@ -247,5 +347,6 @@ func Pause(ctx context.Context, d time.Duration) error {
 	if _, err := e.run.js.PauseConsumer(ctx, e.topic.Stream(), e.consumer, time.Now().Add(d)); err != nil {
 		return Unavailable(err, "consumer %s could not be paused", e.consumer)
 	}
+	e.wasPaused.Store(true)
 	return nil
 }

@@ -144,7 +144,7 @@ func ExampleEmit() {
 	fmt.Println(string(ev.Data))
 	// Output:
 	// {"order_id":"o-42","status":"pending"}
-	// orders.created:o-42 corr-7 orders.created.v1
+	// orders.created:o-42 corr-7 https://natsfn.dev/schemas/orders.created/1.1.json
 	// {"order_id":"o-42","customer_id":"c-1","items":[{"product_id":"sku-1","quantity":2}],"created_at":"2026-01-02T03:04:05Z"}
 }
 
@@ -167,6 +167,7 @@ func ExampleService_Describe() {
 	// endpoint greet.hello
 	// endpoint greet.dlq.list
 	// endpoint greet.dlq.replay
+	// endpoint greet.schemas
 	// consumer ORDERS greet-count orders.created orders.created.v1 3 [1s 5s 15s]
 }
 

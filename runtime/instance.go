@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,8 +47,12 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 	if len(services) == 0 {
 		return nil, fmt.Errorf("%w: no service to run", ErrConfigValidation)
 	}
+	phases := cfg.parsedPhases()
 	for _, s := range services {
 		if err := s.validate(); err != nil {
+			return nil, err
+		}
+		if err := s.checkPhases(phases); err != nil {
 			return nil, err
 		}
 	}
@@ -55,6 +60,11 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 		return nil, err
 	}
 	logger := cfg.newLogger()
+	for family, p := range phases {
+		if !slices.ContainsFunc(services, func(s *Service) bool { return s.produces(family) }) {
+			logger.Warn("NATSFN_PHASES names an event no handler here declares in Emits; ignored", "family", family, "phase", p.String())
+		}
+	}
 	tel, err := newTelemetry(ctx, cfg, services, logger)
 	if err != nil {
 		return nil, err
@@ -65,7 +75,7 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 	i := &Instance{cfg: cfg, logger: logger, tel: tel, cancel: cancel}
 	i.state.Store("starting")
 	for n, s := range services {
-		i.runs = append(i.runs, newServiceRun(base, s, cfg, logger, tel.tracers[n], tel.metrics))
+		i.runs = append(i.runs, newServiceRun(base, s, cfg, logger, tel.tracers[n], tel.spans[n], tel.metrics))
 	}
 	if err := i.serveOps(); err != nil {
 		cancel()

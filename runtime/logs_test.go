@@ -81,3 +81,28 @@ func TestHandlerLogLines(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulStopLogsNoWarning: a stop closes the connection on purpose;
+// the log says so at info, with no "disconnected" warning, which operators
+// alert on.
+func TestGracefulStopLogsNoWarning(t *testing.T) {
+	srv := fntest.NewServer(t)
+	var buf syncBuffer
+	svc := runtime.NewService(runtime.ServiceConfig{Name: "quiet", Version: "1.0.0"})
+	runtime.Endpoint(svc, "work", func(ctx context.Context, in echoIn) (echoOut, error) { return echoOut{Echo: in.Msg}, nil })
+	cfg := srv.Config("quiet")
+	cfg.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	inst, err := runtime.Start(t.Context(), cfg, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	fntest.Eventually(t, 5*time.Second, "the closed line", func() bool { return strings.Contains(buf.String(), "NATS connection closed") })
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(line, `"level":"WARN"`) {
+			t.Errorf("a graceful stop logged a warning: %s", line)
+		}
+	}
+}

@@ -16,14 +16,12 @@ import (
 // the service working as designed, so it is noted but not a failure.
 //
 // The chain leaves it out of the chain when tracing is off.
-func traced(tr trace.Tracer, site handlerSite) Middleware {
+func traced(spans spanStarter, site handlerSite) Middleware {
 	kind := trace.SpanKindServer
 	if site.kind == KindEvent {
 		kind = trace.SpanKindConsumer
 	}
-	// The attributes every span of the handler shares. They are set after
-	// Start rather than passed to it, which saves the SDK a copy; no
-	// sampler the runtime knows of decides by them.
+	// The attributes every span of the handler shares.
 	static := []attribute.KeyValue{
 		messagingNATS,
 		semconv.MessagingOperationTypeProcess,
@@ -33,17 +31,13 @@ func traced(tr trace.Tracer, site handlerSite) Middleware {
 	if site.consumer != "" {
 		static = append(static, semconv.MessagingConsumerGroupName(site.consumer), attrStream.String(site.stream))
 	}
-	opts := []trace.SpanStartOption{trace.WithSpanKind(kind)}
 	name := "process " + site.subject
 	return func(next Handler) Handler {
 		return HandlerFunc(func(ctx context.Context, m *Message) ([]byte, error) {
 			if m.Header != nil {
 				ctx = propagator.Extract(ctx, headerCarrier(m.Header))
 			}
-			ctx, span := tr.Start(ctx, name, opts...)
-			if span.IsRecording() {
-				span.SetAttributes(messageAttrs(m, static)...)
-			}
+			ctx, span := spans.start(ctx, name, kind, messageAttrs(m, static))
 			if inv := invocationFrom(ctx); inv != nil {
 				inv.span = span.SpanContext() // the parent of a dead letter's span
 			}

@@ -33,7 +33,16 @@ func validated() Middleware {
 						HeaderCorrelationID, len(v), maxCorrelationID)
 				}
 			}
-			if m.Schema != nil {
+			if r, ok := m.Schema.(messageReader); ok {
+				// An event: read as its producer sent it, converted to
+				// the handler's major.
+				if err := r.read(m); err != nil {
+					if msg := err.Error(); !strings.HasPrefix(msg, m.Schema.ID()) {
+						return nil, Errorf(ErrInvalid, "%s: %w", m.Schema.ID(), err)
+					}
+					return nil, Errorf(ErrInvalid, "%w", err)
+				}
+			} else if m.Schema != nil {
 				if len(m.Data) == 0 && m.Kind == KindRequest {
 					m.Data = []byte("{}")
 				}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime/embedded"
 )
@@ -26,15 +26,36 @@ func (c *counterOpener) open(ctx context.Context, r *serviceRun) (any, error) {
 	return "resource of " + r.cfg.InstanceID, nil
 }
 
-// TestOpenersPerInstance: an opener declared on a Service runs once for
-// every instance that starts, and a handler (and an OnStart hook) finds
-// its instance, and what the opener opened for it, through its context.
-func TestOpenersPerInstance(t *testing.T) {
+// startServer starts an embedded server with JetStream for this package's
+// own tests, which cannot use fntest (it imports runtime).
+func startServer(t *testing.T) *embedded.Server {
+	t.Helper()
 	srv, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// startQuiet starts an instance of svcs that logs nothing, stopped when
+// the test ends.
+func startQuiet(t *testing.T, cfg Config, svcs ...*Service) *Instance {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	inst, err := Start(t.Context(), cfg, svcs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Stop() })
+	return inst
+}
+
+// TestOpenersPerInstance: an opener declared on a Service runs once for
+// every instance that starts, and a handler (and an OnStart hook) finds
+// its instance, and what the opener opened for it, through its context.
+func TestOpenersPerInstance(t *testing.T) {
+	srv := startServer(t)
 	svc := NewService(ServiceConfig{Name: "opened", Version: "1.0.0"})
 	o := &counterOpener{opened: make(chan *serviceRun, 2)}
 	idx := svc.addOpener(o)
@@ -48,13 +69,8 @@ func TestOpenersPerInstance(t *testing.T) {
 	Endpoint(svc, "which", func(ctx context.Context, _ empty) (string, error) {
 		return runFrom(ctx).opened[idx].(string), nil
 	})
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, id := range []string{"i1", "i2"} {
-		inst, err := Start(t.Context(), Config{NATSURL: srv.ClientURL(), InstanceID: id, Logger: quiet}, svc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = inst.Stop() })
+		startQuiet(t, Config{NATSURL: srv.ClientURL(), InstanceID: id}, svc)
 	}
 	if a, b := <-o.opened, <-o.opened; a == b {
 		t.Fatal("one instance opened twice")
@@ -77,5 +93,57 @@ func TestOpenersPerInstance(t *testing.T) {
 	}
 	if runFrom(context.Background()) != nil {
 		t.Fatal("a context outside any instance leads to one")
+	}
+}
+
+// gateOpener opens only once its gate is open, then opens next's.
+type gateOpener struct {
+	gate, next chan struct{}
+}
+
+func (g *gateOpener) open(ctx context.Context, _ *serviceRun) (any, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(5 * time.Second):
+		return nil, errors.New("waited 5s for an opener declared after this one: openers open one by one")
+	}
+	close(g.next)
+	return "open", nil
+}
+
+// TestOpenersOpenTogether: the resources a service declares (buckets) open
+// at once, with its streams, not one after the other: the first opener
+// here opens only after the second has started. The OnStart hook declared
+// between them still runs after the first, and before Start returns.
+func TestOpenersOpenTogether(t *testing.T) {
+	srv := startServer(t)
+	svc := NewService(ServiceConfig{Name: "together", Version: "1.0.0"})
+	svc.Stream(jetstream.StreamConfig{Name: "TOGETHER", Subjects: []string{"together.>"}})
+	secondStarted, firstOpened, secondOpened := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	first := svc.addOpener(&gateOpener{gate: secondStarted, next: firstOpened})
+	hookRan := false
+	svc.OnStart(func(ctx context.Context, _ Deps) error {
+		if runFrom(ctx).opened[first] != "open" {
+			return errors.New("the OnStart hook ran before the opener declared before it")
+		}
+		hookRan = true
+		return nil
+	})
+	started := make(chan struct{})
+	close(started)
+	second := svc.addOpener(&gateOpener{gate: started, next: secondOpened})
+	// The second opener tells the first it has started by opening.
+	go func() {
+		<-secondOpened
+		close(secondStarted)
+	}()
+	inst := startQuiet(t, Config{NATSURL: srv.ClientURL(), InstanceID: "t1"}, svc)
+	if !hookRan {
+		t.Fatal("Start returned before the OnStart hook ran")
+	}
+	if r := inst.runs[0]; r.opened[first] != "open" || r.opened[second] != "open" {
+		t.Fatalf("opened %v, want both openers open", r.opened)
 	}
 }

@@ -26,8 +26,9 @@ type handlerOptions struct {
 	maxBytes    int
 	description string
 	// emits lists the subjects the handler may emit (Emits); empty means
-	// undeclared, and then any.
-	emits []string
+	// undeclared, and then any. emitTopics are the same, as declared.
+	emits      []string
+	emitTopics []Topic
 }
 
 type endpointOptions struct {
@@ -44,11 +45,20 @@ type eventOptions struct {
 	maxAckPending int
 	// mode is a priority policy or Bind (priority.go).
 	mode consumerMode
+	// accepts are the other majors of the handler's event it reads
+	// (Accepts), converted to the handler's own.
+	accepts []Topic
 }
 
 // Defaults for handlers that set nothing.
 const (
-	defaultTimeout = 10 * time.Second
+	// defaultEndpointTimeout is a request's deadline when its caller sends
+	// none: the usual client timeout (nats.go's and the nats CLI's 5s), so
+	// that no handler works on for a caller that gave up.
+	defaultEndpointTimeout = 5 * time.Second
+	// defaultEventTimeout bounds an event handler, its emits' retries
+	// included: long enough to ride out a stream-leader election (4-9s).
+	defaultEventTimeout = 10 * time.Second
 	// defaultEventConcurrency is how many events one instance handles at
 	// once. Endpoints default to one request at a time (see Concurrency).
 	defaultEventConcurrency = 64
@@ -62,10 +72,8 @@ const (
 // cut to the handler's MaxDeliver.
 var defaultBackOff = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
 
-var defaultHandlerOptions = handlerOptions{timeout: defaultTimeout, maxBytes: defaultMaxBytes}
-
 func newEndpointOptions(opts []EndpointOption) endpointOptions {
-	o := endpointOptions{handlerOptions: defaultHandlerOptions}
+	o := endpointOptions{handlerOptions: handlerOptions{timeout: defaultEndpointTimeout, maxBytes: defaultMaxBytes}}
 	for _, opt := range opts {
 		opt.endpoint(&o)
 	}
@@ -77,7 +85,7 @@ func newEndpointOptions(opts []EndpointOption) endpointOptions {
 
 func newEventOptions(opts []EventOption) eventOptions {
 	o := eventOptions{
-		handlerOptions: defaultHandlerOptions,
+		handlerOptions: handlerOptions{timeout: defaultEventTimeout, maxBytes: defaultMaxBytes},
 		ackWait:        defaultAckWait,
 		maxDeliver:     defaultMaxDeliver,
 		maxAckPending:  defaultMaxAckPending,
@@ -116,7 +124,15 @@ func WithSchema(s Schema) EndpointOption {
 	return endpointOnly(func(o *endpointOptions) { o.schema = s })
 }
 
-// WithTimeout bounds each call of the handler (default 10s; 0 means none).
+// WithTimeout bounds a handler. For an endpoint it is a request's deadline
+// when the caller sends none (HeaderDeadline), counted from when the
+// request reached the instance, time queued included, and the longest any
+// caller's deadline may be: 5s by default, the usual client timeout; it
+// must be positive. The handler's context ends a little before the
+// deadline (at 4.75s of 5s), so that the caller gets its 503 rather than
+// a time-out, and a request still queued at that point is answered 504
+// without running. For an event handler it bounds each delivery from its
+// start, its emits' retries included (default 10s; 0 means none).
 func WithTimeout(d time.Duration) Option { return both(func(o *handlerOptions) { o.timeout = d }) }
 
 // Concurrency sets how many messages one instance handles at once.
@@ -145,6 +161,7 @@ func Emits(topics ...Topic) Option {
 	return both(func(o *handlerOptions) {
 		for _, t := range topics {
 			o.emits = append(o.emits, t.Subject())
+			o.emitTopics = append(o.emitTopics, t)
 		}
 	})
 }
@@ -182,4 +199,18 @@ func (o eventOptions) delayFor(delivered int) time.Duration {
 	}
 	i := min(max(delivered-1, 0), len(o.backOff)-1)
 	return o.backOff[i]
+}
+
+// Accepts declares the other majors of the handler's event that it reads,
+// e.g. OnEvent(svc, "charge", contracts.InventoryReservedV2, fn,
+// Accepts(contracts.InventoryReserved)): its consumer then filters both
+// subjects, and an event of another major is converted to the handler's
+// own through the contracts' converters (an upcast from major 1, or a
+// downcast from a later one) after it was validated as its producer sent
+// it. An event published in both majors at once (a producer at phase
+// dual) is handled once, in the handler's own major. Each topic must be a
+// major of the same family as the handler's (contracts.Event is).
+func Accepts(topics ...Topic) EventOption {
+	topics = append([]Topic(nil), topics...)
+	return eventOnly(func(o *eventOptions) { o.accepts = append(o.accepts, topics...) })
 }

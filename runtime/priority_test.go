@@ -136,8 +136,15 @@ func TestPinnedFailoverWithinTTL(t *testing.T) {
 		t.Fatalf("priority groups %+v, want one pinned client", g)
 	}
 
+	clients := srv.NumClients()
 	pinned.conn.Load().Close() // a crash: no unpin, no more pulls
 	crashed := time.Now()
+	// Publish only once the server has seen the connection go: an event it
+	// hands the dead instance's last pull before that comes back after the
+	// AckWait, not the pinned TTL, and is not what this test measures.
+	fntest.Eventually(t, time.Second, "the server sees the crashed connection go", func() bool {
+		return srv.NumClients() < clients
+	})
 	publishWork(t, js, 5)
 	fntest.Eventually(t, ttl+5*time.Second, "the other instance takes over", func() bool { return other.handled.Load() == 5 })
 	if took := time.Since(crashed); took > ttl+time.Second {

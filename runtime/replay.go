@@ -31,8 +31,9 @@ const (
 	replayPage    = 1000
 	maxReplayPage = 10000
 	// replayMargin is the time left before the request's deadline under
-	// which no replay starts.
-	replayMargin = 500 * time.Millisecond
+	// which no replay starts: room for the count of what remains, one
+	// stream info, which took over 500ms on a loaded 2-core machine.
+	replayMargin = time.Second
 )
 
 // replay answers `<fn>.dlq.replay`.
@@ -193,7 +194,7 @@ func (d *deadLetters) dispatchReplay(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(30 * time.Second)
 		return
 	}
-	e.pool.run(func() { e.processReplay(msg) })
+	e.pool.put(delivery{msg: msg, replay: true})
 }
 
 // processReplay runs a replay through the handler's chain as the message
@@ -205,7 +206,7 @@ func (e *eventRun) processReplay(msg jetstream.Msg) {
 		return
 	}
 	dl := entryOf(md.Sequence.Stream, md.Timestamp, msg.Headers(), msg.Data())
-	inv := e.run.newInvocation(e, e.opts.emits)
+	inv := e.run.newInvocation(e, e.plan)
 	*inv.msg = Message{
 		Kind:      KindEvent,
 		Service:   e.run.svc.cfg.Name,
@@ -213,7 +214,7 @@ func (e *eventRun) processReplay(msg jetstream.Msg) {
 		Subject:   dl.Subject,
 		Header:    nats.Header(dl.Header),
 		Data:      msg.Data(),
-		Schema:    e.topic,
+		Schema:    e.schemaFor(dl.Subject),
 		Stream:    dl.Stream,
 		Sequence:  dl.StreamSeq,
 		Consumer:  dl.Consumer,

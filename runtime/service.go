@@ -100,17 +100,20 @@ func (s *Service) Name() string { return s.cfg.Name }
 
 // Use appends middleware to the chain of every endpoint and event handler.
 // It runs inside the runtime's own middleware (tracing, logging, metrics,
-// recover, error mapping, size limit, timeout) and outside validation.
+// recover, error mapping, deadline, size limit) and outside validation.
 func (s *Service) Use(mw ...Middleware) { s.middleware = append(s.middleware, mw...) }
 
 // Stream declares a stream the function publishes to. Start creates or
 // updates it; Replicas 0 takes the configured replica count, and
 // Duplicates 0 the DefaultDuplicateWindow that makes emits
 // effectively-once. The zero Retention and Storage are limits and file.
+// AllowAtomicPublish is always set: EmitAll and a dual phase write
+// several events as one atomic batch.
 func (s *Service) Stream(cfg jetstream.StreamConfig) {
 	if cfg.Duplicates == 0 {
 		cfg.Duplicates = DefaultDuplicateWindow
 	}
+	cfg.AllowAtomicPublish = true
 	s.streams = append(s.streams, cfg)
 }
 
@@ -167,6 +170,9 @@ func (s *Service) validate() error {
 		if seen[e.microName()] {
 			return bad("endpoint %q declared twice", e.name)
 		}
+		if e.opts.timeout <= 0 {
+			return bad("endpoint %s: WithTimeout %s: every request needs a deadline; give a positive one", e.name, e.opts.timeout)
+		}
 		seen[e.microName()] = true
 	}
 	for _, h := range s.events {
@@ -190,9 +196,15 @@ func (s *Service) validate() error {
 		if err := h.opts.mode.validate(); err != nil {
 			return bad("handler %s: %v", h.name, err)
 		}
+		if err := checkAccepts(h.topic, h.opts.accepts); err != nil {
+			return bad("handler %s: %v", h.name, err)
+		}
 	}
 	if len(s.events) > 0 && (seen["dlq-list"] || seen["dlq-replay"]) {
 		return bad("the endpoints dlq.list and dlq.replay are the runtime's")
+	}
+	if seen[schemasEndpoint] {
+		return bad("the endpoint %s is the runtime's", schemasEndpoint)
 	}
 	return nil
 }

@@ -26,8 +26,10 @@ type serviceRun struct {
 	svc    *Service
 	cfg    Config
 	logger *slog.Logger
-	// tracer is nil when tracing is off, metrics when metrics are off.
+	// tracer and spans are nil when tracing is off, metrics when metrics
+	// are off. spans starts the runtime's own spans, tracer the handler's.
 	tracer     trace.Tracer
+	spans      spanStarter
 	metrics    *instruments
 	metricsReg metric.Registration
 
@@ -41,29 +43,43 @@ type serviceRun struct {
 
 	nc          *nats.Conn
 	js          jetstream.JetStream
+	emitter     *emitter
 	micro       micro.Service
 	endpoints   []*endpointRun
 	events      []*eventRun
 	eventByName map[string]*eventRun
-	dlq         *deadLetters
-	replays     *consumerLoop
+	// streamMade has a channel per stream the service declares, closed
+	// once openOwn has made (or failed to make) it: a consumer on it is
+	// created after, never while the stream is updated (nats-server's
+	// stream update and consumer create race under -race, and the
+	// consumer would be made on the old config anyway).
+	streamMade map[string]chan struct{}
+	// phases are the operator's NATSFN_PHASES, by family.
+	phases  map[string]phase
+	dlq     *deadLetters
+	replays *consumerLoop
 	// opened holds what each opener of the Service opened for this run,
 	// by index; written during the start only.
 	opened []any
+	// readers holds the buckets of other functions this run has opened
+	// to read (BucketReader), by name and type.
+	readers sync.Map
 	// pools run messages; background owns the run's other goroutines.
-	pools      []*pool
+	pools      []quiescer
 	background sync.WaitGroup
 }
 
-func newServiceRun(base context.Context, s *Service, cfg Config, logger *slog.Logger, tracer trace.Tracer, in *instruments) *serviceRun {
+func newServiceRun(base context.Context, s *Service, cfg Config, logger *slog.Logger, tracer trace.Tracer, spans spanStarter, in *instruments) *serviceRun {
 	r := &serviceRun{
 		svc:         s,
 		cfg:         cfg,
 		logger:      withContextAttrs(logger).With("function", s.cfg.Name, "instance", cfg.InstanceID),
 		tracer:      tracer,
+		spans:       spans,
 		metrics:     in,
 		base:        base,
 		eventByName: map[string]*eventRun{},
+		phases:      cfg.parsedPhases(),
 	}
 	life, end := context.WithCancel(base)
 	r.life, r.endLife = context.WithValue(life, runKey{}, r), end
@@ -90,8 +106,8 @@ func (r *serviceRun) deps() Deps {
 // off, so they cost nothing then.
 func (r *serviceRun) chain(core Handler, o handlerOptions, site handlerSite, hm *handlerMetrics) Handler {
 	var mws []Middleware
-	if r.tracer != nil {
-		mws = append(mws, traced(r.tracer, site))
+	if r.spans != nil {
+		mws = append(mws, traced(r.spans, site))
 	}
 	mws = append(mws, logged(r.logger))
 	if hm != nil {
@@ -100,8 +116,8 @@ func (r *serviceRun) chain(core Handler, o handlerOptions, site handlerSite, hm 
 	mws = append(mws,
 		recovered(),
 		mapErrors(),
+		bounded(o.timeout),
 		limitBytes(o.maxBytes),
-		timeout(o.timeout),
 	)
 	mws = append(mws, r.svc.middleware...)
 	mws = append(mws, validated())
@@ -141,8 +157,15 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	if r.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	if r.emitter, err = newEmitter(nc); err != nil {
+		return err
+	}
 	// The handlers first: building them needs no NATS, and their consumers
 	// are opened while the streams are made and the start hooks run.
+	r.streamMade = make(map[string]chan struct{}, len(r.svc.streams))
+	for _, sc := range r.svc.streams {
+		r.streamMade[sc.Name] = make(chan struct{})
+	}
 	for _, h := range r.svc.events {
 		e := r.newEventRun(h)
 		r.events = append(r.events, e)
@@ -175,6 +198,7 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 			r.endpoints = append(r.endpoints, r.newEndpointRun(e))
 		}
 	}
+	r.endpoints = append(r.endpoints, r.newEndpointRun(r.schemasEndpointOf()))
 	md := map[string]string{"instance": r.cfg.InstanceID, "runtime": "natsfn"}
 	for k, v := range r.svc.cfg.Metadata {
 		md[k] = v
@@ -220,15 +244,41 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	return nil
 }
 
-// openOwn makes the service's streams, all at once, then runs its
-// openers (OnStart hooks, buckets) in the order they were declared.
+// openOwn makes the service's streams and buckets, all at once, then runs
+// its OnStart hooks in the order they were declared, each once the buckets
+// declared before it are open. A bucket depends on nothing but the
+// connection: opening the buckets one after the other, after the streams,
+// cost a start one JetStream round trip per bucket (issue 12.7).
 func (r *serviceRun) openOwn(ctx context.Context) error {
+	type opened struct {
+		v   any
+		err error
+	}
+	early := make([]chan opened, len(r.svc.openers))
+	for i, o := range r.svc.openers {
+		if _, ok := o.(startHook); ok {
+			continue
+		}
+		early[i] = make(chan opened, 1)
+		go func() {
+			var v any
+			err := r.retryStart(ctx, "open", 0, func(ctx context.Context) (err error) {
+				v, err = o.open(ctx, r)
+				return err
+			})
+			early[i] <- opened{v, err}
+		}()
+	}
 	var g errgroup.Group
 	for _, sc := range r.svc.streams {
 		if sc.Replicas == 0 {
 			sc.Replicas = r.cfg.Replicas
 		}
+		retention(&sc, r.cfg.StreamMaxAge, r.cfg.StreamMaxBytes)
 		g.Go(func() error {
+			if made, ok := r.streamMade[sc.Name]; ok {
+				defer close(made)
+			}
 			err := r.retryStart(ctx, "stream "+sc.Name, startAttempt, func(ctx context.Context) error {
 				_, err := ensureStream(ctx, r.js, sc)
 				return err
@@ -245,10 +295,16 @@ func (r *serviceRun) openOwn(ctx context.Context) error {
 	r.opened = make([]any, len(r.svc.openers))
 	for i, o := range r.svc.openers {
 		var v any
-		err := r.retryStart(ctx, "OnStart", 0, func(ctx context.Context) (err error) {
-			v, err = o.open(ctx, r)
-			return err
-		})
+		var err error
+		if early[i] != nil {
+			o := <-early[i]
+			v, err = o.v, o.err
+		} else {
+			err = r.retryStart(ctx, "OnStart", 0, func(ctx context.Context) (err error) {
+				v, err = o.open(ctx, r)
+				return err
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("start: %w", err)
 		}
@@ -256,6 +312,10 @@ func (r *serviceRun) openOwn(ctx context.Context) error {
 	}
 	return nil
 }
+
+// pausedRefresh is how often pollPending looks at a consumer last seen
+// paused, so that a resume is noticed soon (consumerLoop.kick).
+const pausedRefresh = 100 * time.Millisecond
 
 // checkReady checks one instance: connected, JetStream answering,
 // consumers bound.
@@ -321,4 +381,15 @@ func (r *serviceRun) stop() error {
 		return fmt.Errorf("service %s: %w", r.svc.cfg.Name, errors.Join(errs...))
 	}
 	return nil
+}
+
+// retention sets a stream's MaxAge and MaxBytes where its declaration left
+// them zero; a negative limit leaves them so (no limit).
+func retention(sc *jetstream.StreamConfig, age time.Duration, bytes int64) {
+	if sc.MaxAge == 0 && age > 0 {
+		sc.MaxAge = age
+	}
+	if sc.MaxBytes == 0 && bytes > 0 {
+		sc.MaxBytes = bytes
+	}
 }

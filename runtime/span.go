@@ -72,12 +72,20 @@ func recordError(span trace.Span, err error, failed bool) {
 
 // startSend starts the producer span of a publish to subject, a child of
 // ctx's span, and writes its context into hdr as traceparent/tracestate.
-func startSend(ctx context.Context, tr trace.Tracer, subject, msgID string, hdr nats.Header) trace.Span {
-	ctx, span := tr.Start(ctx, "send "+subject,
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(messagingNATS, semconv.MessagingOperationTypeSend,
-			semconv.MessagingOperationName("send"), semconv.MessagingDestinationName(subject),
-			semconv.MessagingMessageID(msgID)))
+func startSend(ctx context.Context, spans spanStarter, subject, msgID string, hdr nats.Header) trace.Span {
+	ctx, span := spans.start(ctx, "send "+subject, trace.SpanKindProducer, []attribute.KeyValue{
+		messagingNATS, semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"),
+		semconv.MessagingDestinationName(subject), semconv.MessagingMessageID(msgID)})
+	propagator.Inject(ctx, headerCarrier(hdr))
+	return span
+}
+
+// startClient starts the client span of a request to subject, a child of
+// ctx's span, and writes its context into hdr.
+func startClient(ctx context.Context, spans spanStarter, subject string, hdr nats.Header) trace.Span {
+	ctx, span := spans.start(ctx, "send "+subject, trace.SpanKindClient, []attribute.KeyValue{
+		messagingNATS, semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"),
+		semconv.MessagingDestinationName(subject)})
 	propagator.Inject(ctx, headerCarrier(hdr))
 	return span
 }

@@ -2,16 +2,14 @@ package runtime
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/natsfn/natsfn/runtime/internal/retry"
 )
 
 // retryStart runs one start step (a stream, a bucket, a consumer) until it
-// succeeds, fails for good, or ConnectTimeout passes. A cluster that has
+// succeeds, fails for good (retry.Transient says which), or ConnectTimeout
+// passes. A cluster that has
 // just booted answers JetStream calls with time-outs, "no responders" or
 // "no suitable peers" for a few seconds; a function starting then waits
 // instead of exiting and being restarted.
@@ -24,7 +22,7 @@ func (r *serviceRun) retryStart(ctx context.Context, step string, attempt time.D
 	deadline := time.Now().Add(r.cfg.ConnectTimeout)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		err := try(ctx, attempt, fn)
-		if err == nil || !transient(err) || time.Now().Add(wait).After(deadline) {
+		if err == nil || !retry.Transient(err) || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		r.logger.Warn("start step failed; retrying", "step", step, "error", err, "retry_in", wait)
@@ -35,30 +33,6 @@ func (r *serviceRun) retryStart(ctx context.Context, step string, attempt time.D
 		}
 	}
 }
-
-// transient reports whether a JetStream call may succeed if tried again:
-// a time-out, nobody answering yet, or a 5xx from the JetStream API.
-func transient(err error) bool {
-	if errors.Is(err, ErrConfigValidation) || strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected) {
-		return true
-	}
-	var api *jetstream.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	// 10005 "no suitable peers for placement" comes with code 400, but on a
-	// cluster whose nodes are still meeting it passes in seconds.
-	return api.Code >= 500 || api.ErrorCode == errCodeClusterNoPeers
-}
-
-// errCodeClusterNoPeers is the server's JSClusterNoPeersErrF, which nats.go
-// names no constant for.
-const errCodeClusterNoPeers jetstream.ErrorCode = 10005
 
 // try runs fn once, bounded by attempt when it is positive.
 func try(ctx context.Context, attempt time.Duration, fn func(context.Context) error) error {

@@ -18,7 +18,9 @@ type endpointStats struct {
 	errors     atomic.Int64
 	inFlight   atomic.Int64
 	processing atomic.Int64
-	lastError  atomic.Pointer[string]
+	// shed counts requests refused with a 503 because the queue was full.
+	shed      atomic.Int64
+	lastError atomic.Pointer[string]
 }
 
 func (s *endpointStats) record(d time.Duration, err error) {
@@ -38,15 +40,20 @@ type endpointFigures struct {
 	Errors         int64  `json:"errors"`
 	LastError      string `json:"last_error,omitempty"`
 	InFlight       int64  `json:"in_flight"`
+	Queued         int64  `json:"queued"`
+	Shed           int64  `json:"shed"`
 	ProcessingTime int64  `json:"processing_time_ns"`
 }
 
-func (s *endpointStats) figures() endpointFigures {
+func (e *endpointRun) figures() endpointFigures {
+	s := &e.stats
 	f := endpointFigures{
 		Kind:           "endpoint",
 		Requests:       s.requests.Load(),
 		Errors:         s.errors.Load(),
 		InFlight:       s.inFlight.Load(),
+		Queued:         int64(e.queue.queued()),
+		Shed:           s.shed.Load(),
 		ProcessingTime: s.processing.Load(),
 	}
 	if p := s.lastError.Load(); p != nil {
@@ -65,6 +72,7 @@ type eventStats struct {
 	deadLettered atomic.Int64
 	processing   atomic.Int64
 	inFlight     atomic.Int64
+	twins        atomic.Int64
 	pendingFigures
 	lastError atomic.Pointer[string]
 }
@@ -109,7 +117,8 @@ const pendingPollEvery = 10 * time.Second
 // stops. A busy handler's deliveries carry numPending, so it is not polled;
 // one that received nothing for an interval is, which also refreshes
 // ackPending and notices a backlog held back by a pause, a pin or a
-// min-pending threshold.
+// min-pending threshold. A consumer seen paused is looked at every
+// pausedRefresh until it resumes.
 func (r *serviceRun) pollPending() {
 	defer r.background.Done()
 	type schedule struct {
@@ -123,7 +132,7 @@ func (r *serviceRun) pollPending() {
 	for i := range plan {
 		plan[i].next = next(now)
 	}
-	tick := time.NewTicker(min(time.Second, every/4))
+	tick := time.NewTicker(min(pausedRefresh, every/4))
 	defer tick.Stop()
 	for {
 		select {
@@ -133,6 +142,12 @@ func (r *serviceRun) pollPending() {
 		}
 		for i, e := range r.events {
 			p := &plan[i]
+			if e.wasPaused.Load() {
+				ctx, cancel := context.WithTimeout(r.life, 2*time.Second)
+				e.refreshPending(ctx)
+				cancel()
+				continue
+			}
 			if n := e.stats.deliveries.Load(); n != p.seen {
 				p.seen, p.next = n, next(now)
 				continue
@@ -141,7 +156,7 @@ func (r *serviceRun) pollPending() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(r.life, 2*time.Second)
-			e.stats.fromInfo(e.loop.info(ctx))
+			e.refreshPending(ctx)
 			cancel()
 			p.next = next(now)
 		}
@@ -150,16 +165,19 @@ func (r *serviceRun) pollPending() {
 
 // EventFigures is the stats data of an event handler in `nats micro stats`.
 type EventFigures struct {
-	Kind           string `json:"kind"`
-	Stream         string `json:"stream"`
-	Consumer       string `json:"consumer"`
-	Subject        string `json:"subject"`
-	Delivered      int64  `json:"delivered"`
-	Redelivered    int64  `json:"redelivered"`
-	Acked          int64  `json:"acked"`
-	Naked          int64  `json:"naked"`
-	Terminated     int64  `json:"terminated"`
-	DeadLettered   int64  `json:"dead_lettered"`
+	Kind         string `json:"kind"`
+	Stream       string `json:"stream"`
+	Consumer     string `json:"consumer"`
+	Subject      string `json:"subject"`
+	Delivered    int64  `json:"delivered"`
+	Redelivered  int64  `json:"redelivered"`
+	Acked        int64  `json:"acked"`
+	Naked        int64  `json:"naked"`
+	Terminated   int64  `json:"terminated"`
+	DeadLettered int64  `json:"dead_lettered"`
+	// Twins counts the copies of dual-published events acked unhandled:
+	// the handler handled the copy of its own major.
+	Twins          int64  `json:"twins,omitempty"`
 	InFlight       int64  `json:"in_flight"`
 	Pending        int64  `json:"pending"`
 	AckPending     int64  `json:"ack_pending"`
@@ -180,6 +198,7 @@ func (e *eventRun) figures() EventFigures {
 		Naked:          s.naked.Load(),
 		Terminated:     s.terminated.Load(),
 		DeadLettered:   s.deadLettered.Load(),
+		Twins:          s.twins.Load(),
 		InFlight:       s.inFlight.Load(),
 		Pending:        s.numPending.Load(),
 		AckPending:     s.ackPending.Load(),
@@ -197,7 +216,7 @@ func (e *eventRun) figures() EventFigures {
 func (r *serviceRun) statsHandler() micro.StatsHandler {
 	by := map[string]func() any{}
 	for _, e := range r.endpoints {
-		by[e.microName()] = func() any { return e.stats.figures() }
+		by[e.microName()] = func() any { return e.figures() }
 	}
 	for _, e := range r.events {
 		by[e.name] = func() any { return e.figures() }

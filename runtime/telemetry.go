@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -34,12 +35,17 @@ const instrumentationName = "github.com/natsfn/natsfn/runtime"
 // NATSFN_TRACES=stdout, and nil when nothing asks for traces. Spans are
 // batched by the runtime's span batcher (returned for its counts), whose
 // failed exports are logged to logger; Shutdown flushes them.
-func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig, logger *slog.Logger) (*sdktrace.TracerProvider, *spanbatch.Batcher, error) {
-	var exp sdktrace.SpanExporter
+//
+// It also returns what starts the runtime's own spans with the provider's
+// sampler and batcher (leanSpans).
+func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig, logger *slog.Logger) (*sdktrace.TracerProvider, *spanbatch.Batcher, *leanSpans, error) {
+	exp := cfg.spanExporter
 	var err error
 	switch cfg.tracesExporter() {
 	case "":
-		return nil, nil, nil
+		if exp == nil {
+			return nil, nil, nil, nil
+		}
 	case "console":
 		exp, err = stdouttrace.New()
 	case "otlp":
@@ -49,15 +55,15 @@ func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig, logge
 		}
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("trace exporter: %w", err)
+		return nil, nil, nil, fmt.Errorf("trace exporter: %w", err)
 	}
 	res, err := serviceResource(ctx, cfg, svc.Name, svc.Version)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sampler, err := cfg.sampler()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	bo := cfg.batchOptions()
 	bo.Failed = newExportLog(logger.With("function", svc.Name), time.Minute).failed
@@ -65,8 +71,18 @@ func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig, logge
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(batcher), sdktrace.WithResource(res)}
 	if sampler != nil {
 		opts = append(opts, sdktrace.WithSampler(sampler))
+	} else {
+		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample()) // the SDK's default
 	}
-	return sdktrace.NewTracerProvider(opts...), batcher, nil
+	tp := sdktrace.NewTracerProvider(opts...)
+	// The resource as WithResource makes it.
+	full, err := resource.Merge(resource.Environment(), res)
+	if err != nil {
+		full = res
+	}
+	lean := &leanSpans{provider: tp, sampler: sampler, proc: batcher, res: full,
+		scope: instrumentation.Scope{Name: instrumentationName}}
+	return tp, batcher, lean, nil
 }
 
 // serviceResource describes the process to a backend: the service's name
@@ -95,6 +111,7 @@ func serviceResource(ctx context.Context, cfg Config, name, version string) (*re
 // whatever Start itself created.
 type telemetry struct {
 	tracers  []trace.Tracer       // one per service, in Start's order; nil: tracing off
+	spans    []spanStarter        // the runtime's own spans, per service likewise
 	batchers []*spanbatch.Batcher // the same, for the providers Start built
 	metrics  *instruments         // nil: metrics off
 	handler  http.Handler         // /metrics; nil unless Start owns the meter provider
@@ -102,7 +119,8 @@ type telemetry struct {
 }
 
 func newTelemetry(ctx context.Context, cfg Config, services []*Service, logger *slog.Logger) (*telemetry, error) {
-	t := &telemetry{tracers: make([]trace.Tracer, len(services)), batchers: make([]*spanbatch.Batcher, len(services))}
+	t := &telemetry{tracers: make([]trace.Tracer, len(services)), spans: make([]spanStarter, len(services)),
+		batchers: make([]*spanbatch.Batcher, len(services))}
 	if err := t.setupTracing(ctx, cfg, services, logger); err != nil {
 		_ = t.close()
 		return nil, err
@@ -125,12 +143,12 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Se
 		}
 		tr := cfg.TracerProvider.Tracer(instrumentationName)
 		for i := range services {
-			t.tracers[i] = tr
+			t.tracers[i], t.spans[i] = tr, sdkSpans{tr}
 		}
 		return nil
 	}
 	for i, s := range services {
-		tp, batcher, err := newTracerProvider(ctx, cfg, s.cfg, logger)
+		tp, batcher, lean, err := newTracerProvider(ctx, cfg, s.cfg, logger)
 		if err != nil {
 			return fmt.Errorf("service %s: %w", s.cfg.Name, err)
 		}
@@ -138,7 +156,7 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Se
 			return nil // one config: off for every service
 		}
 		t.shutdown = append(t.shutdown, tp.Shutdown)
-		t.tracers[i], t.batchers[i] = tp.Tracer(instrumentationName), batcher
+		t.tracers[i], t.spans[i], t.batchers[i] = tp.Tracer(instrumentationName), lean, batcher
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -25,6 +26,14 @@ func newSpanRecorder(t *testing.T) *spanRecorder {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	return &spanRecorder{TracerProvider: tp, exp: exp}
+}
+
+// built returns cfg with tracing on through a tracer provider the runtime
+// builds, as a running function has it (the runtime's own spans), whose
+// spans rec receives, batched; with cfg.TracerProvider = rec instead, the
+// runtime traces with the SDK's spans.
+func (r *spanRecorder) built(cfg runtime.Config) runtime.Config {
+	return runtime.WithSpanExporter(cfg, r.exp)
 }
 
 // find returns the ended spans with the given name.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // TestNewTracerProviderFromConfig: nothing configured means no tracing;
@@ -28,7 +30,7 @@ func TestNewTracerProviderFromConfig(t *testing.T) {
 		{"otlp traces endpoint", Config{OTLPTracesEndpoint: "http://127.0.0.1:1/v1/traces"}, true},
 		{"otlp default endpoint", Config{TracesExporter: "otlp"}, true},
 	} {
-		tp, _, err := newTracerProvider(ctx, c.cfg, svc, slog.New(slog.DiscardHandler))
+		tp, _, _, err := newTracerProvider(ctx, c.cfg, svc, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -45,7 +47,7 @@ func TestNewTracerProviderFromConfig(t *testing.T) {
 // the sampler; an unknown one or a bad ratio is a config error naming the
 // variable.
 func TestSamplerFromConfig(t *testing.T) {
-	tp, _, err := newTracerProvider(context.Background(), Config{TracesExporter: "console", TracesSampler: "always_off"},
+	tp, _, lean, err := newTracerProvider(context.Background(), Config{TracesExporter: "console", TracesSampler: "always_off"},
 		ServiceConfig{Name: "sampled", Version: "1.0.0"}, slog.New(slog.DiscardHandler))
 	if err != nil || tp == nil {
 		t.Fatalf("provider %v, %v", tp, err)
@@ -55,6 +57,11 @@ func TestSamplerFromConfig(t *testing.T) {
 	defer span.End()
 	if span.IsRecording() || span.SpanContext().IsSampled() {
 		t.Fatal("always_off sampler ignored")
+	}
+	_, own := lean.start(context.Background(), "process x", trace.SpanKindServer, nil)
+	defer own.End()
+	if own.IsRecording() || own.SpanContext().IsSampled() || !own.SpanContext().IsValid() {
+		t.Fatal("the runtime's own spans ignore the always_off sampler")
 	}
 	for _, c := range []struct{ sampler, arg, variable string }{
 		{"sometimes", "", "OTEL_TRACES_SAMPLER"},

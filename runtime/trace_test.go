@@ -23,7 +23,7 @@ func TestRequestSpanContinuesTraceparent(t *testing.T) {
 	srv := fntest.NewServer(t)
 	rec := newSpanRecorder(t)
 	cfg := srv.Config("traced")
-	cfg.TracerProvider = rec
+	cfg = rec.built(cfg)
 	fntest.RunConfig(t, cfg, echoService(1))
 	nc := srv.Connect(t)
 
@@ -66,7 +66,7 @@ func TestRequestSpanRecordsErrors(t *testing.T) {
 	srv := fntest.NewServer(t)
 	rec := newSpanRecorder(t)
 	cfg := srv.Config("traced")
-	cfg.TracerProvider = rec
+	cfg = rec.built(cfg)
 	fntest.RunConfig(t, cfg, echoService(4))
 	nc := srv.Connect(t)
 	for _, body := range []string{`{"msg":"boom"}`, `{"msg":"missing"}`} {
@@ -114,7 +114,7 @@ func TestEventTraceCrossesEmit(t *testing.T) {
 		return nil
 	})
 	cfg := srv.Config("traced")
-	cfg.TracerProvider = rec
+	cfg = rec.built(cfg)
 	fntest.RunConfig(t, cfg, svc, sink)
 
 	js := srv.JetStream(t)
@@ -201,7 +201,7 @@ func TestDeadLetterSpan(t *testing.T) {
 		return fmt.Errorf("job %s: %w", in.ID, runtime.ErrInvalid)
 	})
 	cfg := srv.Config("traced")
-	cfg.TracerProvider = rec
+	cfg = rec.built(cfg)
 	fntest.RunConfig(t, cfg, svc)
 	publish(t, srv.JetStream(t), jobsIn, event{ID: "bad"})
 

@@ -204,12 +204,14 @@ func TestBrowser(t *testing.T) {
 	p := openPage(t, s.URL)
 
 	p.waitFor("three functions", `document.querySelectorAll("#functions .function").length === 3`, 10*time.Second)
-	if n := eval[int](p, `document.querySelectorAll("#topology svg .node.subject").length`); n != 9 {
-		t.Fatalf("%d events in the topology, want 9", n)
+	// 9 events and the major 2 of inventory.reserved and payments.*.
+	if n := eval[int](p, `document.querySelectorAll("#topology svg .node.subject").length`); n != 13 {
+		t.Fatalf("%d events in the topology, want 13", n)
 	}
-	// 9 emissions and 10 handlers consuming.
-	if n := eval[int](p, `document.querySelectorAll("#topology svg path.link").length`); n != 19 {
-		t.Fatalf("%d arrows in the topology, want 19", n)
+	// 13 emissions (both majors declared) and 11 handlers consuming
+	// (orders stores its own orders.created: event first).
+	if n := eval[int](p, `document.querySelectorAll("#topology svg path.link").length`); n != 24 {
+		t.Fatalf("%d arrows in the topology, want 24", n)
 	}
 	if got := p.text(`#edges tr[data-subject="orders.created"]`); !strings.Contains(got, "inventory · reserve") {
 		t.Fatalf("orders.created row: %q", got)

@@ -51,8 +51,15 @@ func New(nc *nats.Conn, cfg Config) (*Console, error) {
 		cfg.Products = []string{"sku-1", "sku-2", "sku-3", "sku-rare"}
 	}
 	c := &Console{nc: nc, cfg: cfg, hub: newHub(), closed: make(chan struct{})}
+	// One channel for every subject, read by one goroutine: the
+	// connection's reader fills it in the order the server sent the
+	// events, which is causal (orders.confirmed after the
+	// payments.completed it follows). A subscription each, with its own
+	// goroutine, showed them out of order on a loaded machine.
+	events := make(chan *nats.Msg, eventBuffer)
+	go c.receive(events)
 	for _, subject := range eventSubjects() {
-		sub, err := nc.Subscribe(subject, c.hub.receive)
+		sub, err := nc.ChanSubscribe(subject, events)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("console: subscribe %s: %w", subject, err)
@@ -69,6 +76,22 @@ func New(nc *nats.Conn, cfg Config) (*Console, error) {
 	}
 	c.mux = c.routes()
 	return c, nil
+}
+
+// eventBuffer is how many events may wait for the hub; beyond it the
+// connection drops them as a slow consumer would.
+const eventBuffer = 8192
+
+// receive hands the events to the hub, in order, until Close.
+func (c *Console) receive(events <-chan *nats.Msg) {
+	for {
+		select {
+		case msg := <-events:
+			c.hub.receive(msg)
+		case <-c.closed:
+			return
+		}
+	}
 }
 
 // ServeHTTP serves the page, its fragments, the JSON API and the live

@@ -82,22 +82,22 @@ func (h *harness) events(stream, subject string) []event {
 	return out
 }
 
-// reservationState reads an order's reservation record directly.
+// reservation reads an order's reservation record directly.
 func (h *harness) reservation(orderID string) *reservation {
 	h.T.Helper()
-	kv, err := h.JS.KeyValue(context.Background(), contracts.BucketReservations)
+	kv, err := h.JS.KeyValue(context.Background(), contracts.BucketStock)
 	if err != nil {
 		return nil
 	}
-	e, err := kv.Get(context.Background(), orderID)
+	e, err := kv.Get(context.Background(), reservationKey(orderID))
 	if err != nil {
 		return nil
 	}
-	r, err := decodeReservation(orderID, e.Value())
-	if err != nil {
-		h.T.Fatal(err)
+	var v entry
+	if err := json.Unmarshal(e.Value(), &v); err != nil || v.Reservation == nil {
+		h.T.Fatalf("reservation of %s: %s (%v)", orderID, e.Value(), err)
 	}
-	return r
+	return v.Reservation
 }
 
 func decode[T any](t *testing.T, ev event) T {
@@ -117,27 +117,21 @@ func product(id string, quantity int, price int64) contracts.SetStockRequest {
 
 func orderID(i int) string { return fmt.Sprintf("order-%03d", i) }
 
-// stockOps lists the op markers of a product's retained revisions.
-func (h *harness) stockOps(product string) []string {
-	h.T.Helper()
-	kv, err := h.JS.KeyValue(context.Background(), contracts.BucketStock)
-	if err != nil {
-		h.T.Fatal(err)
-	}
-	hist, err := kv.History(context.Background(), product)
-	if err != nil {
-		h.T.Fatal(err)
-	}
-	var ops []string
-	for _, e := range hist {
-		rec, err := decodeStock(product, e.Value())
-		if err != nil {
-			h.T.Fatal(err)
-		}
-		ops = append(ops, rec.Op)
-	}
-	return ops
-}
-
 // syncBuffer captures logs written concurrently.
 type syncBuffer = fntest.Buffer
+
+// settledWithin waits, up to d, until a consumer has nothing pending and
+// nothing unacknowledged. fntest.Settled waits 15 s, less than a burst of
+// contended transactions takes on a busy machine (every commit of a
+// single-replica file bucket syncs a staging store to disk).
+func (h *harness) settledWithin(d time.Duration, stream, consumer string) {
+	h.T.Helper()
+	fntest.Eventually(h.T, d, consumer+" settled", func() bool {
+		c, err := h.JS.Consumer(context.Background(), stream, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+}

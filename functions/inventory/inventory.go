@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	// Only for the stream declaration: runtime.Service.Stream takes a
+	// jetstream.StreamConfig. State goes through runtime.Bucket.
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
@@ -20,15 +22,6 @@ const Name = "inventory"
 // Version is the function's version, shown by `nats micro info`.
 const Version = "1.0.0"
 
-// stockHistory is how many revisions of a product the stock bucket keeps:
-// the most JetStream allows, so that a resumed reservation can almost
-// always tell whether its last stock write landed.
-const stockHistory = 64
-
-// defaultLease is how long a worker's claim on a reservation in progress
-// lasts after its last write.
-const defaultLease = 5 * time.Second
-
 // Config configures the inventory function.
 type Config struct {
 	// Seed lists products created when the service starts, each only if it
@@ -40,29 +33,29 @@ type Config struct {
 	hooks hooks
 }
 
-// function is one inventory instance: its config and the buckets it opens
-// when it starts.
+// function is the inventory function: its config and its bucket.
 type function struct {
 	cfg    Config
-	lease  time.Duration
-	stock  jetstream.KeyValue
-	res    jetstream.KeyValue
+	bucket *runtime.Bucket[entry]
+	// logger is the last started instance's; the handlers log through
+	// their context's logger fields.
 	logger *slog.Logger
 }
 
 // New declares the inventory function. Run it with runtime.Run or
-// runtime.Main; every instance shares the buckets and the consumers.
+// runtime.Main; every instance shares the bucket and the consumers.
 func New(cfg Config) *runtime.Service {
-	f := &function{cfg: cfg, lease: defaultLease}
-	if cfg.hooks.lease > 0 {
-		f.lease = cfg.hooks.lease
-	}
+	f := &function{cfg: cfg, logger: slog.Default()}
 	svc := runtime.NewService(runtime.ServiceConfig{
 		Name:        Name,
 		Version:     Version,
 		Description: "natsfn inventory: stock and prices; reserves and releases the stock of orders",
 	})
 	svc.Stream(streamConfig(contracts.StreamInventory))
+	f.bucket = runtime.NewBucket[entry](svc, runtime.BucketConfig{
+		Name:        contracts.BucketStock,
+		Description: "natsfn inventory: quantity and price per product, and what was reserved for each order",
+	})
 	svc.OnStart(f.start)
 
 	runtime.Endpoint(svc, "stock.get", f.getStock, runtime.WithSchema(contracts.GetStockRequestV1),
@@ -72,17 +65,19 @@ func New(cfg Config) *runtime.Service {
 
 	runtime.OnEvent(svc, "reserve", contracts.OrderCreated, f.reserve,
 		append(retrying("reserve every item of a new order, or reject it"),
-			runtime.Emits(contracts.InventoryReserved, contracts.InventoryRejected))...)
+			// Both majors of inventory.reserved: NATSFN_PHASES picks what goes out.
+			runtime.Emits(contracts.InventoryReserved, contracts.InventoryReservedV2, contracts.InventoryRejected))...)
 	runtime.OnEvent(svc, "release-on-payment-failed", contracts.PaymentFailed, f.releaseOnPaymentFailed,
-		append(retrying("put back the stock of an order whose payment failed"), runtime.Emits(contracts.InventoryReleased))...)
+		append(retrying("put back the stock of an order whose payment failed"), runtime.Emits(contracts.InventoryReleased),
+			runtime.Accepts(contracts.PaymentFailedV2))...)
 	runtime.OnEvent(svc, "release-on-cancel", contracts.OrderCancelled, f.releaseOnCancel,
 		append(retrying("put back the stock of a cancelled order"), runtime.Emits(contracts.InventoryReleased))...)
 	return svc
 }
 
 // retrying are the options of every inventory handler. A reservation is
-// resumable, so a transient failure is retried for a few minutes before
-// the message is dead-lettered (and can be replayed).
+// one transaction, so a transient failure is retried for a few minutes
+// before the message is dead-lettered (and can be replayed).
 func retrying(description string) []runtime.EventOption {
 	return []runtime.EventOption{
 		runtime.MaxDeliver(10),
@@ -91,31 +86,9 @@ func retrying(description string) []runtime.EventOption {
 	}
 }
 
-// start opens the buckets inventory owns and applies the seed.
+// start applies the seed; the runtime has opened the bucket.
 func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	f.logger = d.Logger
-	stock, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      contracts.BucketStock,
-		Description: "natsfn inventory: quantity and price per product",
-		History:     stockHistory,
-		Storage:     jetstream.FileStorage,
-		Replicas:    d.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", contracts.BucketStock, err)
-	}
-	res, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      contracts.BucketReservations,
-		Description: "natsfn inventory: what was reserved for each order",
-		History:     5,
-		Storage:     jetstream.FileStorage,
-		Replicas:    d.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", contracts.BucketReservations, err)
-	}
-	// Every write of the buckets is a span in the handler's trace.
-	f.stock, f.res = runtime.TraceKV(stock), runtime.TraceKV(res)
 	return f.seed(ctx)
 }
 
@@ -129,9 +102,8 @@ func (f *function) seed(ctx context.Context) error {
 		if err := contracts.SetStockRequestV1.Validate(doc); err != nil {
 			return fmt.Errorf("seed %s: %w", p.ProductID, err)
 		}
-		rec := stockRecord{Quantity: p.Quantity, PriceCents: p.PriceCents, Op: "seed"}
-		_, err = f.stock.Create(ctx, p.ProductID, rec.encode())
-		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		_, err = f.bucket.Create(ctx, p.ProductID, entry{Stock: &stock{Quantity: p.Quantity, PriceCents: p.PriceCents}})
+		if err != nil && !errors.Is(err, runtime.ErrWriteConflict) {
 			return fmt.Errorf("seed %s: %w", p.ProductID, err)
 		}
 	}

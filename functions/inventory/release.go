@@ -2,15 +2,11 @@ package inventory
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
 )
-
-// busyRetry is how long a release waits for a reservation in progress.
-const busyRetry = 250 * time.Millisecond
 
 // releaseOnPaymentFailed handles payments.failed.
 func (f *function) releaseOnPaymentFailed(ctx context.Context, ev contracts.PaymentFailedEvent) error {
@@ -22,63 +18,84 @@ func (f *function) releaseOnCancel(ctx context.Context, ev contracts.OrderCancel
 	return f.release(ctx, ev.OrderID, contracts.CauseOrderCancelled)
 }
 
-// release puts back the stock of a reserved order and announces it once.
-// A rejected or released order needs nothing. A cancel that comes before
-// the reservation leaves a released tombstone, so that the late
-// orders.created reserves nothing.
+// release puts back the stock of a reserved order, in one transaction with
+// its reservation, and announces it once. A rejected or released order
+// needs nothing. A cancel that comes before the reservation leaves a
+// released tombstone, so that the late orders.created reserves nothing.
 func (f *function) release(ctx context.Context, orderID string, cause contracts.ReleaseCause) error {
-	t, err := f.open(ctx, orderID)
-	if err != nil {
-		return err
-	}
+	var r *reservation
 	announce := false
-	err = t.drive(ctx, func(ctx context.Context) error {
+	err := f.bucket.Transact(ctx, func(tx *runtime.Tx[entry]) error {
 		var err error
-		announce, err = t.advanceRelease(ctx, cause)
-		return err
+		r, announce, err = f.decideRelease(ctx, tx, orderID, cause)
+		if err != nil {
+			return err
+		}
+		return f.cfg.hooks.fire(pointStaged, orderID)
 	})
 	if err != nil || !announce {
 		return err
 	}
-	if err := f.cfg.hooks.fire(pointDecided, orderID, -1); err != nil {
+	if err := f.cfg.hooks.fire(pointCommitted, orderID); err != nil {
 		return err
 	}
-	ev := contracts.InventoryReleasedEvent{OrderID: orderID, Items: t.r.items(), Cause: t.r.Cause}
-	return runtime.Emit(ctx, contracts.InventoryReleased, ev, runtime.MsgID("inventory.released:"+orderID))
+	ev := contracts.InventoryReleasedEvent{OrderID: orderID, Items: r.items(), Cause: r.Cause}
+	if err := runtime.Emit(ctx, contracts.InventoryReleased, ev, runtime.MsgID("inventory.released:"+orderID)); err != nil {
+		return err
+	}
+	return f.cfg.hooks.fire(pointEmitted, orderID)
 }
 
-// advanceRelease moves the reservation to released when it holds stock,
-// and reports whether inventory.released is due: when this cause released
-// it (now, or on an earlier delivery whose emit may not have happened).
-func (t *txn) advanceRelease(ctx context.Context, cause contracts.ReleaseCause) (bool, error) {
-	for {
-		if t.r == nil {
-			if cause != contracts.CauseOrderCancelled {
-				return false, nil
-			}
-			t.r = &reservation{OrderID: t.orderID, State: stateReleased, Lines: []line{}, Cause: cause}
-			return false, t.save(ctx)
+// decideRelease stages the release of the order's reservation, and reports
+// whether inventory.released is due: when this cause released it (now, or
+// on an earlier delivery whose emit may not have happened).
+func (f *function) decideRelease(ctx context.Context, tx *runtime.Tx[entry], orderID string, cause contracts.ReleaseCause) (*reservation, bool, error) {
+	key := reservationKey(orderID)
+	e, ok, err := tx.Get(ctx, key)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case !ok && cause == contracts.CauseOrderCancelled:
+		r := &reservation{OrderID: orderID, State: stateReleased, Lines: []line{}, Cause: cause, UpdatedAt: time.Now().UTC()}
+		return r, false, tx.Put(key, entry{Reservation: r})
+	case !ok:
+		return nil, false, nil
+	}
+	r, err := reservationOf(orderID, e)
+	if err != nil {
+		return nil, false, err
+	}
+	switch r.State {
+	case stateReleased:
+		return r, r.Cause == cause && len(r.Lines) > 0, nil
+	case stateRejected:
+		return r, false, nil
+	}
+	products, back := byProduct(r.items())
+	if err := tx.Load(ctx, products...); err != nil {
+		return nil, false, err
+	}
+	for _, p := range products {
+		pe, ok, err := tx.Get(ctx, p)
+		if err != nil {
+			return nil, false, err
 		}
-		switch t.r.State {
-		case stateReserving, stateRejecting:
-			return false, runtime.RetryAfter(busyRetry, fmt.Errorf("release %s: reservation is %s: %w", t.orderID, t.r.State, runtime.ErrUnavailable))
-		case stateReserved:
-			t.r.State, t.r.Cause = stateReleasing, cause
-		case stateReleasing:
-			if err := t.settle(ctx); err != nil {
-				return false, err
-			}
-			if err := t.giveBackAll(ctx); err != nil {
-				return false, err
-			}
-			t.r.State = stateReleased
-		case stateReleased:
-			return t.r.Cause == cause && len(t.r.Lines) > 0, nil
-		default: // rejected
-			return false, nil
+		if !ok {
+			// Someone deleted the product by hand: there is nothing to
+			// put the units back into.
+			f.logger.WarnContext(ctx, "release: product gone, units dropped", "order_id", orderID, "product_id", p, "quantity", back[p])
+			continue
 		}
-		if err := t.save(ctx); err != nil {
-			return false, err
+		s, err := stockOf(p, pe)
+		if err != nil {
+			return nil, false, err
+		}
+		s.Quantity += back[p]
+		if err := tx.Put(p, entry{Stock: &s}); err != nil {
+			return nil, false, err
 		}
 	}
+	released := *r
+	released.State, released.Cause, released.UpdatedAt = stateReleased, cause, time.Now().UTC()
+	return &released, true, tx.Put(key, entry{Reservation: &released})
 }

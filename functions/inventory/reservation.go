@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,98 +8,52 @@ import (
 	"github.com/natsfn/natsfn/runtime"
 )
 
-// state is where a reservation stands.
+// state is where a reservation stands. Each is reached in one transaction
+// with the stock it holds or gives back, so none is "in progress".
 type state string
 
 const (
-	// stateReserving: lines are being taken from stock.
-	stateReserving state = "reserving"
-	// stateRejecting: a line could not be taken; the lines taken are
-	// being put back.
-	stateRejecting state = "rejecting"
-	// stateReserved: every line is taken. Stable until a release.
+	// stateReserved: every line is deducted from stock. Stable until a
+	// release.
 	stateReserved state = "reserved"
-	// stateRejected: nothing is held. Final.
+	// stateRejected: nothing was taken. Final.
 	stateRejected state = "rejected"
-	// stateReleasing: the lines are being put back.
-	stateReleasing state = "releasing"
-	// stateReleased: nothing is held any more, or never was (a tombstone
-	// left by a cancel before the reservation). Final.
+	// stateReleased: the lines went back to stock, or nothing was ever
+	// taken (a tombstone left by a cancel before the reservation). Final.
 	stateReleased state = "released"
 )
 
-// inProgress reports whether a worker is moving the reservation between
-// stable states, and so holds a lease on it.
-func (s state) inProgress() bool {
-	return s == stateReserving || s == stateRejecting || s == stateReleasing
-}
-
-// reservation is the value of an order in the reservations bucket.
+// reservation is what inventory did for an order.
 type reservation struct {
 	OrderID string `json:"order_id"`
 	State   state  `json:"state"`
 	Lines   []line `json:"lines"`
-	// Pending announces a stock write that may or may not have landed.
-	Pending *intent `json:"pending,omitempty"`
 	// Reason and ProductID say why it was rejected.
 	Reason    contracts.Reason `json:"reason,omitempty"`
 	ProductID string           `json:"product_id,omitempty"`
 	// Cause is the subject of the event that released it.
-	Cause contracts.ReleaseCause `json:"cause,omitempty"`
-	// Owner and LeaseUntil tell which worker is moving it, until when.
-	Owner      string    `json:"owner,omitempty"`
-	LeaseUntil time.Time `json:"lease_until,omitzero"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Cause     contracts.ReleaseCause `json:"cause,omitempty"`
+	UpdatedAt time.Time              `json:"updated_at"`
 }
 
-// line is an item of the order and whether its stock is held.
+// line is an item of the order, with its price when it was reserved.
 type line struct {
-	ProductID string `json:"product_id"`
-	Quantity  int    `json:"quantity"`
-	// UnitPriceCents is the price when the line was taken.
-	UnitPriceCents int64 `json:"unit_price_cents"`
-	// Held is true while the quantity is deducted from stock for the order.
-	Held bool `json:"held"`
+	ProductID      string `json:"product_id"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
 }
 
-// opKind is a kind of stock write a reservation makes.
-type opKind string
+// reservationKey is an order's key in the stock bucket. A product id
+// never holds a '/' (contracts' id pattern), so no product has this key.
+func reservationKey(orderID string) string { return "reservation/" + orderID }
 
-const (
-	opTake   opKind = "take"
-	opReturn opKind = "return"
-)
-
-// intent announces a stock write: a CAS of line Line's product at
-// revision FromRev, marked with the op of Kind for this order and line.
-type intent struct {
-	Line    int    `json:"line"`
-	Kind    opKind `json:"kind"`
-	FromRev uint64 `json:"from_rev"`
-}
-
-// opID is the op marker of a reservation's stock write.
-func opID(kind opKind, orderID string, line int) string {
-	return fmt.Sprintf("%s:%s:%d", kind, orderID, line)
-}
-
-func newReservation(ev contracts.OrderCreatedEvent) *reservation {
-	r := &reservation{OrderID: ev.OrderID, State: stateReserving, Lines: make([]line, len(ev.Items))}
-	for i, it := range ev.Items {
-		r.Lines[i] = line{ProductID: it.ProductID, Quantity: it.Quantity}
+// reservationOf returns the reservation an entry read under an order's key
+// holds.
+func reservationOf(orderID string, e entry) (*reservation, error) {
+	if e.Reservation == nil {
+		return nil, runtime.Permanent(fmt.Errorf("the value of order %s is not a reservation: %w", orderID, runtime.ErrInternal))
 	}
-	return r
-}
-
-func decodeReservation(orderID string, data []byte) (*reservation, error) {
-	var r reservation
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, runtime.Permanent(fmt.Errorf("reservation of %s is not a reservation record: %v: %w", orderID, err, runtime.ErrInternal))
-	}
-	if r.Pending != nil && (r.Pending.Line < 0 || r.Pending.Line >= len(r.Lines)) {
-		return nil, runtime.Permanent(fmt.Errorf("reservation of %s: pending line %d of %d: %w", orderID, r.Pending.Line, len(r.Lines), runtime.ErrInternal))
-	}
-	return &r, nil
+	return e.Reservation, nil
 }
 
 // items lists the order's lines as order items.
@@ -112,20 +65,15 @@ func (r *reservation) items() []contracts.OrderItem {
 	return out
 }
 
-// held reports whether any line is still deducted from stock.
-func (r *reservation) held() bool {
-	for _, l := range r.Lines {
-		if l.Held {
-			return true
+// byProduct sums the lines' quantities per product, in the order the
+// products first appear.
+func byProduct(items []contracts.OrderItem) (products []string, quantity map[string]int) {
+	quantity = make(map[string]int, len(items))
+	for _, it := range items {
+		if _, ok := quantity[it.ProductID]; !ok {
+			products = append(products, it.ProductID)
 		}
+		quantity[it.ProductID] += it.Quantity
 	}
-	return false
-}
-
-func jsonEncode(r *reservation) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode reservation %s: %v: %w", r.OrderID, err, runtime.ErrInternal)
-	}
-	return b, nil
+	return products, quantity
 }

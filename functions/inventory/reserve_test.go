@@ -41,7 +41,7 @@ func TestReserveAnnouncesPricesAndTakesStock(t *testing.T) {
 	if q := h.quantity("sku-2"); q != 49 {
 		t.Errorf("sku-2 stock %d, want 49", q)
 	}
-	if r := h.reservation("o-1"); r == nil || r.State != stateReserved || r.Owner != "" || r.Pending != nil {
+	if r := h.reservation("o-1"); r == nil || r.State != stateReserved {
 		t.Errorf("reservation %+v", r)
 	}
 }
@@ -81,7 +81,7 @@ func TestRejectLeavesStockUntouched(t *testing.T) {
 					t.Errorf("%s stock %d, want %d untouched", p, q, want)
 				}
 			}
-			if r := h.reservation(id); r == nil || r.State != stateRejected || r.held() {
+			if r := h.reservation(id); r == nil || r.State != stateRejected {
 				t.Errorf("reservation %+v", r)
 			}
 		})
@@ -98,8 +98,8 @@ func TestDuplicateOrderCreatedReservesOnce(t *testing.T) {
 	h := newHarness(t)
 	crashed := make(chan int, 10)
 	cfg := catalog(product("sku-1", 100, 1999))
-	cfg.hooks.at = func(point, id string, _ int) error {
-		if point == pointDecided && id == "o-crash" && len(crashed) == 0 {
+	cfg.hooks.at = func(point, id string) error {
+		if point == pointCommitted && id == "o-crash" && len(crashed) == 0 {
 			crashed <- 1
 			return runtime.RetryAfter(10*time.Millisecond, runtime.ErrUnavailable)
 		}

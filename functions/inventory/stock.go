@@ -2,73 +2,68 @@ package inventory
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
 )
 
-// stockRecord is the value of a product in the stock bucket.
-type stockRecord struct {
+// entry is a value of the stock bucket: a product's stock, under the
+// product's id, or an order's reservation, under reservationKey(order).
+// Both live in one bucket so that one transaction changes the stock of
+// every line of an order and its reservation together.
+type entry struct {
+	Stock       *stock       `json:"stock,omitempty"`
+	Reservation *reservation `json:"reservation,omitempty"`
+}
+
+// stock is a product's quantity and price.
+type stock struct {
 	// Quantity is what is available, reservations deducted.
 	Quantity int `json:"quantity"`
 	// PriceCents is the unit price in cents.
 	PriceCents int64 `json:"price_cents"`
-	// Op names the write that produced this revision: "seed", "set",
-	// "take:<order>:<line>", "return:<order>:<line>" or "fence:<op>".
-	Op string `json:"op,omitempty"`
 }
 
-func (r stockRecord) encode() []byte {
-	b, _ := json.Marshal(r) // a struct of ints and a string always encodes
-	return b
-}
-
-func decodeStock(product string, data []byte) (stockRecord, error) {
-	var r stockRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, runtime.Permanent(fmt.Errorf("stock of %s is not a stock record: %v: %w", product, err, runtime.ErrInternal))
+// stockOf returns the stock an entry read under a product's key holds.
+func stockOf(product string, e entry) (stock, error) {
+	if e.Stock == nil {
+		return stock{}, runtime.Permanent(fmt.Errorf("the value of product %s is not a stock record: %w", product, runtime.ErrInternal))
 	}
-	return r, nil
+	return *e.Stock, nil
 }
 
-// readStock returns a product's record and its revision, or an error
-// wrapping runtime.ErrNotFound.
-func (f *function) readStock(ctx context.Context, product string) (stockRecord, uint64, error) {
-	e, err := f.stock.Get(ctx, product)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return stockRecord{}, 0, runtime.Errorf(runtime.ErrNotFound, "unknown product %s", product)
+// getStock serves inventory.stock.get: 404 for an unknown product.
+func (f *function) getStock(ctx context.Context, req contracts.GetStockRequest) (contracts.StockReply, error) {
+	e, _, err := f.bucket.Get(ctx, req.ProductID)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return contracts.StockReply{}, runtime.Errorf(runtime.ErrNotFound, "unknown product %s", req.ProductID)
 	}
 	if err != nil {
-		return stockRecord{}, 0, runtime.Unavailable(err, "stock of %s could not be read", product)
+		return contracts.StockReply{}, err
 	}
-	rec, err := decodeStock(product, e.Value())
-	return rec, e.Revision(), err
+	s, err := stockOf(req.ProductID, e)
+	if err != nil {
+		return contracts.StockReply{}, err
+	}
+	return contracts.StockReply{ProductID: req.ProductID, Quantity: s.Quantity, PriceCents: s.PriceCents}, nil
 }
 
-// upsert sets a product's quantity and price whatever they were. It is a
-// CAS like every stock write, so that a reservation that announced a
-// write at the revision it replaces sees its write fail.
-func (f *function) upsert(ctx context.Context, product string, rec stockRecord) error {
-	for {
-		_, rev, err := f.readStock(ctx, product)
-		switch {
-		case errors.Is(err, runtime.ErrNotFound):
-			_, err = f.stock.Create(ctx, product, rec.encode())
-		case err != nil:
+// setStock serves inventory.stock.set: it creates or overwrites a
+// product's available quantity and price. The schema has checked the
+// request already (400 otherwise).
+func (f *function) setStock(ctx context.Context, req contracts.SetStockRequest) (contracts.StockReply, error) {
+	_, _, err := f.bucket.Modify(ctx, req.ProductID, func(e *entry, exists bool) error {
+		if exists && e.Stock == nil {
+			_, err := stockOf(req.ProductID, *e)
 			return err
-		default:
-			_, err = f.stock.Update(ctx, product, rec.encode(), rev)
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue // another write came first: read again
-		}
-		if err != nil {
-			return runtime.Unavailable(err, "stock of %s could not be written", product)
-		}
+		e.Stock = &stock{Quantity: req.Quantity, PriceCents: req.PriceCents}
 		return nil
+	})
+	if err != nil {
+		return contracts.StockReply{}, err
 	}
+	return contracts.StockReply{ProductID: req.ProductID, Quantity: req.Quantity, PriceCents: req.PriceCents}, nil
 }

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -13,13 +14,16 @@ import (
 // create serves orders.create. The runtime has validated the request
 // against its schema (400) and its size (413) already.
 //
-// The steps are ordered so that a failure leaves nothing behind, or only
-// what a retry resumes: the products are checked before anything is
-// written (404); the Idempotency-Key claim names the order id up front, so
-// a retry after a crash anywhere later finishes the same order; the order
-// is created with KV Create, so two racing retries store it once; and
-// orders.created carries the Nats-Msg-Id "orders.created:<id>", so a
-// repeated publish is dropped by the stream.
+// The order is announced before it is stored (event first, see the package
+// doc): the products are checked before anything is written (404); the
+// Idempotency-Key claim names the order id up front, so a retry places the
+// same order; orders.created is published with the Nats-Msg-Id
+// "orders.created:<id>", so a retried publish is dropped by the stream;
+// and only then is the order stored. A failed publish answers 503 with no
+// order written, so no order is ever stranded pending: the caller's retry
+// places it. A failed store answers the order as placed all the same: the
+// event is in the stream, and the function's own projection of
+// orders.created (onCreated) stores the order from it.
 func (o *orders) create(ctx context.Context, req contracts.CreateOrderRequest) (contracts.CreateOrderReply, error) {
 	if err := o.checkProducts(ctx, req.Items); err != nil {
 		return contracts.CreateOrderReply{}, err
@@ -31,35 +35,38 @@ func (o *orders) create(ctx context.Context, req contracts.CreateOrderRequest) (
 		if err != nil {
 			return contracts.CreateOrderReply{}, err
 		}
+		if claimed != id {
+			// A replay: once stored, the order was announced, since
+			// only a published order is ever stored.
+			v, _, err := o.store.load(ctx, claimed)
+			if err == nil {
+				return contracts.CreateOrderReply{OrderID: v.OrderID, Status: v.Status}, nil
+			}
+			if !errors.Is(err, runtime.ErrNotFound) {
+				return contracts.CreateOrderReply{}, err
+			}
+			// Not stored (yet): the first attempt failed, or its write is
+			// on its way. Announcing again is harmless: the stream drops
+			// the duplicate and the store keeps the first.
+		}
 		id = claimed
 	}
-	v, err := o.store.create(ctx, newView(id, req, o.now()))
-	if err != nil {
-		return contracts.CreateOrderReply{}, err
+	ev := contracts.OrderCreatedEvent{OrderID: id, CustomerID: req.CustomerID, Items: req.Items, CreatedAt: o.now()}
+	if err := runtime.Emit(ctx, contracts.OrderCreated, ev, createdMsgID(id)); err != nil {
+		return contracts.CreateOrderReply{}, fmt.Errorf("order %s not placed, nothing stored: %w", id, err)
 	}
-	// A replay re-announces an order that is still pending, in case the
-	// first attempt stopped before its publish; one that moved on was
-	// announced, since inventory acted on it.
-	if v.Status == contracts.StatusPending {
-		if err := runtime.Emit(ctx, contracts.OrderCreated, createdEvent(v),
-			runtime.MsgID(contracts.SubjectOrdersCreated+":"+v.OrderID)); err != nil {
-			return contracts.CreateOrderReply{}, fmt.Errorf("order %s: %w", v.OrderID, err)
-		}
+	if _, err := o.store.add(ctx, viewOf(ev)); err != nil {
+		// The stream holds the order: the projection stores it.
+		o.logger.WarnContext(ctx, "order announced but not stored: the projection of orders.created stores it",
+			"order_id", id, "error", err)
 	}
-	return contracts.CreateOrderReply{OrderID: v.OrderID, Status: v.Status}, nil
+	// The order was placed pending. The projection may have stored it
+	// first, and the saga moved it on already: a replay reads that.
+	return contracts.CreateOrderReply{OrderID: id, Status: contracts.StatusPending}, nil
 }
 
-// createdEvent is the orders.created event of a stored order: a replay
-// publishes exactly the same payload.
-func createdEvent(v contracts.OrderView) contracts.OrderCreatedEvent {
-	items := make([]contracts.OrderItem, len(v.Items))
-	for i, it := range v.Items {
-		items[i] = contracts.OrderItem{ProductID: it.ProductID, Quantity: it.Quantity}
-	}
-	return contracts.OrderCreatedEvent{
-		OrderID:    v.OrderID,
-		CustomerID: v.CustomerID,
-		Items:      items,
-		CreatedAt:  v.CreatedAt,
-	}
+// createdMsgID is the Nats-Msg-Id of an order's orders.created: the same
+// for every attempt to place the order, so the stream keeps one.
+func createdMsgID(id string) runtime.EmitOption {
+	return runtime.MsgID(contracts.SubjectOrdersCreated + ":" + id)
 }

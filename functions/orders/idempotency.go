@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime"
 )
@@ -41,28 +38,22 @@ func sha256Hex(b []byte) string {
 func (o *orders) claimKey(ctx context.Context, key string, body []byte, newID string) (string, error) {
 	bucketKey := sha256Hex([]byte(key))
 	want := claim{RequestHash: sha256Hex(body), OrderID: newID}
-	data, err := json.Marshal(want)
-	if err != nil {
-		return "", fmt.Errorf("encode idempotency claim: %v: %w", err, runtime.ErrInternal)
-	}
 	for range claimAttempts {
-		_, err := o.idem.Create(ctx, bucketKey, data)
+		_, err := o.idem.Create(ctx, bucketKey, want)
 		if err == nil {
 			return newID, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return "", runtime.Unavailable(err, "the Idempotency-Key could not be claimed")
+		if !errors.Is(err, runtime.ErrWriteConflict) {
+			return "", fmt.Errorf("claim the Idempotency-Key: %w", err)
 		}
-		entry, err := o.idem.Get(ctx, bucketKey)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+		// Read the claim that came first from the leader: a replica may
+		// not hold it yet.
+		got, _, err := o.idem.GetLatest(ctx, bucketKey)
+		if errors.Is(err, runtime.ErrNotFound) {
 			continue // the claim expired in between: claim it afresh
 		}
 		if err != nil {
-			return "", runtime.Unavailable(err, "the Idempotency-Key claim could not be read")
-		}
-		var got claim
-		if err := json.Unmarshal(entry.Value(), &got); err != nil {
-			return "", fmt.Errorf("decode Idempotency-Key claim: %v: %w", err, runtime.ErrInternal)
+			return "", fmt.Errorf("read the Idempotency-Key claim: %w", err)
 		}
 		if got.RequestHash != want.RequestHash {
 			return "", runtime.Errorf(runtime.ErrConflict, "Idempotency-Key was used with a different request body")

@@ -46,7 +46,9 @@ func (o *orders) announce(ctx context.Context, v contracts.OrderView) (contracts
 	if v.Status == contracts.StatusConfirmed {
 		detail = "payment " + v.PaymentID
 	}
-	return o.store.update(ctx, v.OrderID, func(v *contracts.OrderView) bool {
+	// The order was just read or written: a lagging replica's "not found"
+	// must not dead-letter the event (issue 8.4).
+	return o.store.updateKnown(ctx, v.OrderID, func(v *contracts.OrderView) bool {
 		if hasEntry(v, subject) {
 			return false
 		}

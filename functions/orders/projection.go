@@ -2,9 +2,12 @@ package orders
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	// For the name of the Nats-Msg-Id header (nats.MsgIdHdr), which the
+	// runtime does not repeat.
+	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
@@ -31,16 +34,50 @@ func eventOptions(description string) []runtime.EventOption {
 // project registers the event handlers that move orders through the saga.
 // Their durable consumers are orders-<handler>.
 func (o *orders) project(svc *runtime.Service) {
+	// The stream is the source of truth: an announced order is stored
+	// however long the bucket is out (MaxDeliver(-1)); only a stray event
+	// (a permanent error) is dead-lettered.
+	runtime.OnEvent(svc, "order-created", contracts.OrderCreated, o.onCreated,
+		runtime.MaxDeliver(-1),
+		runtime.BackOff(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second),
+		runtime.AckWait(15*time.Second),
+		runtime.Description("stores an announced order whose create stopped before storing it"))
+	// The handlers of events with a major 2 read either major (Accepts).
 	runtime.OnEvent(svc, "inventory-reserved", contracts.InventoryReserved, o.onReserved,
-		eventOptions("pending → reserved, with unit prices and total")...)
+		append(eventOptions("pending → reserved, with unit prices and total"), runtime.Accepts(contracts.InventoryReservedV2))...)
 	runtime.OnEvent(svc, "inventory-rejected", contracts.InventoryRejected, o.onRejected,
 		eventOptions("pending → cancelled (out_of_stock or unknown_product)")...)
 	runtime.OnEvent(svc, "payment-completed", contracts.PaymentCompleted, o.onCompleted,
-		eventOptions("→ confirmed; emits orders.confirmed")...)
+		append(eventOptions("→ confirmed; emits orders.confirmed"), runtime.Accepts(contracts.PaymentCompletedV2))...)
 	runtime.OnEvent(svc, "payment-failed", contracts.PaymentFailed, o.onFailed,
-		eventOptions("→ cancelled (payment_declined); emits orders.cancelled")...)
+		append(eventOptions("→ cancelled (payment_declined); emits orders.cancelled"), runtime.Accepts(contracts.PaymentFailedV2))...)
 	runtime.OnEvent(svc, "payment-refunded", contracts.PaymentRefunded, o.onRefunded,
-		eventOptions("a cancelled order's payment went back: recorded in its timeline")...)
+		append(eventOptions("a cancelled order's payment went back: recorded in its timeline"), runtime.Accepts(contracts.PaymentRefundedV2))...)
+}
+
+// onCreated stores the order an orders.created announces, unless the
+// create path stored it already (the usual case: then it does nothing).
+// The stream is the source of truth: orders.create publishes before it
+// stores, so an order whose write was lost (a crash, a KV election that
+// outlasted the request) is stored here.
+//
+// Only an event orders.create published is an order: it carries the
+// function's ce-source and the Nats-Msg-Id "orders.created:<order id>".
+// Any other (a stray or hand-made publish) is dead-lettered and no order is
+// stored, so payments, which charges only orders this function knows,
+// takes no money for it and gives its stock back (see functions/payments).
+func (o *orders) onCreated(ctx context.Context, ev contracts.OrderCreatedEvent) error {
+	msg := runtime.MessageFrom(ctx)
+	src, id := msg.HeaderValue("ce-source"), msg.HeaderValue(nats.MsgIdHdr)
+	if src != svcName || id != contracts.SubjectOrdersCreated+":"+ev.OrderID {
+		return runtime.Permanent(runtime.Errorf(runtime.ErrInvalid,
+			"orders.created for order %s was not published by orders.create (ce-source %q, Nats-Msg-Id %q): no order stored",
+			ev.OrderID, src, id))
+	}
+	if _, err := o.store.add(ctx, viewOf(ev)); err != nil {
+		return err
+	}
+	return nil
 }
 
 // onReserved records the reservation: a pending order becomes reserved,
@@ -141,14 +178,14 @@ func (o *orders) onFailed(ctx context.Context, ev contracts.PaymentFailedEvent) 
 // order owes. The announcement runs whether or not this delivery changed
 // anything, so a redelivery finishes what a crash interrupted.
 //
-// An unknown order is retried rather than dead-lettered at once: the event
-// may have overtaken the order's write on a lagging replica. Only if it
-// stays unknown for every delivery does it end in the dead letters.
+// An unknown order is waited for rather than dead-lettered at once: the
+// order is announced before it is stored (event first), so an event about
+// it may overtake its write, or a lagging replica may not show it yet. The
+// handler reads it again for a few seconds (updateKnown), then the message
+// comes back with backoff; only if the order stays unknown for every
+// delivery does it end in the dead letters.
 func (o *orders) changeOrder(ctx context.Context, id string, change func(v *contracts.OrderView) bool) error {
-	v, err := o.store.update(ctx, id, change)
-	if errors.Is(err, runtime.ErrNotFound) {
-		return fmt.Errorf("order %s does not exist (yet): %w", id, runtime.ErrUnavailable)
-	}
+	v, err := o.store.updateKnown(ctx, id, change)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	// The ORDERS stream's declaration is nats.go's own
+	// jetstream.StreamConfig (Service.Stream takes one). State goes
+	// through runtime.Bucket.
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
@@ -13,6 +16,9 @@ import (
 
 // Version is the orders service's semantic version.
 const Version = "1.0.0"
+
+// svcName is the orders service's name, and the ce-source of its events.
+const svcName = "orders"
 
 // DefaultStockWait bounds how long orders.create waits for the `stock`
 // bucket to appear before it answers 503.
@@ -30,14 +36,14 @@ type Config struct {
 	StockWait time.Duration
 }
 
-// orders is the state the handlers share. The buckets are set by OnStart,
-// which runs before any handler; the stock bucket opens on first use.
+// orders is the state the handlers share. The buckets are declared on the
+// service, and the runtime opens them before any handler runs; inventory's
+// stock bucket opens on first use. logger is set by OnStart.
 type orders struct {
 	cfg    Config
 	logger *slog.Logger
 	store  *store
-	idem   jetstream.KeyValue
-	stock  *stockBucket
+	idem   *runtime.Bucket[claim]
 }
 
 // New declares the orders service: the create, get and cancel endpoints,
@@ -50,13 +56,15 @@ func New(cfg Config) *runtime.Service {
 	if cfg.StockWait <= 0 {
 		cfg.StockWait = DefaultStockWait
 	}
-	o := &orders{cfg: cfg}
+	o := &orders{cfg: cfg, logger: slog.Default()}
 	svc := runtime.NewService(runtime.ServiceConfig{
-		Name:        "orders",
+		Name:        svcName,
 		Version:     Version,
 		Description: "Places, reads and cancels orders, and follows them through the order saga",
 	})
 	svc.Stream(ordersStream())
+	views, idem := declareBuckets(svc)
+	o.store, o.idem = &store{b: views}, idem
 	svc.OnStart(o.start)
 
 	// Every endpoint waits on KV or JetStream, so each runs a worker pool
@@ -75,19 +83,11 @@ func New(cfg Config) *runtime.Service {
 	return svc
 }
 
-// start creates the buckets the function owns. The stock bucket belongs to
-// inventory and is opened lazily, so that orders starts whatever the order
-// in which the functions come up.
-func (o *orders) start(ctx context.Context, d runtime.Deps) error {
+// start keeps the instance's logger. The stock bucket belongs to
+// inventory and is opened on first use, so that orders starts whatever the
+// order in which the functions come up.
+func (o *orders) start(_ context.Context, d runtime.Deps) error {
 	o.logger = d.Logger
-	ordersKV, idemKV, err := createBuckets(ctx, d.JetStream, d.Replicas)
-	if err != nil {
-		return err
-	}
-	// Every write of the buckets is a span in the handler's trace.
-	o.store = &store{kv: runtime.TraceKV(ordersKV)}
-	o.idem = runtime.TraceKV(idemKV)
-	o.stock = &stockBucket{js: d.JetStream, logger: d.Logger}
 	return nil
 }
 

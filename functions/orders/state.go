@@ -54,15 +54,18 @@ func price(v *contracts.OrderView, ev contracts.InventoryReservedEvent) {
 	v.TotalCents = ev.TotalCents
 }
 
-// newView is a pending order as orders.create records it.
-func newView(id string, req contracts.CreateOrderRequest, t time.Time) contracts.OrderView {
-	items := make([]contracts.OrderViewItem, len(req.Items))
-	for i, it := range req.Items {
+// viewOf is the pending order an orders.created announces. The create
+// path and the projection of orders.created both store it, so whichever
+// comes first stores the same view.
+func viewOf(ev contracts.OrderCreatedEvent) contracts.OrderView {
+	items := make([]contracts.OrderViewItem, len(ev.Items))
+	for i, it := range ev.Items {
 		items[i] = contracts.OrderViewItem{ProductID: it.ProductID, Quantity: it.Quantity}
 	}
+	t := ev.CreatedAt.UTC()
 	v := contracts.OrderView{
-		OrderID:    id,
-		CustomerID: req.CustomerID,
+		OrderID:    ev.OrderID,
+		CustomerID: ev.CustomerID,
 		Status:     contracts.StatusPending,
 		Items:      items,
 		CreatedAt:  t,

@@ -36,6 +36,14 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 		return err
 	}
 	if r == nil {
+		switch v, err := f.checkOrder(ctx, ev.OrderID); {
+		case err != nil:
+			return err
+		case v == orderCancelled:
+			return nil // never charged; void calls the payment off
+		case v == orderUnknown:
+			return f.declineUnknown(ctx, ev)
+		}
 		r = &record{OrderID: ev.OrderID, State: stateCharging, AmountCents: ev.TotalCents}
 		if rev, err = f.create(ctx, r); err != nil {
 			return err
@@ -69,6 +77,21 @@ func (f *function) chargeOnce(ctx context.Context, ev contracts.InventoryReserve
 	if _, err := f.update(ctx, r, rev); err != nil {
 		return err
 	}
+	return f.announce(ctx, r)
+}
+
+// declineUnknown records the payment of an order the orders function does
+// not know as failed, without calling the gateway, and announces it:
+// payments.failed makes inventory give back the stock it reserved for the
+// order. errLost when another delivery recorded the payment first (the
+// reload announces it).
+func (f *function) declineUnknown(ctx context.Context, ev contracts.InventoryReservedEvent) error {
+	r := &record{OrderID: ev.OrderID, State: stateFailed, Reason: contracts.FailureDeclined, AmountCents: ev.TotalCents}
+	if _, err := f.create(ctx, r); err != nil {
+		return err
+	}
+	f.logger.WarnContext(ctx, "order unknown to orders: declined without a charge",
+		"order_id", ev.OrderID, "amount_cents", ev.TotalCents, "waited", f.cfg.UnknownOrderWait)
 	return f.announce(ctx, r)
 }
 

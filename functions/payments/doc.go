@@ -30,6 +30,29 @@
 // refused (ErrCancelled), and "refund.<order_id>" when one was. [Charges]
 // and [Refunds] count them.
 //
+// # Orders it does not know
+//
+// Before the first charge of an order, "charge" asks the orders function
+// (orders.get) whether it knows the order, so that no money is taken for
+// an order orders never stored (a stray or hand-made event). A cancelled
+// order is not charged: void calls its payment off. "Not found" is
+// transient, since a read may come from a replica that lags behind the
+// order's write: the message comes back every 2 s while the event is
+// younger than Config.UnknownOrderWait (2 minutes by default). Past that,
+// the payment is recorded failed and payments.failed announced without
+// calling the gateway, so that inventory gives back the stock it
+// reserved. Orders not answering at all is waited out like a gateway
+// outage, without a bound.
+//
+// The payments bucket and the gateway's settings are the runtime's typed
+// buckets (runtime.NewBucket): every read and write is retried with
+// jittered backoff while it fails for a reason that passes (a KV leader
+// election), for as long as the handler's timeout allows, and a record
+// that reads as missing on a replica is read again from the stream leader
+// before a charge or a void acts on it. The simulated gateway, which
+// stands for an external provider, keeps its ledger through nats.go's
+// KeyValue, retried the same way (functions/internal/kvretry).
+//
 // # Outages
 //
 // The gateway is wrapped by a circuit breaker (sony/gobreaker). A decline

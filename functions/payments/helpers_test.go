@@ -3,6 +3,8 @@ package payments
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -11,13 +13,48 @@ import (
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
-// harness is a server with the streams payments consumes, and a client.
-type harness struct{ *fntest.Client }
+// harness is a server with the streams payments consumes, a client, and a
+// stand-in for orders.get.
+type harness struct {
+	*fntest.Client
+	// orders answers orders.get: the status of an order, "reserved" when
+	// it is not listed, and a 404 for the status "unknown".
+	orders sync.Map // order id → contracts.OrderStatus
+	// asked counts the orders.get requests.
+	asked atomic.Int64
+}
 
-// newHarness starts a server and creates the INVENTORY and ORDERS streams, which the inventory and orders functions would own.
+// unknownStatus makes the orders.get stand-in answer 404.
+const unknownStatus contracts.OrderStatus = "unknown"
+
+// newHarness starts a server and creates the INVENTORY and ORDERS streams,
+// which the inventory and orders functions would own, and answers
+// orders.get as the orders function would.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	return &harness{fntest.NewClient(t, fntest.NewServer(t), streamConfig(contracts.StreamInventory), streamConfig(contracts.StreamOrders))}
+	h := &harness{Client: fntest.NewClient(t, fntest.NewServer(t), streamConfig(contracts.StreamInventory), streamConfig(contracts.StreamOrders))}
+	sub, err := h.NC.Subscribe(contracts.SubjectOrdersGet, func(m *nats.Msg) {
+		h.asked.Add(1)
+		var req contracts.GetOrderRequest
+		_ = json.Unmarshal(m.Data, &req)
+		status := contracts.StatusReserved
+		if s, ok := h.orders.Load(req.OrderID); ok {
+			status = s.(contracts.OrderStatus)
+		}
+		reply := nats.NewMsg(m.Reply)
+		if status == unknownStatus {
+			reply.Header.Set("Nats-Service-Error-Code", "404")
+			reply.Header.Set("Nats-Service-Error", "order "+req.OrderID)
+		} else {
+			reply.Data, _ = json.Marshal(contracts.OrderView{OrderID: req.OrderID, Status: status})
+		}
+		_ = m.RespondMsg(reply)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return h
 }
 
 // start runs one payments instance until the test ends.

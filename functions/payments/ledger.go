@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	// The ledger's counts read every revision the bucket keeps, through
+	// a nats.go KeyValue watch with history: the runtime's Bucket reads a
+	// key's last value only. Tests and operators call these, not handlers.
 	"github.com/nats-io/nats.go/jetstream"
 )
 

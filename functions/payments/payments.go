@@ -2,10 +2,13 @@ package payments
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
+	// The PAYMENTS stream's declaration is nats.go's own
+	// jetstream.StreamConfig (Service.Stream takes one). The function's
+	// state goes through runtime.Bucket (the simulated gateway's ledger
+	// does not: see simulated.go).
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
@@ -29,6 +32,11 @@ type Config struct {
 	Gateway Gateway
 	// Breaker tunes the circuit breaker around the gateway.
 	Breaker BreakerConfig
+	// UnknownOrderWait bounds how long a charge waits for the orders
+	// function to know its order (DefaultUnknownOrderWait when 0). Past
+	// it, the order is declined without a charge (payments.failed), so
+	// inventory gives its stock back.
+	UnknownOrderWait time.Duration
 
 	// hooks inject faults in tests; the zero value does nothing.
 	hooks hooks
@@ -37,8 +45,10 @@ type Config struct {
 // function is one payments instance.
 type function struct {
 	cfg      Config
-	payments jetstream.KeyValue
-	gateway  jetstream.KeyValue
+	payments *runtime.Bucket[record]
+	// settings is the simulated gateway's settings, under settingsKey in
+	// the gateway bucket.
+	settings *runtime.Bucket[contracts.GatewayReply]
 	sim      *simulated // nil when Config.Gateway is set
 	breaker  *breaker
 	meters   *meters
@@ -53,6 +63,9 @@ func New(cfg Config) *runtime.Service {
 }
 
 func newFunction(cfg Config) (*function, *runtime.Service) {
+	if cfg.UnknownOrderWait <= 0 {
+		cfg.UnknownOrderWait = DefaultUnknownOrderWait
+	}
 	f := &function{cfg: cfg}
 	svc := runtime.NewService(runtime.ServiceConfig{
 		Name:        Name,
@@ -60,6 +73,16 @@ func newFunction(cfg Config) (*function, *runtime.Service) {
 		Description: "natsfn payments: charges reserved orders through a payment gateway behind a circuit breaker",
 	})
 	svc.Stream(streamConfig(contracts.StreamPayments))
+	f.payments = runtime.NewBucket[record](svc, runtime.BucketConfig{
+		Name:        contracts.BucketPayments,
+		Description: "natsfn payments: the payment of each order",
+		History:     5,
+	})
+	f.settings = runtime.NewBucket[contracts.GatewayReply](svc, runtime.BucketConfig{
+		Name:        BucketGateway,
+		Description: "natsfn payments: the simulated gateway's settings and ledger",
+		History:     5,
+	})
 	svc.OnStart(f.start)
 	svc.Gauge("payments.breaker.state", "Payment gateway circuit breaker: 0 closed, 1 half-open, 2 open.", f.breakerState)
 
@@ -73,52 +96,33 @@ func newFunction(cfg Config) (*function, *runtime.Service) {
 	// once. The timeout leaves room for a gateway latency of up to 10s.
 	runtime.OnEvent(svc, "charge", contracts.InventoryReserved, f.charge,
 		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second), runtime.Overflow(), // a standby charges only a backlog (NATSFN_MIN_PENDING)
-		runtime.Emits(contracts.PaymentCompleted, contracts.PaymentFailed),
+		// Either major of inventory.reserved, and both majors of what it
+		// emits: NATSFN_PHASES picks what goes out.
+		runtime.Accepts(contracts.InventoryReservedV2),
+		runtime.Emits(contracts.PaymentCompleted, contracts.PaymentCompletedV2, contracts.PaymentFailed, contracts.PaymentFailedV2),
 		runtime.Description("charge a reserved order"))
 	// void calls the gateway too (Cancel), so it waits out an outage the
 	// same way.
 	runtime.OnEvent(svc, "void", contracts.OrderCancelled, f.void,
 		runtime.MaxDeliver(-1), runtime.WithTimeout(20*time.Second),
 		runtime.BackOff(250*time.Millisecond, time.Second, 5*time.Second, 30*time.Second),
-		runtime.Emits(contracts.PaymentRefunded),
+		runtime.Emits(contracts.PaymentRefunded, contracts.PaymentRefundedV2),
 		runtime.Description("call off the payment of a cancelled order: void it, or refund a charge made"))
 	return f, svc
 }
 
-// start opens the buckets payments owns and the gateway.
+// start opens the gateway. The runtime has opened the buckets, declared
+// before it.
 func (f *function) start(ctx context.Context, d runtime.Deps) error {
 	f.logger = d.Logger
 	var err error
 	if f.meters, err = newMeters(d.Meter); err != nil {
 		return err
 	}
-	payments, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      contracts.BucketPayments,
-		Description: "natsfn payments: the payment of each order",
-		History:     5,
-		Storage:     jetstream.FileStorage,
-		Replicas:    d.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", contracts.BucketPayments, err)
-	}
-	gateway, err := d.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketGateway,
-		Description: "natsfn payments: the simulated gateway's settings and ledger",
-		History:     5,
-		Storage:     jetstream.FileStorage,
-		Replicas:    d.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", BucketGateway, err)
-	}
-	// Every write of the buckets, the simulated gateway's ledger included,
-	// is a span in the handler's trace.
-	f.payments, f.gateway = runtime.TraceKV(payments), runtime.TraceKV(gateway)
 	gw := f.cfg.Gateway
 	if gw == nil {
 		// The watch lives as long as the service's run context.
-		if f.sim, err = startSimulated(ctx, f.gateway, d.Logger); err != nil {
+		if f.sim, err = startSimulated(ctx, d.JetStream, d.Logger); err != nil {
 			return err
 		}
 		gw = f.sim

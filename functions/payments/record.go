@@ -2,12 +2,9 @@ package payments
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
@@ -49,13 +46,12 @@ var errLost = errors.New("payment record changed by another worker")
 // create writes a new record; errLost when the order has one already.
 func (f *function) create(ctx context.Context, r *record) (uint64, error) {
 	r.UpdatedAt = time.Now().UTC()
-	data, _ := json.Marshal(r) // plain values always encode
-	rev, err := f.payments.Create(ctx, r.OrderID, data)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	rev, err := f.payments.Create(ctx, r.OrderID, *r)
+	if errors.Is(err, runtime.ErrWriteConflict) {
 		return 0, errLost
 	}
 	if err != nil {
-		return 0, runtime.Unavailable(err, "payment of order %s could not be written", r.OrderID)
+		return 0, fmt.Errorf("write the payment of order %s: %w", r.OrderID, err)
 	}
 	return rev, nil
 }
@@ -64,29 +60,30 @@ func (f *function) create(ctx context.Context, r *record) (uint64, error) {
 // new revision; errLost when another worker wrote it since.
 func (f *function) update(ctx context.Context, r *record, rev uint64) (uint64, error) {
 	r.UpdatedAt = time.Now().UTC()
-	data, _ := json.Marshal(r)
-	rev, err := f.payments.Update(ctx, r.OrderID, data, rev)
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	rev, err := f.payments.Update(ctx, r.OrderID, *r, rev)
+	if errors.Is(err, runtime.ErrWriteConflict) {
 		return 0, errLost
 	}
 	if err != nil {
-		return 0, runtime.Unavailable(err, "payment of order %s could not be written", r.OrderID)
+		return 0, fmt.Errorf("write the payment of order %s: %w", r.OrderID, err)
 	}
 	return rev, nil
 }
 
-// load reads an order's record, or nil when it has none.
+// load reads an order's record, or nil when it has none. "None" read on a
+// replica is read again from the stream leader: a replica that lags
+// behind the write of another delivery would have this one charge or
+// void on a record it cannot see, and lose the race (errLost).
 func (f *function) load(ctx context.Context, orderID string) (*record, uint64, error) {
-	e, err := f.payments.Get(ctx, orderID)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	r, rev, err := f.payments.Get(ctx, orderID)
+	if errors.Is(err, runtime.ErrNotFound) {
+		r, rev, err = f.payments.GetLatest(ctx, orderID)
+	}
+	if errors.Is(err, runtime.ErrNotFound) {
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, runtime.Unavailable(err, "payment of order %s could not be read", orderID)
+		return nil, 0, fmt.Errorf("read the payment of order %s: %w", orderID, err)
 	}
-	var r record
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return nil, 0, runtime.Permanent(fmt.Errorf("payment %s is not a payment record: %v: %w", orderID, err, runtime.ErrInternal))
-	}
-	return &r, e.Revision(), nil
+	return &r, rev, nil
 }

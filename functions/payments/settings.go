@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime"
 )
@@ -26,35 +24,36 @@ func decodeSettings(data []byte) (contracts.GatewayReply, error) {
 	return s, nil
 }
 
-// readSettings returns the stored settings and their revision, 0 when
-// none were ever set.
-func (f *function) readSettings(ctx context.Context) (contracts.GatewayReply, uint64, error) {
-	e, err := f.gateway.Get(ctx, settingsKey)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return defaultSettings, 0, nil
+// readSettings returns the stored settings, the defaults when none were
+// ever set. "None" read on a replica is read again from the leader.
+func (f *function) readSettings(ctx context.Context) (contracts.GatewayReply, error) {
+	s, _, err := f.settings.Get(ctx, settingsKey)
+	if errors.Is(err, runtime.ErrNotFound) {
+		s, _, err = f.settings.GetLatest(ctx, settingsKey)
 	}
-	if err != nil {
-		return defaultSettings, 0, runtime.Unavailable(err, "gateway settings could not be read")
+	switch {
+	case errors.Is(err, runtime.ErrNotFound):
+		return defaultSettings, nil
+	case err != nil:
+		return defaultSettings, fmt.Errorf("read the gateway settings: %w", err)
 	}
-	s, err := decodeSettings(e.Value())
-	return s, e.Revision(), err
+	return s, nil
 }
 
 // getGateway serves payments.gateway.get.
 func (f *function) getGateway(ctx context.Context, _ contracts.GetGatewayRequest) (contracts.GatewayReply, error) {
-	s, _, err := f.readSettings(ctx)
-	return s, err
+	return f.readSettings(ctx)
 }
 
 // setGateway serves payments.gateway.set: the mode is set, and the
 // failure rate and latency too when given (they keep their value
-// otherwise). Every instance's simulated gateway sees the change through
+// otherwise); a concurrent set is applied first and ours on top of it
+// (Modify). Every instance's simulated gateway sees the change through
 // its watch.
 func (f *function) setGateway(ctx context.Context, req contracts.SetGatewayRequest) (contracts.GatewayReply, error) {
-	for {
-		s, rev, err := f.readSettings(ctx)
-		if err != nil {
-			return s, err
+	s, _, err := f.settings.Modify(ctx, settingsKey, func(s *contracts.GatewayReply, exists bool) error {
+		if !exists {
+			*s = defaultSettings
 		}
 		s.Mode = req.Mode
 		if req.FailureRate != nil {
@@ -63,19 +62,11 @@ func (f *function) setGateway(ctx context.Context, req contracts.SetGatewayReque
 		if req.LatencyMS != nil {
 			s.LatencyMS = *req.LatencyMS
 		}
-		data, _ := json.Marshal(s) // a struct of plain values always encodes
-		if rev == 0 {
-			_, err = f.gateway.Create(ctx, settingsKey, data)
-		} else {
-			_, err = f.gateway.Update(ctx, settingsKey, data, rev)
-		}
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue // a concurrent set came first: apply ours on top of it
-		}
-		if err != nil {
-			return s, runtime.Unavailable(err, "gateway settings could not be written")
-		}
-		f.logger.InfoContext(ctx, "gateway settings changed", "mode", s.Mode, "failure_rate", s.FailureRate, "latency_ms", s.LatencyMS)
-		return s, nil
+		return nil
+	})
+	if err != nil {
+		return defaultSettings, fmt.Errorf("write the gateway settings: %w", err)
 	}
+	f.logger.InfoContext(ctx, "gateway settings changed", "mode", s.Mode, "failure_rate", s.FailureRate, "latency_ms", s.LatencyMS)
+	return s, nil
 }

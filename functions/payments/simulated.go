@@ -11,9 +11,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	// The simulated gateway stands for a payment provider outside the
+	// function, with its own store: it watches its settings (the runtime's
+	// Bucket has no watch), and tests call it outside any handler, where a
+	// runtime.Bucket cannot be used. So it keeps nats.go's KeyValue over
+	// the gateway bucket, which the function declares (payments.go).
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/functions/internal/kvretry"
+	"github.com/natsfn/natsfn/runtime"
 )
 
 // simulated is a payment gateway for demos and tests. Its settings come
@@ -45,9 +52,17 @@ const (
 	refundPrefix    = "refund."
 )
 
-// startSimulated loads the settings and keeps them current until ctx ends
-// or the connection closes.
-func startSimulated(ctx context.Context, kv jetstream.KeyValue, logger *slog.Logger) (*simulated, error) {
+// startSimulated binds the gateway bucket (the runtime created it before
+// the OnStart hook that calls this), loads the settings and keeps them
+// current until ctx ends or the connection closes. Every write of the
+// ledger is a span in the handler's trace, and every read and write rides
+// out a KV leader election (kvretry).
+func startSimulated(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*simulated, error) {
+	kv, err := js.KeyValue(ctx, BucketGateway)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", BucketGateway, err)
+	}
+	kv = runtime.TraceKV(kvretry.Wrap(kv))
 	s := &simulated{kv: kv}
 	s.settings.Store(&defaultSettings)
 	w, err := kv.Watch(ctx, settingsKey)
@@ -130,7 +145,12 @@ func (s *simulated) Charge(ctx context.Context, orderID string, amountCents int6
 		data, _ := json.Marshal(entry) // plain values always encode
 		_, err = s.kv.Create(ctx, key, data)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			continue // a concurrent call answered first: return its answer
+			// A concurrent call answered first: return its answer, once
+			// the replica read shows it.
+			if err := lagPause(ctx); err != nil {
+				return "", fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
+			}
+			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
@@ -177,7 +197,12 @@ func (s *simulated) Cancel(ctx context.Context, orderID string) (Cancellation, e
 			data, _ := json.Marshal(ledgerEntry{OrderID: orderID, Status: statusCancelled, At: time.Now().UTC()})
 			_, err = s.kv.Create(ctx, ledgerPrefix+orderID, data)
 			if errors.Is(err, jetstream.ErrKeyExists) {
-				continue // a charge landed first: refund it
+				// A charge landed first: refund it, once the replica
+				// read shows it.
+				if err := lagPause(ctx); err != nil {
+					return Cancellation{}, fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
+				}
+				continue
 			}
 			if err != nil {
 				return Cancellation{}, fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
@@ -199,5 +224,19 @@ func (s *simulated) Cancel(ctx context.Context, orderID string) (Cancellation, e
 			return Cancellation{}, fmt.Errorf("simulated gateway ledger: %v: %w", err, ErrOutage)
 		}
 		return Cancellation{Refunded: true, PaymentID: charge.PaymentID, AmountCents: charge.AmountCents}, nil
+	}
+}
+
+// lagPause waits a little before the ledger is read again after a Create
+// found the key taken: a read served by a replica that lags behind the
+// write may not show it yet, and reading again at once would spin.
+func lagPause(ctx context.Context) error {
+	t := time.NewTimer(5 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -196,6 +196,10 @@ func TestCancelTelemetry(t *testing.T) {
 	}
 	h.Publish(contracts.SubjectOrdersCancelled, "c-2", contracts.OrderCancelledEvent{OrderID: "o-open", Reason: contracts.ReasonCancelledByCustomer})
 	fntest.Eventually(t, 10*time.Second, "two gateway.cancel spans", func() bool { return len(o.spansNamed("gateway.cancel")) == 2 })
+	// A handler's span ends, and is recorded, after its children's.
+	fntest.Eventually(t, 10*time.Second, "two void handler spans", func() bool {
+		return len(o.spansNamed("process orders.cancelled")) >= 2
+	})
 
 	voids := map[string]bool{}
 	for _, s := range o.spansNamed("process orders.cancelled") {

@@ -132,8 +132,9 @@ func checkCommon(t *testing.T, opts *server.Options) {
 // events are the event subjects each function emits.
 var events = map[string][]string{
 	"orders":    {"orders.created", "orders.cancelled", "orders.confirmed"},
-	"inventory": {"inventory.reserved", "inventory.rejected", "inventory.released"},
-	"payments":  {"payments.completed", "payments.failed", "payments.refunded"},
+	"inventory": {"inventory.reserved", "inventory.reserved.v2", "inventory.rejected", "inventory.released"},
+	"payments": {"payments.completed", "payments.completed.v2", "payments.failed", "payments.failed.v2",
+		"payments.refunded", "payments.refunded.v2"},
 }
 
 // checkOwnInboxOnly fails when user may subscribe to an inbox other than

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,18 +12,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // streams and buckets per function, as in the conventions.
 var (
 	ownStreams = map[string]jetstream.StreamConfig{
 		"orders":    streamConfig("ORDERS", "orders.created", "orders.cancelled", "orders.confirmed"),
-		"inventory": streamConfig("INVENTORY", "inventory.reserved", "inventory.rejected", "inventory.released"),
-		"payments":  streamConfig("PAYMENTS", "payments.completed", "payments.failed", "payments.refunded"),
+		"inventory": streamConfig("INVENTORY", "inventory.reserved", "inventory.reserved.v2", "inventory.rejected", "inventory.released"),
+		"payments": streamConfig("PAYMENTS", "payments.completed", "payments.completed.v2", "payments.failed", "payments.failed.v2",
+			"payments.refunded", "payments.refunded.v2"),
 	}
 	ownBuckets = map[string][]string{
 		"orders":    {"orders", "idempotency"},
-		"inventory": {"stock", "reservations"},
+		"inventory": {"stock"},
 		"payments":  {"payments", "gateway"},
 	}
 )
@@ -31,6 +34,7 @@ func streamConfig(name string, subjects ...string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name: name, Subjects: subjects, Retention: jetstream.LimitsPolicy,
 		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
+		AllowAtomicPublish: true, // as runtime.Service.Stream makes them
 	}
 }
 
@@ -110,9 +114,37 @@ func TestFunctionsCanDoTheirJob(t *testing.T) {
 		}
 	})
 
+	// inventory changes the stock of an order's lines and its reservation
+	// in one atomic batch: its account must allow the batch's messages and
+	// the stream update that turns atomic publish on.
+	t.Run("inventory commits a transaction on stock", func(t *testing.T) {
+		js := newJS(t, clients["inventory"])
+		st, err := js.Stream(ctx, "KV_stock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := st.CachedInfo().Config
+		cfg.AllowAtomicPublish = true
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatalf("allow atomic publish: %v", err)
+		}
+		var msgs []*nats.Msg
+		for _, k := range []string{"sku-tx", "reservation/o-tx"} {
+			m := nats.NewMsg("$KV.stock." + k)
+			m.Data = []byte("1")
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+			msgs = append(msgs, m)
+		}
+		if _, err := jetstreamext.PublishMsgBatch(ctx, js, msgs); err != nil {
+			t.Fatalf("atomic batch: %v", err)
+		}
+	})
+
 	t.Run("saga events flow", func(t *testing.T) {
 		publish(ctx, t, clients["orders"], "orders.created")
 		consumeOne(ctx, t, clients["inventory"], "ORDERS", "inventory-infratest-reserve", "orders.created")
+		// event first: orders stores the orders it announced from the stream
+		consumeOne(ctx, t, clients["orders"], "ORDERS", "orders-infratest-created", "orders.created")
 		publish(ctx, t, clients["inventory"], "inventory.reserved")
 		consumeOne(ctx, t, clients["payments"], "INVENTORY", "payments-infratest-charge", "inventory.reserved")
 		consumeOne(ctx, t, clients["orders"], "INVENTORY", "orders-infratest-reserved", "inventory.reserved")
@@ -123,6 +155,36 @@ func TestFunctionsCanDoTheirJob(t *testing.T) {
 		consumeOne(ctx, t, clients["payments"], "ORDERS", "payments-infratest-cancel", "orders.cancelled")
 		publish(ctx, t, clients["payments"], "payments.refunded")
 		consumeOne(ctx, t, clients["orders"], "PAYMENTS", "orders-infratest-refunded", "payments.refunded")
+	})
+
+	t.Run("both majors during a migration", func(t *testing.T) {
+		// The producers publish major 2 (NATSFN_PHASES dual or v2), in
+		// one atomic batch with major 1 at dual.
+		publishBatch(ctx, t, clients["inventory"], "inventory.reserved", "inventory.reserved.v2")
+		publishBatch(ctx, t, clients["payments"], "payments.completed", "payments.completed.v2")
+		publishBatch(ctx, t, clients["payments"], "payments.failed", "payments.failed.v2")
+		publishBatch(ctx, t, clients["payments"], "payments.refunded", "payments.refunded.v2")
+		if ts.external {
+			return // the consumers below are the real handlers' own: not on a live cluster
+		}
+		// The handlers that read both majors (runtime.Accepts) filter both
+		// subjects, a create that names the consumer only.
+		for _, c := range []struct{ fn, stream, durable, v1 string }{
+			{"payments", "INVENTORY", "payments-charge", "inventory.reserved"},
+			{"orders", "INVENTORY", "orders-inventory-reserved", "inventory.reserved"},
+			{"orders", "PAYMENTS", "orders-payment-completed", "payments.completed"},
+			{"orders", "PAYMENTS", "orders-payment-failed", "payments.failed"},
+			{"orders", "PAYMENTS", "orders-payment-refunded", "payments.refunded"},
+			{"inventory", "PAYMENTS", "inventory-release-on-payment-failed", "payments.failed"},
+		} {
+			js := newJS(t, clients[c.fn])
+			if _, err := js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+				Durable: c.durable, FilterSubjects: []string{c.v1 + ".v2", c.v1}, AckPolicy: jetstream.AckExplicitPolicy,
+				InactiveThreshold: time.Minute,
+			}); err != nil {
+				t.Errorf("%s: consumer %s on both majors: %v", c.fn, c.durable, err)
+			}
+		}
 	})
 
 	t.Run("dead letters", func(t *testing.T) {
@@ -141,16 +203,33 @@ func TestFunctionsCanDoTheirJob(t *testing.T) {
 				t.Fatalf("%s: add service: %v", fn, err)
 			}
 			t.Cleanup(func() { _ = svc.Stop() })
-			err = svc.AddEndpoint("ep", micro.HandlerFunc(func(r micro.Request) { _ = r.Respond([]byte("ok")) }),
-				micro.WithEndpointSubject(subject))
-			if err != nil {
-				t.Fatalf("%s: add endpoint: %v", fn, err)
+			// The function's own endpoint, and the runtime's schemas endpoint.
+			for i, s := range []string{subject, fn + ".schemas"} {
+				err = svc.AddEndpoint("ep"+strconv.Itoa(i), micro.HandlerFunc(func(r micro.Request) { _ = r.Respond([]byte("ok")) }),
+					micro.WithEndpointSubject(s))
+				if err != nil {
+					t.Fatalf("%s: add endpoint: %v", fn, err)
+				}
 			}
 			if err := clients[fn].Flush(); err != nil {
 				t.Fatal(err)
 			}
-			if m, err := admin.Request(subject, nil, 2*time.Second); err != nil || string(m.Data) != "ok" {
-				t.Fatalf("request %s: %v", subject, err)
+			for _, s := range []string{subject, fn + ".schemas"} {
+				if m, err := admin.Request(s, nil, 2*time.Second); err != nil || string(m.Data) != "ok" {
+					t.Fatalf("request %s: %v", s, err)
+				}
+			}
+			if fn == "orders" { // a charge asks orders.get whether orders knows the order
+				if err := svc.AddEndpoint("get", micro.HandlerFunc(func(r micro.Request) { _ = r.Respond([]byte("ok")) }),
+					micro.WithEndpointSubject("orders.get")); err != nil {
+					t.Fatal(err)
+				}
+				if err := clients[fn].Flush(); err != nil {
+					t.Fatal(err)
+				}
+				if m, err := clients["payments"].Request("orders.get", nil, 2*time.Second); err != nil || string(m.Data) != "ok" {
+					t.Fatalf("payments requests orders.get: %v", err)
+				}
 			}
 			if _, err := admin.Request("$SRV.STATS."+fn, nil, 2*time.Second); err != nil {
 				t.Fatalf("micro stats %s: %v", fn, err)
@@ -213,6 +292,22 @@ func publish(ctx context.Context, t *testing.T, c *client, subject string) {
 	js := newJS(t, c)
 	if _, err := js.Publish(ctx, subject, []byte(`{}`), jetstream.WithMsgID(nuid.Next())); err != nil {
 		t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+// publishBatch publishes one message on each subject as one atomic batch,
+// as a producer at phase dual does.
+func publishBatch(ctx context.Context, t *testing.T, c *client, subjects ...string) {
+	t.Helper()
+	var msgs []*nats.Msg
+	for _, s := range subjects {
+		m := nats.NewMsg(s)
+		m.Data = []byte(`{}`)
+		m.Header.Set(nats.MsgIdHdr, nuid.Next())
+		msgs = append(msgs, m)
+	}
+	if _, err := jetstreamext.PublishMsgBatch(ctx, newJS(t, c), msgs); err != nil {
+		t.Fatalf("batch %v: %v", subjects, err)
 	}
 }
 

@@ -30,6 +30,7 @@ type testServer struct {
 	replicas  int
 	passwords map[string]string
 	run       string // unique per test: consumer names must not meet older runs'
+	external  bool   // NATSFN_TEST_NATS_URL: a running cluster, whose functions may be live
 }
 
 // startServer runs nats-server.conf (the standalone config: the same accounts
@@ -43,7 +44,7 @@ func startServer(t *testing.T) *testServer {
 		ts.passwords[u.Username] = u.Password
 	}
 	if url := os.Getenv(externalURLEnv); url != "" {
-		ts.url = url
+		ts.url, ts.external = url, true
 		if n, err := strconv.Atoi(os.Getenv(replicasEnv)); err == nil && n > 0 {
 			ts.replicas = n
 		}

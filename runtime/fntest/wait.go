@@ -3,6 +3,7 @@ package fntest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -25,11 +26,13 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 }
 
 // Settled waits until a durable consumer has acknowledged every message
-// published so far on its filter subject, with nothing pending.
+// published so far on its filter subjects, with nothing pending. A filter
+// with no message yet counts as settled once nothing is pending.
 func Settled(t testing.TB, js jetstream.JetStream, stream, consumer string) {
 	t.Helper()
 	ctx := context.Background()
 	var last uint64
+	looked := false
 	Eventually(t, 15*time.Second, consumer+" settled", func() bool {
 		c, err := js.Consumer(ctx, stream, consumer)
 		if err != nil {
@@ -39,16 +42,25 @@ func Settled(t testing.TB, js jetstream.JetStream, stream, consumer string) {
 		if err != nil {
 			return false
 		}
-		if last == 0 {
+		if !looked {
 			st, err := js.Stream(ctx, stream)
 			if err != nil {
 				return false
 			}
-			m, err := st.GetLastMsgForSubject(ctx, info.Config.FilterSubject)
-			if err != nil {
-				return false
+			filters := info.Config.FilterSubjects
+			if info.Config.FilterSubject != "" {
+				filters = append(filters, info.Config.FilterSubject)
 			}
-			last = m.Sequence
+			for _, f := range filters {
+				m, err := st.GetLastMsgForSubject(ctx, f)
+				if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+					return false
+				}
+				if err == nil {
+					last = max(last, m.Sequence)
+				}
+			}
+			looked = true
 		}
 		return info.AckFloor.Stream >= last && info.NumPending == 0 && info.NumAckPending == 0
 	})

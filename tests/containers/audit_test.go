@@ -14,19 +14,35 @@ import (
 // create was answered is never lost.
 func (f *flow) settleAll(acked []string, within time.Duration) map[string]contracts.OrderView {
 	f.t.Helper()
-	ids := f.orderIDs()
-	known := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		known[id] = true
-	}
-	var lost []string
-	for _, id := range acked {
-		if !known[id] {
-			lost = append(lost, id)
+	// An acknowledged order is in the ORDERS stream; its view is stored by
+	// orders.create, or soon after by the projection of orders.created
+	// when that write failed (functions/orders). A listing is one moment,
+	// and on a replicated bucket its consumer may sit on a replica a write
+	// behind: list again until every acknowledged order is there.
+	deadline := time.Now().Add(within)
+	known := map[string]bool{}
+	for {
+		for _, id := range f.orderIDs() {
+			known[id] = true
 		}
+		var lost []string
+		for _, id := range acked {
+			if !known[id] {
+				lost = append(lost, id)
+			}
+		}
+		if len(lost) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%d acknowledged orders are not in the orders bucket after %s: %v", len(lost), within, lost)
+		}
+		f.t.Logf("%d acknowledged orders not listed yet; listing again", len(lost))
+		time.Sleep(time.Second)
 	}
-	if len(lost) > 0 {
-		f.t.Fatalf("%d acknowledged orders are not in the orders bucket: %v", len(lost), lost)
+	ids := make([]string, 0, len(known))
+	for id := range known {
+		ids = append(ids, id)
 	}
 	return f.settle(within, ids...)
 }

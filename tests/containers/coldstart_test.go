@@ -33,7 +33,7 @@ const (
 
 // pingerImage is TestColdStart's baseline image, built from
 // testdata/pinger by buildPinger.
-const pingerImage = "natsfn/coldstart-pinger:" + imageTag
+var pingerImage = "natsfn/coldstart-pinger:" + imageTag
 
 // TestColdStart measures, for the trivial pinger and every function, the
 // time from `docker start` of a created (never started) container to its

@@ -27,4 +27,12 @@
 // is the test that fails on such an exit. NATSFN_TEST_LOGS=1 prints every
 // container's log when its test ends (a failing test prints the tail of
 // each). TestColdStart writes its figures to .build/coldstart.txt here.
+//
+// TestDrills runs the fault drills of issue 8 (the ORDERS leader and one
+// instance of every function SIGKILLed, an orders instance cut off, the
+// meta leader paused, quorum lost) at 100 orders/s with callers that retry
+// with one Idempotency-Key and send Natsfn-Deadline, audits each, and
+// writes the table to .build/drills.txt. NATSFN_TAG picks the image tag
+// the suites build and run (dev by default), so that two trees can be
+// tested on one engine.
 package containers

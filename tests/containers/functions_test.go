@@ -29,6 +29,8 @@ type functionSpec struct {
 	instance string
 	// noStart creates the container without starting it.
 	noStart bool
+	// env is added to functionEnv's (NATSFN_PHASES, say).
+	env map[string]string
 }
 
 // suiteAckWait is the NATSFN_ACK_WAIT the suites run the functions with.
@@ -88,6 +90,7 @@ func (s *stack) runFunction(spec functionSpec) (*function, error) {
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithLogger(tclog.TestLogger(s.t)),
 		testcontainers.WithEnv(functionEnv(spec.name, spec.instance)),
+		testcontainers.WithEnv(spec.env),
 		testcontainers.WithLabels(projectLabel),
 		testcontainers.WithExposedPorts("8080/tcp"),
 		loopbackPorts("8080/tcp"),

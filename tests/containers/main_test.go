@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -14,10 +15,12 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
-// Images the suites run, built by `make image-nats image-functions`.
-const (
-	natsImage = "natsfn/nats-server:dev"
-	imageTag  = "dev"
+// Images the suites run, built by `make image-nats image-functions` with
+// the same NATSFN_TAG (dev when unset), so that a run with its own tag
+// neither uses nor replaces another tree's images.
+var (
+	imageTag  = cmp.Or(os.Getenv("NATSFN_TAG"), "dev")
+	natsImage = "natsfn/nats-server:" + imageTag
 )
 
 // functionNames are the three functions of the order flow.

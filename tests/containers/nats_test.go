@@ -112,7 +112,11 @@ func (n *natsNode) healthy(ctx context.Context) error {
 }
 
 // httpOK GETs url and returns nil on 200, else the status and body.
-func httpOK(ctx context.Context, url string) error {
+func httpOK(ctx context.Context, url string) error { return httpGet(ctx, url, nil) }
+
+// httpGet GETs url, within 3s, and hands a 200's body to read (when not
+// nil); any other status is an error with the start of the body.
+func httpGet(ctx context.Context, url string, read func(io.Reader) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -128,7 +132,10 @@ func httpOK(ctx context.Context, url string) error {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("GET %s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return nil
+	if read == nil {
+		return nil
+	}
+	return read(resp.Body)
 }
 
 // node returns the cluster node with the given server name.

@@ -3,6 +3,7 @@ package containers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,16 @@ func (f *flow) settle(within time.Duration, ids ...string) map[string]contracts.
 			return views
 		}
 		if time.Now().After(deadline) {
+			// A pass over thousands of orders takes a while on a busy
+			// machine: read the ones it found unfinished once more, so
+			// that only an order unfinished now fails the test.
+			stuck = slices.DeleteFunc(stuck, func(id string) bool {
+				views[id] = f.order(id)
+				return final(views[id])
+			})
+			if len(stuck) == 0 {
+				return views
+			}
 			var b strings.Builder
 			for i, id := range stuck {
 				if i == 5 {

@@ -11,8 +11,9 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
-// TestPartitionedFunction cuts one inventory container off the network
-// while orders flow, for longer than the reserve handler's AckWait. The
+// TestPartitionedFunction freezes one inventory container until it holds
+// events it has not acked, then cuts it off the network while orders flow,
+// for longer than the reserve handler's AckWait. The
 // orders.created events it had taken and never acked are redelivered to
 // the other instance: every order placed during the partition ends
 // confirmed before the partition heals. Then it is reconnected; it serves
@@ -51,7 +52,27 @@ func TestPartitionedFunction(t *testing.T) {
 	if second.Delivered > first.Delivered {
 		victim, other = other, victim
 	}
+	// Freeze it first, so that it holds events it was handed and has not
+	// acked when the cut comes (at this rate an instance that is only
+	// cut may hold none at that instant, and then nothing is redelivered:
+	// a run failed so). The server goes on filling the frozen instance's
+	// open pull; the other instance acks what it gets at once.
+	s.pause(victim)
+	held := 0
+	waitFor(t, 10*time.Second, 100*time.Millisecond, victim.instance+" frozen holding events", func() error {
+		// Three checks in a row, so that it is not the other instance's
+		// event of the moment.
+		if n := f.ackPending(contracts.StreamOrders, "inventory-reserve"); n < 2 {
+			held = 0
+			return errorf("%d events delivered and not acked", n)
+		}
+		if held++; held < 3 {
+			return errorf("held %d time(s) in a row", held)
+		}
+		return nil
+	})
 	s.disconnect(victim)
+	s.unpause(victim)
 	cut := time.Now()
 	mark := l.count()
 	t.Logf("%s cut off after %d orders", victim.instance, mark)
@@ -105,6 +126,39 @@ func TestPartitionedFunction(t *testing.T) {
 		}
 	}
 	f.audit("sku-load", initial, all)
+}
+
+// pause freezes a container's processes (docker pause).
+func (s *stack) pause(f *function) {
+	s.t.Helper()
+	if _, err := s.docker.ContainerPause(s.ctx, f.c.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+		s.t.Fatalf("pause %s: %v", f.instance, err)
+	}
+}
+
+// unpause thaws a container paused by pause.
+func (s *stack) unpause(f *function) {
+	s.t.Helper()
+	if _, err := s.docker.ContainerUnpause(s.ctx, f.c.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+		s.t.Fatalf("unpause %s: %v", f.instance, err)
+	}
+}
+
+// ackPending is how many messages a durable consumer has delivered and
+// not had acked.
+func (f *flow) ackPending(stream, consumer string) int {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := f.js.Consumer(ctx, stream, consumer)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return info.NumAckPending
 }
 
 // disconnect cuts a function container off the test's network.

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/contracts"
+	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
 func confirmedMsg(id string) *nats.Msg {
@@ -109,6 +110,11 @@ func TestPlaceOrders(t *testing.T) {
 	if latest < 195*time.Millisecond {
 		t.Errorf("40 orders at 200/s all sent within %v, want the last at 195 ms or later", latest)
 	}
+	// The tracker hears the last orders.confirmed as the stream stores it:
+	// the count may lag it by a moment (it read 99 once).
+	fntest.Eventually(t, 5*time.Second, "100 orders.confirmed in the stream", func() bool {
+		return f.count(contracts.StreamOrders, contracts.SubjectOrdersConfirmed) == 100
+	})
 	if got := f.count(contracts.StreamOrders, contracts.SubjectOrdersConfirmed); got != 100 {
 		t.Fatalf("the stream holds %d orders.confirmed, want 100", got)
 	}

@@ -79,7 +79,19 @@ func (b *Bucket[T]) Create(ctx context.Context, key string, v T) (uint64, error)
 	if err != nil {
 		return 0, err
 	}
-	return b.e.create(ctx, key, data)
+	rev, err := b.e.create(ctx, key, data)
+	b.e.remember(key, rev, data, err)
+	return rev, err
+}
+
+// remember notes what a write of data to key left there, or forgets the
+// key when the write failed.
+func (e *engine) remember(key string, rev uint64, data []byte, err error) {
+	if err != nil {
+		e.recent.forget(key)
+		return
+	}
+	e.recent.put(key, rev, data)
 }
 
 // create writes data under key if it holds no value. The first attempt
@@ -117,7 +129,9 @@ func (b *Bucket[T]) Update(ctx context.Context, key string, v T, rev uint64) (ui
 	if err != nil {
 		return 0, err
 	}
-	return b.e.put(ctx, opUpdate, change{key: key, data: data, at: rev})
+	rev, err = b.e.put(ctx, opUpdate, change{key: key, data: data, at: rev})
+	b.e.remember(key, rev, data, err)
+	return rev, err
 }
 
 // Delete deletes key if it is at revision rev; ErrConflict when another
@@ -126,6 +140,7 @@ func (b *Bucket[T]) Delete(ctx context.Context, key string, rev uint64) error {
 	if err := b.e.checkKey(key); err != nil {
 		return err
 	}
+	b.e.recent.forget(key)
 	_, err := b.e.put(ctx, opDelete, change{key: key, del: true, at: rev})
 	return err
 }
@@ -173,12 +188,14 @@ func (b *Bucket[T]) Modify(ctx context.Context, key string, fn func(v *T, exists
 		return zero, 0, err
 	}
 	latest := e.replicas == 1 // whether reads are as of now
+	r, remembered := e.recent.get(key)
 	for attempt := 1; ; attempt++ {
-		var r record
 		var err error
-		if latest {
+		switch {
+		case remembered:
+		case latest:
 			r, err = e.fresh(ctx, key)
-		} else {
+		default:
 			r, err = e.read(ctx, key)
 		}
 		if err != nil {
@@ -187,20 +204,23 @@ func (b *Bucket[T]) Modify(ctx context.Context, key string, fn func(v *T, exists
 		var v T
 		if r.live {
 			if err := json.Unmarshal(r.data, &v); err != nil {
+				e.recent.forget(key)
 				return zero, 0, decodeError(e.bucket, key, r.rev, err)
 			}
 		}
 		data, ferr := b.apply(key, fn, &v, r.live)
 		if ferr != nil || r.live && bytes.Equal(data, r.data) {
-			if !latest {
-				// A decision not to write, on a replica's read: keep it
-				// only if the leader has nothing newer.
-				lr, err := e.readLeader(ctx, key)
+			if !latest || remembered {
+				// A decision not to write, on a replica's read or on what
+				// this instance remembered: keep it only if the leader
+				// has nothing newer.
+				lr, err := e.fresh(ctx, key)
 				if err != nil {
 					return zero, 0, err
 				}
 				if lr.rev != r.rev {
-					latest = true
+					e.recent.forget(key)
+					latest, remembered = true, false
 					continue
 				}
 			}
@@ -214,11 +234,19 @@ func (b *Bucket[T]) Modify(ctx context.Context, key string, fn func(v *T, exists
 			o = opCreate
 		}
 		rev, err := e.put(ctx, o, change{key: key, data: data, at: r.rev})
+		e.remember(key, rev, data, err)
 		if err == nil {
 			return v, rev, nil
 		}
 		if !errors.Is(err, ErrConflict) {
 			return zero, 0, err
+		}
+		if remembered {
+			// Only what this instance remembered was stale: read, and
+			// count this as no attempt.
+			latest, remembered = true, false
+			attempt--
+			continue
 		}
 		if attempt == maxConflicts || attempt > 1 && e.conflicts.Pause(ctx, attempt-1) != nil {
 			return zero, 0, fmt.Errorf("kv %s/%s: modify: still contended after %d attempts: %w", e.bucket, key, attempt, ErrConflict)

@@ -52,24 +52,27 @@ const (
 	defaultDuplicateWindow = 2 * time.Minute
 )
 
+// ErrConfig is wrapped by the errors of a Config that cannot be.
+var ErrConfig = errors.New("invalid bucket config")
+
 // validate checks cfg and fills in its defaults.
 func (cfg *Config) validate() error {
 	if !validBucket(cfg.Bucket) {
-		return fmt.Errorf("kv: bucket name %q: want letters, digits, '-' and '_'", cfg.Bucket)
+		return fmt.Errorf("kv: bucket name %q: want letters, digits, '-' and '_': %w", cfg.Bucket, ErrConfig)
 	}
 	switch {
 	case cfg.History > maxHistory:
-		return fmt.Errorf("kv %s: history %d: at most %d", cfg.Bucket, cfg.History, maxHistory)
+		return fmt.Errorf("kv %s: history %d: at most %d: %w", cfg.Bucket, cfg.History, maxHistory, ErrConfig)
 	case cfg.TTL < 0:
-		return fmt.Errorf("kv %s: negative TTL %v", cfg.Bucket, cfg.TTL)
+		return fmt.Errorf("kv %s: negative TTL %v: %w", cfg.Bucket, cfg.TTL, ErrConfig)
 	case cfg.MaxBytes < 0:
-		return fmt.Errorf("kv %s: negative MaxBytes %d", cfg.Bucket, cfg.MaxBytes)
+		return fmt.Errorf("kv %s: negative MaxBytes %d: %w", cfg.Bucket, cfg.MaxBytes, ErrConfig)
 	case cfg.Replicas < 0 || cfg.Replicas > 5:
-		return fmt.Errorf("kv %s: replicas %d: want 1 to 5", cfg.Bucket, cfg.Replicas)
+		return fmt.Errorf("kv %s: replicas %d: want 1 to 5: %w", cfg.Bucket, cfg.Replicas, ErrConfig)
 	case cfg.DuplicateWindow < 0:
-		return fmt.Errorf("kv %s: negative DuplicateWindow %v", cfg.Bucket, cfg.DuplicateWindow)
+		return fmt.Errorf("kv %s: negative DuplicateWindow %v: %w", cfg.Bucket, cfg.DuplicateWindow, ErrConfig)
 	case cfg.Storage != jetstream.FileStorage && cfg.Storage != jetstream.MemoryStorage:
-		return fmt.Errorf("kv %s: unknown storage %v", cfg.Bucket, cfg.Storage)
+		return fmt.Errorf("kv %s: unknown storage %v: %w", cfg.Bucket, cfg.Storage, ErrConfig)
 	}
 	if cfg.History == 0 {
 		cfg.History = 1
@@ -125,25 +128,22 @@ func Open[T any](ctx context.Context, js jetstream.JetStream, cfg Config) (*Buck
 	return &Bucket[T]{e: newEngine(js, st, cfg)}, nil
 }
 
-// ensure creates the bucket or updates its stream to match cfg.
+// ensure creates the bucket or updates its stream to match cfg. A new
+// bucket's stream is created as nats.go's CreateKeyValue would make it,
+// with AllowAtomicPublish on from the start: creating it through
+// CreateKeyValue and then updating it cost every first start an update,
+// and an update of a stream while consumers are being made on it races in
+// nats-server (fileStore.UpdateConfig against ConsumerStore, reported by
+// the race detector). An existing stream is updated only when it differs.
 func ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
 	name := "KV_" + cfg.Bucket
 	st, err := js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      cfg.Bucket,
-			Description: cfg.Description,
-			History:     cfg.History,
-			TTL:         cfg.TTL,
-			MaxBytes:    cfg.MaxBytes,
-			Storage:     cfg.Storage,
-			Replicas:    cfg.Replicas,
-		})
-		// Another instance may have created it first, and even updated it.
-		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
-			return nil, err
+		st, err = js.CreateStream(ctx, newStreamConfig(cfg))
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Another instance created it first, perhaps otherwise.
+			st, err = js.Stream(ctx, name)
 		}
-		st, err = js.Stream(ctx, name)
 	}
 	if err != nil {
 		return nil, err
@@ -154,6 +154,23 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.
 		return st, nil
 	}
 	return js.UpdateStream(ctx, want)
+}
+
+// newStreamConfig is the stream of a new bucket: what nats.go's
+// CreateKeyValue makes (jetstream.prepareKeyValueConfig, nats.go v1.55),
+// with cfg's settings and AllowAtomicPublish.
+func newStreamConfig(cfg Config) jetstream.StreamConfig {
+	return streamConfig(jetstream.StreamConfig{
+		Name:         "KV_" + cfg.Bucket,
+		Subjects:     []string{"$KV." + cfg.Bucket + ".>"},
+		MaxMsgSize:   -1,
+		MaxMsgs:      -1,
+		MaxConsumers: -1,
+		AllowRollup:  true,
+		DenyDelete:   true,
+		AllowDirect:  true,
+		Discard:      jetstream.DiscardNew,
+	}, cfg)
 }
 
 // streamConfig is the bucket's stream config with cfg's settings applied.

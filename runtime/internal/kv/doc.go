@@ -34,7 +34,7 @@
 // one Nats-Msg-Id across its attempts, so a retry of an attempt that
 // landed but whose answer was lost is recognised, and neither applied
 // twice nor reported as a lost race. How depends on the order of the
-// server's checks (nats-server v2.15.2, TestServerChecksOrder): a
+// server's checks (nats-server v2.15.2 and v2.15.3, TestServerChecksOrder): a
 // replicated stream checks the duplicate window before the expected
 // revision, a single-replica stream after it, an atomic batch before it on
 // both; so a retry after an unknown outcome is sent as a one-message
@@ -86,6 +86,11 @@
 // 20 ms and more when it is busy (1.2 ms with the store on tmpfs), about
 // 100 commits a second against some 2,300 sets of three compare-and-swaps.
 // A transaction that writes one key is a plain conditional write.
+// On a single-replica file bucket the transactions of a process that
+// wait are committed together, one batch for all (groups); elsewhere,
+// those that write keys in common queue on a lock (keyLocks), so that a
+// hot key costs one losing commit per other process rather than one per
+// goroutine.
 //
 // A bucket reads several keys through one subscription of its own, on an
 // inbox of its connection, made on first use and kept as long as the

@@ -33,6 +33,12 @@ type engine struct {
 	conflicts retry.Policy
 	trace     tracer
 	replies   replies // of multi-key reads
+	locks     *keyLocks
+	// groups commits transactions together on a single-replica file
+	// bucket; nil elsewhere.
+	groups *groups
+	// recent is what Modify last wrote to each key.
+	recent recent
 }
 
 // maxConflicts bounds the attempts of one Modify or Transact.
@@ -40,7 +46,12 @@ const maxConflicts = 50
 
 func newEngine(js jetstream.JetStream, st jetstream.Stream, cfg Config) *engine {
 	sc := st.CachedInfo().Config
+	var g *groups
+	if sc.Replicas <= 1 && sc.Storage == jetstream.FileStorage {
+		g = &groups{}
+	}
 	return &engine{
+		groups:    g,
 		bucket:    cfg.Bucket,
 		js:        js,
 		stream:    st,
@@ -52,6 +63,7 @@ func newEngine(js jetstream.JetStream, st jetstream.Stream, cfg Config) *engine 
 		conflicts: retry.Policy{Initial: 2 * time.Millisecond, Max: 200 * time.Millisecond},
 		trace:     newTracer(cfg.Tracer, cfg.Bucket),
 		replies:   replies{nc: js.Conn()},
+		locks:     newKeyLocks(),
 	}
 }
 

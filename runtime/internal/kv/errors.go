@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/runtime/internal/retry"
 )
 
 // Sentinel errors, tested with errors.Is. The errors returned wrap them with
@@ -26,26 +28,15 @@ var (
 // JetStream error codes the engine tells apart.
 const (
 	codeWrongLastSeq = jetstream.JSErrCodeStreamWrongLastSequence // 10071: the key is at another revision
-	// codeBatchDuplicate: a message of the atomic batch has a Nats-Msg-Id
-	// the stream already stored, i.e. an earlier attempt of the same
-	// commit landed (the engine never repeats an id within one batch).
-	codeBatchDuplicate jetstream.ErrorCode = 10201
+	// codeBatchDuplicate: an earlier attempt of the same commit landed.
+	codeBatchDuplicate = retry.CodeBatchDuplicate
 )
-
-// apiCode returns the JetStream error code err carries, or 0.
-func apiCode(err error) jetstream.ErrorCode {
-	var api *jetstream.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode
-	}
-	return 0
-}
 
 // lostRace reports whether err is the server refusing a write because a key
 // was not at the expected revision. Its sibling 10164, "another write of
 // the key is in flight", is not one (retry.CodeSubjectInFlight).
 func lostRace(err error) bool {
-	return apiCode(err) == codeWrongLastSeq
+	return retry.APICode(err) == codeWrongLastSeq
 }
 
 // decodeError describes a value that is not a record of the bucket's type.

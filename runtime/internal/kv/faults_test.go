@@ -16,7 +16,7 @@ import (
 )
 
 // TestServerChecksOrder pins down the server behaviour the engine's
-// retries are built on (nats-server v2.15.2): the retry of a landed
+// retries are built on (nats-server v2.15.2 and v2.15.3): the retry of a landed
 // conditional write, same Nats-Msg-Id and expected revision, is answered
 // "wrong last sequence" by a single-replica stream and "duplicate" by a
 // replicated one, while an atomic batch answers 10201 on both.
@@ -122,10 +122,21 @@ func lostAck(t *testing.T, urls string, replicas int) {
 		if cut.count() != 2 {
 			t.Fatalf("the connection was cut %d times in all, want 2", cut.count())
 		}
-		k, _, _ := b.Get(ctx, "k")
-		o, _, _ := b.Get(ctx, "other")
-		if calls != 1 || k.N != 3 || o.N != 9 {
-			t.Fatalf("fn called %d times, k=%d other=%d; want 1, 3, 9", calls, k.N, o.N)
+		// From the leader: two direct gets may be answered by two replicas,
+		// one of them a moment behind.
+		k, _, _ := b.GetLatest(ctx, "k")
+		o, _, _ := b.GetLatest(ctx, "other")
+		// Applied once. On three replicas the function may run a second
+		// time: the retry's reads can come from a replica that has not yet
+		// applied the lost commit, and that attempt then loses on its
+		// revisions (its batch's message ids are the first's, so it cannot
+		// apply twice) and runs again on what the leader has.
+		maxCalls := 1
+		if replicas > 1 {
+			maxCalls = 2
+		}
+		if calls < 1 || calls > maxCalls || k.N != 3 || o.N != 9 {
+			t.Fatalf("fn called %d times, k=%d other=%d; want once (twice on R3), 3, 9", calls, k.N, o.N)
 		}
 		if h := history(t, js, "lost", "other"); len(h) != 2 {
 			t.Errorf("other has %d revisions, want 2", len(h))

@@ -24,6 +24,7 @@ type Tx[T any] struct {
 	writes map[string]change
 	order  []string // written keys, in the order first staged
 	done   bool
+	staged int // Puts and Deletes made, for a group (groups)
 }
 
 // Begin starts a transaction. Transact runs one and retries it when it
@@ -135,6 +136,7 @@ func (tx *Tx[T]) Delete(key string) error {
 	if !r.live {
 		delete(tx.writes, key)
 		tx.order = slices.DeleteFunc(tx.order, func(k string) bool { return k == key })
+		tx.staged++
 		return nil
 	}
 	tx.stage(change{key: key, del: true, at: r.rev})
@@ -142,6 +144,7 @@ func (tx *Tx[T]) Delete(key string) error {
 }
 
 func (tx *Tx[T]) stage(c change) {
+	tx.staged++
 	if _, ok := tx.writes[c.key]; !ok {
 		tx.order = append(tx.order, c.key)
 	}
@@ -215,14 +218,42 @@ func (tx *Tx[T]) current(ctx context.Context) (bool, error) {
 // and must not Commit. An error from fn is returned as is, and nothing is
 // written.
 //
+// On a single-replica file bucket, the transactions of a process that
+// wait are committed in groups (groups says why): fn runs on the group's
+// goroutine, after the functions of the transactions before it in the
+// group, and sees what they staged. Elsewhere, transactions of one process
+// that write keys in common commit one after the other (keyLocks): one
+// that had to wait for another reads again before it commits. Either way
+// fn must not start another transaction of the bucket.
+//
 // On a replicated bucket, whose reads a lagging replica may answer, a
 // decision fn makes without writing (an error, or nothing staged) is kept
 // only once the stream leader confirms that the keys read are current;
 // otherwise fn runs again.
 func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) error {
+	if b.e.groups != nil {
+		return transactGrouped(ctx, b, fn)
+	}
+	var held []int // stripes of b.e.locks this call holds (see keyLocks)
+	defer func() { b.e.locks.unlock(held) }()
 	for attempt := 1; ; attempt++ {
 		tx := b.Begin()
 		err := fn(tx)
+		if err == nil && len(tx.order) > 1 {
+			need := b.e.locks.stripesOf(tx.order)
+			if !covers(held, need) {
+				b.e.locks.unlock(held)
+				held = nil
+				waited, err := b.e.locks.lock(ctx, need)
+				if err != nil {
+					return fmt.Errorf("kv %s: transaction: %w", b.e.bucket, err)
+				}
+				held = need
+				if waited && attempt < maxConflicts {
+					continue // read again, after the transaction it waited for
+				}
+			}
+		}
 		if err == nil && len(tx.order) > 0 {
 			err = tx.Commit(ctx)
 			if err == nil || !errors.Is(err, ErrConflict) {

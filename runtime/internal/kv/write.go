@@ -50,7 +50,7 @@ func (e *engine) write(ctx context.Context, c change) (rev uint64, attempts int,
 		} else {
 			rev, err = e.publish(ctx, c, id)
 		}
-		if retry.Transient(err) && apiCode(err) != retry.CodeSubjectInFlight {
+		if retry.Transient(err) && retry.APICode(err) != retry.CodeSubjectInFlight {
 			unknown = true // 10164 is a refusal: nothing was written
 		}
 		return err
@@ -77,7 +77,7 @@ func (e *engine) settle(ctx context.Context, c change, id string) (uint64, error
 	switch {
 	case err == nil:
 		return ack.Sequence, nil
-	case apiCode(err) == codeBatchDuplicate:
+	case retry.APICode(err) == codeBatchDuplicate:
 		return e.landedAt(ctx, c.key, id)
 	case lostRace(err):
 		return 0, ErrConflict
@@ -124,7 +124,7 @@ func (e *engine) commit(ctx context.Context, cs []change) (rev uint64, attempts 
 		case err == nil:
 			rev = ack.Sequence
 			return nil
-		case unknown && apiCode(err) == codeBatchDuplicate:
+		case unknown && retry.APICode(err) == codeBatchDuplicate:
 			rev = 0
 			return nil
 		case lostRace(err):

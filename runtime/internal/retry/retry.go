@@ -135,6 +135,11 @@ func (p Policy) Pause(ctx context.Context, attempt int) error {
 	}
 }
 
+// Delay is the wait before retry number attempt (1 after the first
+// failure), as Pause would wait it: for a caller that cannot block, such
+// as a publish retried from a callback.
+func (p Policy) Delay(attempt int) time.Duration { return p.delay(attempt) }
+
 // delay is the wait before retry number attempt, jittered: the top of the
 // schedule, Initial·2^(attempt-1) capped at Max, minus up to half of it at
 // random, so that writers who failed together do not retry together.

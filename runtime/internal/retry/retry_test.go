@@ -28,6 +28,7 @@ func TestTransient(t *testing.T) {
 		{"nil", nil, false},
 		{"attempt timed out", context.DeadlineExceeded, true},
 		{"nats timeout", nats.ErrTimeout, true},
+		{"async publish ack timeout", jetstream.ErrAsyncPublishTimeout, true},
 		{"no responders", nats.ErrNoResponders, true},
 		{"no stream response, wrapped", fmt.Errorf("kv put: %w", jetstream.ErrNoStreamResponse), true},
 		{"reconnecting", nats.ErrConnectionReconnecting, true},
@@ -208,5 +209,24 @@ func TestDoRidesOutAMissingStream(t *testing.T) {
 	}
 	if n := st.CachedInfo().State.Msgs; n != 1 {
 		t.Errorf("stream holds %d messages, want 1", n)
+	}
+}
+
+// TestAPICode: the JetStream error code of an API error, wrapped or not;
+// 0 for any other error.
+func TestAPICode(t *testing.T) {
+	api := &jetstream.APIError{Code: 400, ErrorCode: retry.CodeBatchDuplicate}
+	for _, c := range []struct {
+		err  error
+		want jetstream.ErrorCode
+	}{
+		{api, retry.CodeBatchDuplicate},
+		{fmt.Errorf("commit: %w", api), retry.CodeBatchDuplicate},
+		{errors.New("other"), 0},
+		{nil, 0},
+	} {
+		if got := retry.APICode(c.err); got != c.want {
+			t.Errorf("APICode(%v) = %d, want %d", c.err, got, c.want)
+		}
 	}
 }

@@ -26,14 +26,29 @@ const (
 	// write of the subject is proposed and not applied yet. It is not a
 	// lost race: the leader acknowledges a write before it clears that
 	// state, so even a writer alone gets it, now and then, for its next
-	// write of a key (nats-server v2.15.2, applyStreamMsgOp; kv's
+	// write of a key (nats-server v2.15.2 and v2.15.3, applyStreamMsgOp; kv's
 	// TestAWriterAloneNeverConflicts). Nothing was written, and trying
 	// again gets a real answer.
 	CodeSubjectInFlight = jetstream.JSErrCodeStreamWrongLastSequenceConstant // 10164
+	// CodeBatchDuplicate is "atomic publish batch contains duplicate
+	// message id" (10201): a message of the batch has a Nats-Msg-Id the
+	// stream already stored, i.e. an earlier attempt of the same batch
+	// landed (neither the emitter nor the kv engine repeats an id within
+	// one batch).
+	CodeBatchDuplicate jetstream.ErrorCode = 10201
 )
 
+// APICode returns the JetStream error code err carries, or 0.
+func APICode(err error) jetstream.ErrorCode {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode
+	}
+	return 0
+}
+
 // Transient reports whether a NATS or JetStream call that failed with err
-// may succeed if made again: a time-out, nobody answering (a stream with no
+// may succeed if made again: a time-out (an async publish's too), nobody answering (a stream with no
 // leader during an election), a connection being re-established, a 5xx or
 // 429 from the JetStream API, or one of the codes above. A cancelled
 // context, a closed connection, a permission violation, a lost
@@ -43,6 +58,7 @@ func Transient(err error) bool {
 		return false
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected) {
 		return true
