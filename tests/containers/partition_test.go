@@ -102,9 +102,12 @@ func TestPartitionedFunction(t *testing.T) {
 	}
 	f.audit("sku-load", initial, views)
 
-	// Heal the partition, longer than AckWait after the cut.
+	// Heal the partition, longer than AckWait after the cut: the orders
+	// may all be final a little before (the redeliveries came at AckWait,
+	// measured by the server from each delivery), then it lasts that long.
 	if wait := ackWait - time.Since(cut); wait > 0 {
-		t.Fatalf("partition lasted less than AckWait (%s left)", wait)
+		t.Logf("every order final %s before AckWait since the cut; the partition lasts until then", wait.Round(time.Millisecond))
+		time.Sleep(wait + time.Second)
 	}
 	s.reconnect(victim)
 	healed := time.Now()

@@ -132,6 +132,38 @@ func (f *flow) place(customer string, items ...contracts.OrderItem) string {
 	return r.OrderID
 }
 
+// placeRetrying creates an order with an Idempotency-Key, sending it again
+// with the same key after a 503 or 504 for up to a minute, and returns its
+// id. It may run on any goroutine: it reports failures as errors.
+func (f *flow) placeRetrying(key, customer string, items ...contracts.OrderItem) (string, error) {
+	body, err := json.Marshal(contracts.CreateOrderRequest{CustomerID: customer, Items: items})
+	if err != nil {
+		return "", err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		msg := nats.NewMsg(contracts.SubjectOrdersCreate)
+		msg.Data = body
+		msg.Header.Set(runtime.HeaderIdempotencyKey, key)
+		m, err := f.nc.RequestMsg(msg, 10*time.Second)
+		if err != nil {
+			return "", fmt.Errorf("create %s: %w", key, err)
+		}
+		code := m.Header.Get(micro.ErrorCodeHeader)
+		if code == "" {
+			var r contracts.CreateOrderReply
+			if err := json.Unmarshal(m.Data, &r); err != nil || r.OrderID == "" {
+				return "", fmt.Errorf("create %s replied %q: %v", key, m.Data, err)
+			}
+			return r.OrderID, nil
+		}
+		if (code != "503" && code != "504") || time.Now().After(deadline) {
+			return "", fmt.Errorf("create %s: %s %s", key, code, m.Header.Get(micro.ErrorHeader))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (f *flow) order(id string) contracts.OrderView {
 	f.t.Helper()
 	var v contracts.OrderView
