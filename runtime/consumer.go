@@ -231,9 +231,11 @@ func (c *consumerLoop) stop() {
 
 // kick makes the server serve this instance's waiting pull requests
 // after the consumer was resumed through the API (ResumeConsumer, `nats
-// consumer resume`). nats-server v2.15.2 resumes such a consumer without
-// waking its delivery loop (jsConsumerPauseRequest -> updateConfig ->
-// updatePauseState stops the unpause timer, and nothing signals), so
+// consumer resume`) on a server before v2.15.3. nats-server v2.15.2 resumes
+// such a consumer without waking its delivery loop (jsConsumerPauseRequest
+// -> updateConfig -> updatePauseState stops the unpause timer, and nothing
+// signals; v2.15.3's updateConfig signals, and the kick is then one
+// harmless fetch), so
 // Consume's pull request, sent during the pause, waits until a new message
 // lands in the stream or the request expires: BenchmarkDrainAfterPause
 // measured a 20,000-event backlog drain at 6.7k events/s instead of 27k,
