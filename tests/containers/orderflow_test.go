@@ -120,14 +120,14 @@ func (f *flow) settle(within time.Duration, ids ...string) map[string]contracts.
 			}
 			f.t.Fatalf("%d of %d orders not final after %s:\n%sconsumers: %s", len(stuck), len(ids), within, b.String(), f.busy())
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(time.Second) // a pass is many requests: leave the flow room
 	}
 }
 
 // orderReaders is how many orders.get requests orders keeps in flight: one
 // at a time, a pass over the 15,000 orders of TestRollingPhases took
 // minutes on the 2-core CI machine.
-const orderReaders = 16
+const orderReaders = 8
 
 // orders reads the orders through orders.get, orderReaders at a time.
 func (f *flow) orders(ids []string) map[string]contracts.OrderView {

@@ -19,7 +19,7 @@ func moneyPhases(phase string) map[string]string {
 }
 
 // TestRollingPhases is issue 10's rolling upgrade under load: every
-// function starts at phase v1 under about 100 orders/s (five products); the producers
+// function starts at phase v1 under about 50 orders/s (five products); the producers
 // (inventory, payments) are rolled to dual one instance at a time (the new
 // container ready before the old one stops, as a rolling update does), the
 // consumers (orders) are rolled one instance at a time, then the producers
@@ -28,15 +28,19 @@ func moneyPhases(phase string) map[string]string {
 func TestRollingPhases(t *testing.T) {
 	s := newStack(t, 2)
 	f := s.admin
-	// Five products at 20 orders/s each: one product at 100/s measures
+	// Five products at 10 orders/s each: one product at 50/s measures
 	// inventory's contention on one stock key (tests/e2e's load), not the
+	// upgrade. At 20/s each, a CI run on the 2-core machine fell minutes
+	// behind during the dual phase (inventory's stock transactions timing
+	// out at the 10 s AckWait, 985 orders.created waiting): a test of the
+	// machine's capacity, which TestDrills measures at 100/s, not of the
 	// upgrade.
 	const initial = 100000
 	var loads []*load
 	for i := range 5 {
 		sku := "sku-roll-" + itoa(i)
 		f.setStock(sku, initial, 250)
-		loads = append(loads, f.startLoad(20, sku, 1))
+		loads = append(loads, f.startLoad(10, sku, 1))
 	}
 	l := loads[0]
 	l.waitCount(20, 30*time.Second)
@@ -72,7 +76,7 @@ func TestRollingPhases(t *testing.T) {
 		acked = append(acked, a...)
 	}
 
-	views := f.settleAll(acked, 120*time.Second)
+	views := f.settleAll(acked, 180*time.Second)
 	t.Logf("%d orders acknowledged, outcomes %v", len(acked), outcomes(views))
 	for id, v := range views {
 		if v.Status != contracts.StatusConfirmed {
