@@ -229,7 +229,8 @@ func images(t *testing.T, root string, names ...string) {
 // and an order placed reaches their event handler.
 func serves(t *testing.T, root string, names ...string) {
 	t.Helper()
-	port, ops := freePort(t), freePort(t)
+	ports := freePorts(t, 2)
+	port, ops := ports[0], ports[1]
 	cmd := exec.Command("make", "run", fmt.Sprint("NATS_PORT=", port), "DATA_DIR="+t.TempDir(), fmt.Sprint("OPS_ADDR=127.0.0.1:", ops))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "NATSFN_LOG_LEVEL=warn")
@@ -332,12 +333,19 @@ func discover(t *testing.T, nc *nats.Conn) map[string]micro.Info {
 	}
 }
 
-func freePort(t *testing.T) int {
+// freePorts returns n distinct free ports: every listener stays open until
+// all are picked, since one closed at once may be handed out again (a CI
+// run got the same port for NATS and the ops server).
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
