@@ -22,15 +22,32 @@ import (
 
 // ensureStream makes the stream as cfg declares it: left alone when it is
 // so already, created or updated otherwise.
+//
+// A missing stream is created with a create request, not nats.go's
+// CreateOrUpdateStream, which sends an update first. Instances that start
+// together (the all-in-one's functions all declare DEADLETTER) find the
+// stream missing together: the server makes it once and answers the other
+// identical creates with it, while their updates would each rewrite the
+// stream just made, as its maker creates consumers on it. nats-server
+// v2.15.3 races there under -race (fileStore.UpdateConfig in a stream
+// update against fileStore.ConsumerStore in a consumer create).
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	st, err := js.Stream(ctx, cfg.Name)
-	switch {
-	case err == nil && sameStream(cfg, st.CachedInfo().Config):
-		return st, nil
-	case err != nil && !errors.Is(err, jetstream.ErrStreamNotFound):
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = js.CreateStream(ctx, cfg)
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return st, err
+		}
+		// Made meanwhile, and not as cfg declares: compare, then update.
+		st, err = js.Stream(ctx, cfg.Name)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return js.CreateOrUpdateStream(ctx, cfg)
+	if sameStream(cfg, st.CachedInfo().Config) {
+		return st, nil
+	}
+	return js.UpdateStream(ctx, cfg)
 }
 
 // ensureConsumer makes the durable consumer as cfg declares it, as
