@@ -58,7 +58,7 @@ bench: ## run the runtime benchmarks: ratios to the best bare nats.go designs, s
 	$(GO) test -run '^$$' -bench '^BenchmarkDrainAfterPause$$' -benchtime 20000x -timeout 30m ./runtime/
 	$(GO) test -run '^$$' -bench '^(BenchmarkEndpoint|BenchmarkEndpointTelemetry|BenchmarkChain)$$' -benchtime $(BENCHTIME) -timeout 30m ./runtime/
 	$(GO) test -run '^$$' -bench '^BenchmarkBucket$$' -benchtime 2100x -timeout 30m ./runtime/
-	$(GO) test -run '^$$' -bench '^(BenchmarkModify|BenchmarkTransaction3)$$' -benchtime 2100x -timeout 30m ./runtime/internal/kv/
+	$(GO) test -run '^$$' -bench '^(BenchmarkModify|BenchmarkTransaction3|BenchmarkHotKey)$$' -benchtime 2100x -timeout 30m ./runtime/internal/kv/
 	$(GO) test -run '^$$' -bench '^BenchmarkDualPublish$$' -benchtime 5000x -timeout 30m ./runtime/
 
 load: ## place orders on the all-in-one at 500/s, 1,000/s and full speed, 20 s each; write plots and a table to bin/load-report/

@@ -86,11 +86,15 @@
 // 20 ms and more when it is busy (1.2 ms with the store on tmpfs), about
 // 100 commits a second against some 2,300 sets of three compare-and-swaps.
 // A transaction that writes one key is a plain conditional write.
-// On a single-replica file bucket the transactions of a process that
-// wait are committed together, one batch for all (groups); elsewhere,
-// those that write keys in common queue on a lock (keyLocks), so that a
-// hot key costs one losing commit per other process rather than one per
-// goroutine.
+// On a file or replicated bucket the transactions of a process that wait
+// are committed together, one batch for all (groups): on a hot key (one
+// product's stock under many orders) a replicated bucket took about 700
+// transactions a second with one commit each, a third of the best
+// one-at-a-time compare-and-swap loop, and takes 10,000 grouped
+// (BenchmarkHotKey, 16 writers, 3.4 times that loop). On a single-replica
+// memory bucket, where a group of one only adds a hand-over, those that
+// write keys in common queue on a lock (keyLocks), so that a hot key costs
+// one losing commit per other process rather than one per goroutine.
 //
 // A bucket reads several keys through one subscription of its own, on an
 // inbox of its connection, made on first use and kept as long as the

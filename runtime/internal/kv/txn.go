@@ -198,8 +198,13 @@ func (tx *Tx[T]) Commit(ctx context.Context) error {
 // current reports whether every key the transaction read is still at the
 // revision it read, asking the stream leader. Transact asks it before
 // standing by a decision made without writing on a replicated bucket.
-func (tx *Tx[T]) current(ctx context.Context) (bool, error) {
+// With exceptWritten, keys the transaction writes are left to its commit,
+// which checks them.
+func (tx *Tx[T]) current(ctx context.Context, exceptWritten bool) (bool, error) {
 	for k, r := range tx.reads {
+		if _, w := tx.writes[k]; w && exceptWritten {
+			continue
+		}
 		now, err := tx.b.e.readLeader(ctx, k)
 		if err != nil {
 			return false, err
@@ -218,12 +223,13 @@ func (tx *Tx[T]) current(ctx context.Context) (bool, error) {
 // and must not Commit. An error from fn is returned as is, and nothing is
 // written.
 //
-// On a single-replica file bucket, the transactions of a process that
-// wait are committed in groups (groups says why): fn runs on the group's
+// On a file or replicated bucket, the transactions of a process that wait
+// are committed in groups (groups says why): fn runs on the group's
 // goroutine, after the functions of the transactions before it in the
-// group, and sees what they staged. Elsewhere, transactions of one process
-// that write keys in common commit one after the other (keyLocks): one
-// that had to wait for another reads again before it commits. Either way
+// group, and sees what they staged. On a single-replica memory bucket,
+// transactions of one process that write keys in common commit one after
+// the other (keyLocks): one that had to wait for another reads again
+// before it commits. Either way
 // fn must not start another transaction of the bucket.
 //
 // On a replicated bucket, whose reads a lagging replica may answer, a
@@ -260,7 +266,7 @@ func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) erro
 				return err
 			}
 		} else if b.e.replicas > 1 && attempt < maxConflicts {
-			ok, cerr := tx.current(ctx)
+			ok, cerr := tx.current(ctx, false)
 			if cerr != nil {
 				// Unconfirmed, the decision may rest on a stale read: a
 				// retry later is safer than acting on it.
