@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,7 +15,8 @@ import (
 // Main is a function binary's whole main: `healthcheck` as the first
 // argument probes the ops port and exits; otherwise it reads the config from
 // the environment, runs the services until SIGINT or SIGTERM, and exits 0
-// after a clean shutdown, 2 naming a bad variable, or 1 with the reason.
+// after a clean shutdown (also one asked for while starting), 2 naming a
+// bad variable, or 1 with the reason.
 func Main(services ...*Service) {
 	os.Exit(mainCode(os.Args[1:], services...))
 }
@@ -33,6 +35,12 @@ func mainCode(args []string, services ...*Service) int {
 	release := holdGC()
 	i, err := Start(ctx, cfg, services...)
 	release()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// SIGTERM while starting (a rolling update that moved on, a
+		// scale-down): Start has stopped what it began, as asked.
+		fmt.Fprintln(os.Stderr, "natsfn: stopped while starting")
+		return 0
+	}
 	if err == nil {
 		<-ctx.Done()
 		err = i.Stop()
