@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +95,8 @@ func drillRateFromEnv(t *testing.T) int {
 // twice, the stock taken exactly what the confirmed orders hold, no new dead
 // letter, and no order made (orders.create's CreatedAt, before any write)
 // while none of its caller's attempts was live. The table goes to the log
-// and to tests/containers/.build/drills.txt.
+// and to tests/containers/.build/drills.txt. NATSFN_DRILLS=a,c runs only
+// the drills it names.
 func TestDrills(t *testing.T) {
 	rate := drillRateFromEnv(t)
 	s := newStack(t, 2)
@@ -116,6 +118,13 @@ func TestDrills(t *testing.T) {
 		{name: "c", what: "cut orders-1 off the network for 20s", fault: (*drill).partitionOrders},
 		{name: "d", what: "pause the meta leader for 15s", fault: (*drill).pauseMetaLeader},
 		{name: "e", what: "stop 2 of 3 NATS nodes for 60s", fault: (*drill).loseQuorum},
+	}
+	if only := os.Getenv("NATSFN_DRILLS"); only != "" {
+		names := strings.Split(only, ",")
+		drills = slices.DeleteFunc(drills, func(d drillSpec) bool { return !slices.Contains(names, d.name) })
+		if len(drills) == 0 {
+			t.Fatalf("NATSFN_DRILLS=%q names no drill: want some of a,b,c,d,e", only)
+		}
 	}
 	var rows []drillRow
 	old := map[string]bool{}
