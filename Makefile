@@ -48,7 +48,14 @@ vet: ## go vet
 test: tools fmt vet ## run every test with -race (container suites too when Docker is reachable)
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory images; \
 	else echo "make test: no Docker engine reachable; the container suites will skip"; fi
-	NATSFN_TEST_BUILD=0 $(GO) test -race -count=1 -timeout 30m ./...
+	@# The container suites take longest, and one `go test ./...` would start
+	@# them last (after every package before tests/ in its order): they run
+	@# at once, beside the rest. Either failing fails make test.
+	NATSFN_TEST_BUILD=0 $(GO) test -race -count=1 -timeout 30m ./tests/containers/ & containers=$$!; \
+	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /tests/containers); rest=$$?; \
+	wait $$containers; suites=$$?; \
+	if [ $$rest -ne 0 ] || [ $$suites -ne 0 ]; then \
+		echo "make test: FAILED (container suites: exit $$suites; the other packages: exit $$rest)"; exit 1; fi
 
 unit: tools ## run the tests that need no Docker
 	$(GO) test -race -count=1 -timeout 10m $$($(GO) list ./... | grep -v /tests/containers)
