@@ -57,12 +57,12 @@ func (tx *Tx[T]) Delete(key string) error {
 // is, and nothing is written. A transaction holds at most 1,000 keys.
 //
 // A commit of several keys is one atomic batch (nats-server 2.12 or
-// later). On a file or replicated bucket the transactions of an instance
-// that wait are committed together, in one batch (a single-replica file
-// bucket syncs each batch's staging store to disk, and a hot key on a
-// replicated one took one commit round trip per transaction): fn may then
-// run on another goroutine, never after Transact returned, and each
-// transaction still gets its own result. See runtime/README.md. A transaction that writes one key is a plain
+// later). On a single-replica file bucket the server stages each batch in
+// a store it creates and syncs to disk, a few milliseconds a commit, so
+// there the transactions of an instance that wait are committed together,
+// in one batch: fn may then run on another goroutine, never after
+// Transact returned, and each transaction still gets its own result. See
+// runtime/README.md. A transaction that writes one key is a plain
 // conditional write.
 func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) error {
 	kb, err := b.open(ctx)

@@ -34,8 +34,8 @@ type engine struct {
 	trace     tracer
 	replies   replies // of multi-key reads
 	locks     *keyLocks
-	// groups commits transactions together on a file or replicated
-	// bucket; nil on a single-replica memory bucket.
+	// groups commits transactions together on a single-replica file
+	// bucket; nil elsewhere.
 	groups *groups
 	// recent is what Modify last wrote to each key.
 	recent recent
@@ -47,7 +47,7 @@ const maxConflicts = 50
 func newEngine(js jetstream.JetStream, st jetstream.Stream, cfg Config) *engine {
 	sc := st.CachedInfo().Config
 	var g *groups
-	if sc.Replicas > 1 || sc.Storage == jetstream.FileStorage {
+	if sc.Replicas <= 1 && sc.Storage == jetstream.FileStorage {
 		g = &groups{}
 	}
 	return &engine{

@@ -10,23 +10,16 @@ import (
 	"time"
 )
 
-// groups commits the transactions of one process on a file or replicated
+// groups commits the transactions of one process on a single-replica file
 // bucket together: one atomic batch for as many as are waiting.
 //
-// Why by hand: on a single-replica file bucket the server stages every batch in a file store it
+// Why by hand: there the server stages every batch in a file store it
 // creates, syncs to disk and removes, under the stream's lock (nats-server
 // 2.15, newBatchStore; its maintainers' PR #7298), so a bucket took 50 to
 // 100 commits a second on this project's VM however many writers there
 // were (BenchmarkTransaction3/R1-file), and the order flow on the
 // all-in-one fell from 728 orders a second to 169. Grouped, one commit
-// carries the transactions of every order waiting. On a replicated
-// bucket, transactions on one hot key committed one by one ran at 700 a
-// second, 0.37 of the best one-at-a-time compare-and-swap loop, and
-// grouped at 10,000, 3.4 times it (BenchmarkHotKey/R3-file, 16 writers);
-// at 20 orders a second on one product, inventory's reservations timed out
-// behind one another in a CI run of TestRollingPhases. A decision made
-// without writing is confirmed by the stream leader before the group
-// commits, as Transact does alone.
+// carries the transactions of every order waiting.
 //
 // A group runs the functions of its transactions one after the other on
 // one Tx, each seeing what the ones before it staged; a function that
@@ -158,7 +151,6 @@ func (b *Bucket[T]) commitGroup(batch []*grouped) {
 		tx := b.Begin()
 		results := make([]error, len(batch))
 		staged := make([]bool, len(batch))
-		ran := make([]bool, len(batch))
 		n := len(batch)
 		for i, t := range batch {
 			if len(tx.order) >= maxGroupKeys {
@@ -166,7 +158,8 @@ func (b *Bucket[T]) commitGroup(batch []*grouped) {
 				break
 			}
 			writes, order, count := maps.Clone(tx.writes), slices.Clone(tx.order), tx.staged
-			if ran[i], results[i] = t.runOnce(tx); !ran[i] {
+			var ran bool
+			if ran, results[i] = t.runOnce(tx); !ran {
 				continue
 			}
 			if results[i] == nil && len(tx.order) > maxBatch && i > 0 {
@@ -185,34 +178,7 @@ func (b *Bucket[T]) commitGroup(batch []*grouped) {
 			g.mu.Lock()
 			g.queue = append(slices.Clone(batch[n:]), g.queue...)
 			g.mu.Unlock()
-			batch, results, staged, ran = batch[:n], results[:n], staged[:n], ran[:n]
-		}
-		undecided := false // a transaction decided without writing
-		for i := range batch {
-			undecided = undecided || ran[i] && !staged[i]
-		}
-		if b.e.replicas > 1 && undecided {
-			// A decision made without writing (an error, or nothing
-			// staged) may rest on a lagging replica's read. The commit
-			// confirms the keys the group writes; the leader confirms the
-			// others, before anything is written, as Transact does alone.
-			ok, cerr := tx.current(ctx, true)
-			switch {
-			case cerr != nil:
-				for i := range batch {
-					if ran[i] && !staged[i] {
-						results[i] = fmt.Errorf("kv %s: confirm the transaction's reads (its result: %v): %w", b.e.bucket, results[i], cerr)
-					}
-				}
-			case !ok && attempt < maxConflicts && (attempt == 1 || b.e.conflicts.Pause(ctx, attempt-1) == nil):
-				continue
-			case !ok:
-				for i := range batch {
-					if ran[i] && !staged[i] {
-						results[i] = fmt.Errorf("kv %s: the transaction's reads still not current after %d attempts: %w", b.e.bucket, attempt, ErrConflict)
-					}
-				}
-			}
+			batch, results, staged = batch[:n], results[:n], staged[:n]
 		}
 		err := tx.Commit(ctx)
 		if errors.Is(err, ErrConflict) && attempt < maxConflicts && (attempt == 1 || b.e.conflicts.Pause(ctx, attempt-1) == nil) {

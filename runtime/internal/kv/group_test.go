@@ -7,25 +7,17 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/natsfn/natsfn/runtime/internal/kv"
 )
 
-// TestGroupedTransactions: on a single-replica file bucket and on a
-// replicated one, concurrent transactions are committed in groups. Each
-// still gets its own result: a function that fails or panics writes
-// nothing and gets its error (on three replicas, once the leader confirmed
-// what it read), and the others land, every one seeing the writes of those
-// before it.
+// TestGroupedTransactions: on a single-replica file bucket concurrent
+// transactions are committed in groups. Each still gets its own result: a
+// function that fails or panics writes nothing and gets its error, and the
+// others land, every one seeing the writes of those before it.
 func TestGroupedTransactions(t *testing.T) {
-	t.Run("R1-file", func(t *testing.T) { grouped(t, connect(t, newSingle(t).url(), nil), 1) })
-	t.Run("R3-file", func(t *testing.T) { grouped(t, connect(t, newCluster(t).urls(), nil), 3) })
-}
-
-func grouped(t *testing.T, js jetstream.JetStream, replicas int) {
+	js := connect(t, newSingle(t).url(), nil)
 	ctx := bg(t)
-	b := open[item](t, js, kv.Config{Bucket: "group", History: 64, Replicas: replicas})
+	b := open[item](t, js, kv.Config{Bucket: "group", History: 64})
 	if _, err := b.Create(ctx, "total", item{}); err != nil {
 		t.Fatal(err)
 	}

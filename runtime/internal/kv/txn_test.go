@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime/internal/kv"
@@ -278,5 +279,75 @@ func TestTransactReturnsTheDecision(t *testing.T) {
 	}
 	if _, _, err := b.Get(ctx, "a"); !errors.Is(err, kv.ErrNotFound) {
 		t.Errorf("a was written: %v", err)
+	}
+}
+
+// TestTransactRemembersItsWrites: on three replicas, a transaction reads a
+// key this instance last wrote itself from memory, not from the server; a
+// memory gone stale (another instance wrote the key since) costs a lost
+// race and a read from the leader, and no write is lost.
+func TestTransactRemembersItsWrites(t *testing.T) {
+	c := newCluster(t)
+	js := connect(t, c.urls(), nil)
+	mine := open[item](t, js, kv.Config{Bucket: "memo", Replicas: 3})
+	other := open[item](t, connect(t, c.urls(), nil), kv.Config{Bucket: "memo", Replicas: 3})
+	ctx := bg(t)
+	// A spy on mine's server sees mine's read requests: the server queues
+	// its copy of a request before it answers it, so once a transaction
+	// returned, a round trip of the spy's own comes after every copy.
+	var reads atomic.Int32
+	spy, err := nats.Connect(js.Conn().ConnectedUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spy.Close()
+	for _, subj := range []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>"} {
+		if _, err := spy.Subscribe(subj, func(*nats.Msg) { reads.Add(1) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	incr := func(b *kv.Bucket[item]) {
+		t.Helper()
+		if err := b.Transact(ctx, func(tx *kv.Tx[item]) error {
+			v, _, err := tx.Get(ctx, "k")
+			if err != nil {
+				return err
+			}
+			v.N++
+			return tx.Put("k", v)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settled := func() int32 {
+		t.Helper()
+		if err := spy.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return reads.Load()
+	}
+	incr(mine) // reads k once: nothing remembered yet
+	first := settled()
+	if first == 0 {
+		t.Fatal("the spy saw no read of the first transaction: it watches the wrong subjects")
+	}
+	for range 5 {
+		incr(mine)
+	}
+	if n := settled() - first; n != 0 {
+		t.Fatalf("5 transactions on a key this instance last wrote sent %d reads, want none", n)
+	}
+	incr(other) // k changes behind mine's memory (other's reads may reach the spy too)
+	time.Sleep(100 * time.Millisecond)
+	before := settled()
+	incr(mine)
+	if n := settled() - before; n == 0 {
+		t.Fatal("a transaction on a stale memory of k committed without reading it again")
+	}
+	if v, _, err := mine.GetLatest(ctx, "k"); err != nil || v.N != 8 {
+		t.Fatalf("k = %d, %v; want 8: 7 increments by mine, 1 by other, none lost", v.N, err)
 	}
 }
