@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,4 +231,34 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// countRequests counts the messages a connection of its own to url sees on
+// subjects (JetStream API requests: reads, writes), and returns a function
+// that answers the count so far. A server queues its copy of a request
+// before it answers the request, so once a client on the same server got
+// its answer, the function's round trip of its own comes after every copy.
+func countRequests(t testing.TB, url string, subjects ...string) func() int64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	var n atomic.Int64
+	for _, subj := range subjects {
+		if _, err := nc.Subscribe(subj, func(*nats.Msg) { n.Add(1) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return func() int64 {
+		t.Helper()
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return n.Load()
+	}
 }

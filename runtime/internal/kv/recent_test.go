@@ -2,10 +2,7 @@ package kv_test
 
 import (
 	"errors"
-	"sync/atomic"
 	"testing"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/runtime/internal/kv"
 )
@@ -16,20 +13,7 @@ import (
 // stored, and decides not to write only on it.
 func TestModifyAfterOwnWriteSkipsTheRead(t *testing.T) {
 	s := newSingle(t)
-	nc, err := nats.Connect(s.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	var reads atomic.Int64
-	sub, err := nc.Subscribe("$JS.API.DIRECT.GET.KV_recent.>", func(*nats.Msg) { reads.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	settle := countRequests(t, s.url(), "$JS.API.DIRECT.GET.KV_recent.>")
 	ctx := bg(t)
 	mine := open[item](t, connect(t, s.url(), nil), kv.Config{Bucket: "recent", History: 10})
 	other := open[item](t, connect(t, s.url(), nil), kv.Config{Bucket: "recent", History: 10})
@@ -37,13 +21,6 @@ func TestModifyAfterOwnWriteSkipsTheRead(t *testing.T) {
 
 	if _, _, err := mine.Modify(ctx, "k", incr); err != nil { // read (nothing), create
 		t.Fatal(err)
-	}
-	settle := func() int64 {
-		t.Helper()
-		if err := nc.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		return reads.Load()
 	}
 	before := settle()
 	for range 3 {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime/internal/kv"
@@ -292,23 +291,8 @@ func TestTransactRemembersItsWrites(t *testing.T) {
 	mine := open[item](t, js, kv.Config{Bucket: "memo", Replicas: 3})
 	other := open[item](t, connect(t, c.urls(), nil), kv.Config{Bucket: "memo", Replicas: 3})
 	ctx := bg(t)
-	// A spy on mine's server sees mine's read requests: the server queues
-	// its copy of a request before it answers it, so once a transaction
-	// returned, a round trip of the spy's own comes after every copy.
-	var reads atomic.Int32
-	spy, err := nats.Connect(js.Conn().ConnectedUrl())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spy.Close()
-	for _, subj := range []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>"} {
-		if _, err := spy.Subscribe(subj, func(*nats.Msg) { reads.Add(1) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := spy.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	// Counted on mine's server: see countRequests.
+	settled := countRequests(t, js.Conn().ConnectedUrl(), "$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>")
 	incr := func(b *kv.Bucket[item]) {
 		t.Helper()
 		if err := b.Transact(ctx, func(tx *kv.Tx[item]) error {
@@ -321,13 +305,6 @@ func TestTransactRemembersItsWrites(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	settled := func() int32 {
-		t.Helper()
-		if err := spy.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		return reads.Load()
 	}
 	incr(mine) // reads k once: nothing remembered yet
 	first := settled()
