@@ -90,14 +90,7 @@
 // wait are committed together, one batch for all (groups); elsewhere,
 // those that write keys in common queue on a lock (keyLocks), so that a
 // hot key costs one losing commit per other process rather than one per
-// goroutine, and each reads what the one before it wrote from memory
-// (recent), not from the server. On three replicas, 16 writers of one key
-// went from 0.21 of the best one-at-a-time compare-and-swap loop to 0.96
-// (BenchmarkHotKey), and 16 writers of three keys each from 0.38 to 0.90.
-// Committing in groups there too ran the one-key benchmark at 3.9 times
-// that loop, but the order flow slower: a group runs its functions one
-// after the other, with their reads, and inventory's reservations (a new
-// key each) timed out waiting in TestRollingPhases at 100 orders a second.
+// goroutine.
 //
 // A bucket reads several keys through one subscription of its own, on an
 // inbox of its connection, made on first use and kept as long as the

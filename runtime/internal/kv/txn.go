@@ -25,10 +25,6 @@ type Tx[T any] struct {
 	order  []string // written keys, in the order first staged
 	done   bool
 	staged int // Puts and Deletes made, for a group (groups)
-	// latest makes Load read from the stream leader what this instance
-	// does not remember (recent): Transact's retry after a lost race on a
-	// replicated bucket, whose replicas may not have the winner's write.
-	latest bool
 }
 
 // Begin starts a transaction. Transact runs one and retries it when it
@@ -38,10 +34,7 @@ func (b *Bucket[T]) Begin() *Tx[T] {
 }
 
 // Load reads keys the transaction has not read yet, in one request to the
-// server, so that they are one state of the bucket. A key this instance
-// last wrote itself (recent) is taken as it wrote it, without a read, as
-// Modify does: the commit is conditioned on that revision, so a stale
-// memory costs a lost race, after which the key is read again.
+// server, so that they are one state of the bucket.
 func (tx *Tx[T]) Load(ctx context.Context, keys ...string) error {
 	e := tx.b.e
 	var todo []string
@@ -49,29 +42,15 @@ func (tx *Tx[T]) Load(ctx context.Context, keys ...string) error {
 		if err := e.checkKey(k); err != nil {
 			return err
 		}
-		if _, ok := tx.reads[k]; ok || slices.Contains(todo, k) {
-			continue
+		if _, ok := tx.reads[k]; !ok && !slices.Contains(todo, k) {
+			todo = append(todo, k)
 		}
-		if r, ok := e.recent.get(k); ok {
-			tx.reads[k] = r
-			continue
-		}
-		todo = append(todo, k)
 	}
 	switch {
 	case len(todo) == 0:
 		return nil
 	case len(todo) > maxBatch:
 		return fmt.Errorf("kv %s: a transaction reads at most %d keys at once, not %d", e.bucket, maxBatch, len(todo))
-	case tx.latest && e.replicas > 1:
-		for _, k := range todo {
-			r, err := e.readLeader(ctx, k)
-			if err != nil {
-				return fmt.Errorf("kv %s/%s: read from the leader: %w", e.bucket, k, err)
-			}
-			tx.reads[k] = r
-		}
-		return nil
 	case len(todo) == 1:
 		r, err := e.read(ctx, todo[0])
 		if err != nil {
@@ -195,12 +174,7 @@ func (tx *Tx[T]) Commit(ctx context.Context) error {
 		case !tx.reads[c.key].live:
 			o = opCreate
 		}
-		rev, err := e.put(ctx, o, c)
-		if c.del {
-			e.recent.forget(c.key)
-		} else {
-			e.remember(c.key, rev, c.data, err)
-		}
+		_, err := e.put(ctx, o, c)
 		return err
 	}
 	if len(tx.order) > maxBatch {
@@ -212,16 +186,6 @@ func (tx *Tx[T]) Commit(ctx context.Context) error {
 	}
 	span := e.trace.start(ctx, opCommit, attrKeys.StringSlice(tx.order))
 	rev, attempts, err := e.commit(ctx, cs)
-	for i, c := range cs {
-		// An atomic batch is stored in one piece: its messages have
-		// consecutive sequences, the last one rev. rev is 0 when an
-		// earlier attempt landed, and unknown then.
-		if err != nil || rev == 0 || c.del {
-			e.recent.forget(c.key)
-		} else {
-			e.recent.put(c.key, rev-uint64(len(cs)-1-i), c.data)
-		}
-	}
 	if errors.Is(err, ErrConflict) {
 		err = fmt.Errorf("kv %s: commit of %d keys: a key changed since the transaction read it: %w", e.bucket, len(cs), ErrConflict)
 	} else if err != nil {
@@ -259,8 +223,7 @@ func (tx *Tx[T]) current(ctx context.Context) (bool, error) {
 // goroutine, after the functions of the transactions before it in the
 // group, and sees what they staged. Elsewhere, transactions of one process
 // that write keys in common commit one after the other (keyLocks): one
-// that had to wait for another reads again before it commits (what it
-// wrote itself it remembers, see Load). Either way
+// that had to wait for another reads again before it commits. Either way
 // fn must not start another transaction of the bucket.
 //
 // On a replicated bucket, whose reads a lagging replica may answer, a
@@ -273,12 +236,10 @@ func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) erro
 	}
 	var held []int // stripes of b.e.locks this call holds (see keyLocks)
 	defer func() { b.e.locks.unlock(held) }()
-	latest := false
 	for attempt := 1; ; attempt++ {
 		tx := b.Begin()
-		tx.latest = latest
 		err := fn(tx)
-		if err == nil && len(tx.order) > 0 {
+		if err == nil && len(tx.order) > 1 {
 			need := b.e.locks.stripesOf(tx.order)
 			if !covers(held, need) {
 				b.e.locks.unlock(held)
@@ -298,7 +259,6 @@ func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) erro
 			if err == nil || !errors.Is(err, ErrConflict) {
 				return err
 			}
-			latest = true // the winner's write may not be on every replica yet
 		} else if b.e.replicas > 1 && attempt < maxConflicts {
 			ok, cerr := tx.current(ctx)
 			if cerr != nil {
@@ -309,10 +269,6 @@ func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) erro
 			if ok {
 				return err
 			}
-			for k := range tx.reads {
-				b.e.recent.forget(k) // it may be what was not current
-			}
-			latest = true
 		} else {
 			return err
 		}
