@@ -90,7 +90,11 @@
 // wait are committed together, one batch for all (groups); elsewhere,
 // those that write keys in common queue on a lock (keyLocks), so that a
 // hot key costs one losing commit per other process rather than one per
-// goroutine.
+// goroutine; one that waited reads no state older than the write it
+// waited for (Tx.Load). On three replicas, 16 transactions on one key went
+// from 0.21 of the best one-at-a-time compare-and-swap loop to 0.58
+// (BenchmarkHotKey; TestHotKeyTakesTurns: 68-85 lost races among 80
+// transactions before, none after).
 //
 // A bucket reads several keys through one subscription of its own, on an
 // inbox of its connection, made on first use and kept as long as the

@@ -7,7 +7,8 @@ import (
 )
 
 // keyLocks lets the transactions of one process that write the same keys
-// of a bucket commit one after the other instead of all at once.
+// of a bucket (one key or several) commit one after the other instead of
+// all at once.
 //
 // Why by hand: the server checks a transaction's revisions only when its
 // commit arrives, after staging the whole batch. 64 handlers of one

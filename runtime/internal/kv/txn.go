@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"time"
 )
 
 // Tx is a transaction over keys of one bucket: it reads keys, remembering
@@ -35,6 +37,14 @@ func (b *Bucket[T]) Begin() *Tx[T] {
 
 // Load reads keys the transaction has not read yet, in one request to the
 // server, so that they are one state of the bucket.
+//
+// On a replicated bucket the replica that answers may not have a write
+// this instance made (or, in Transact, waited for) yet: such a state is
+// read again, a few times, a millisecond or so apart, and then taken as it
+// is (the commit, conditioned on it, then loses the race). What this
+// instance last wrote (recent) serves only as that lower bound of a key's
+// revision, never as its value: a key only read is not checked by the
+// commit, so a remembered value could show a state the bucket never had.
 func (tx *Tx[T]) Load(ctx context.Context, keys ...string) error {
 	e := tx.b.e
 	var todo []string
@@ -51,22 +61,58 @@ func (tx *Tx[T]) Load(ctx context.Context, keys ...string) error {
 		return nil
 	case len(todo) > maxBatch:
 		return fmt.Errorf("kv %s: a transaction reads at most %d keys at once, not %d", e.bucket, maxBatch, len(todo))
-	case len(todo) == 1:
-		r, err := e.read(ctx, todo[0])
+	}
+	for try := 1; ; try++ {
+		got, err := e.readState(ctx, todo)
 		if err != nil {
 			return err
 		}
-		tx.reads[todo[0]] = r
+		if try < staleReads && e.replicas > 1 && e.behind(got) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("kv %s: read: %w", e.bucket, ctx.Err())
+			case <-time.After(time.Duration(try) * time.Millisecond):
+			}
+			continue
+		}
+		maps.Copy(tx.reads, got)
 		return nil
 	}
-	got, err := e.readMany(ctx, todo)
+}
+
+// staleReads bounds the reads of one Load that a lagging replica answers.
+const staleReads = 5
+
+// readState reads keys as one state of the bucket: a key that holds
+// nothing has the zero record.
+func (e *engine) readState(ctx context.Context, keys []string) (map[string]record, error) {
+	if len(keys) == 1 {
+		r, err := e.read(ctx, keys[0])
+		if err != nil {
+			return nil, err
+		}
+		return map[string]record{keys[0]: r}, nil
+	}
+	got, err := e.readMany(ctx, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, k := range todo {
-		tx.reads[k] = got[k] // the zero record: the key holds nothing
+	out := make(map[string]record, len(keys))
+	for _, k := range keys {
+		out[k] = got[k]
 	}
-	return nil
+	return out, nil
+}
+
+// behind reports whether a read state holds a key at a revision older
+// than this instance's own last write of it.
+func (e *engine) behind(got map[string]record) bool {
+	for k, r := range got {
+		if mine, ok := e.recent.get(k); ok && mine.rev > r.rev {
+			return true
+		}
+	}
+	return false
 }
 
 // Get returns key's value in the transaction: what it staged for the key,
@@ -174,7 +220,12 @@ func (tx *Tx[T]) Commit(ctx context.Context) error {
 		case !tx.reads[c.key].live:
 			o = opCreate
 		}
-		_, err := e.put(ctx, o, c)
+		rev, err := e.put(ctx, o, c)
+		if c.del {
+			e.recent.forget(c.key)
+		} else {
+			e.remember(c.key, rev, c.data, err)
+		}
 		return err
 	}
 	if len(tx.order) > maxBatch {
@@ -186,6 +237,16 @@ func (tx *Tx[T]) Commit(ctx context.Context) error {
 	}
 	span := e.trace.start(ctx, opCommit, attrKeys.StringSlice(tx.order))
 	rev, attempts, err := e.commit(ctx, cs)
+	for i, c := range cs {
+		// An atomic batch is stored in one piece: its messages have
+		// consecutive sequences, the last one rev (0: an earlier attempt
+		// landed, at revisions unknown here).
+		if err != nil || rev == 0 || c.del {
+			e.recent.forget(c.key)
+		} else {
+			e.recent.put(c.key, rev-uint64(len(cs)-1-i), c.data)
+		}
+	}
 	if errors.Is(err, ErrConflict) {
 		err = fmt.Errorf("kv %s: commit of %d keys: a key changed since the transaction read it: %w", e.bucket, len(cs), ErrConflict)
 	} else if err != nil {
@@ -222,8 +283,9 @@ func (tx *Tx[T]) current(ctx context.Context) (bool, error) {
 // wait are committed in groups (groups says why): fn runs on the group's
 // goroutine, after the functions of the transactions before it in the
 // group, and sees what they staged. Elsewhere, transactions of one process
-// that write keys in common commit one after the other (keyLocks): one
-// that had to wait for another reads again before it commits. Either way
+// that write keys in common (one key or several) commit one after the
+// other (keyLocks): one that had to wait for another reads again, no
+// older than what that one wrote (Load), before it commits. Either way
 // fn must not start another transaction of the bucket.
 //
 // On a replicated bucket, whose reads a lagging replica may answer, a
@@ -239,7 +301,7 @@ func (b *Bucket[T]) Transact(ctx context.Context, fn func(tx *Tx[T]) error) erro
 	for attempt := 1; ; attempt++ {
 		tx := b.Begin()
 		err := fn(tx)
-		if err == nil && len(tx.order) > 1 {
+		if err == nil && len(tx.order) > 0 {
 			need := b.e.locks.stripesOf(tx.order)
 			if !covers(held, need) {
 				b.e.locks.unlock(held)
