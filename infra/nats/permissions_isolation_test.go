@@ -33,6 +33,9 @@ func TestNoFunctionForgesAnothersEvents(t *testing.T) {
 			for _, subject := range events[victim] {
 				t.Run(attacker+" forges "+subject, func(t *testing.T) {
 					t.Parallel() // each waits out its publish timeout
+					// Its own deadline: the parallel subtests run a few at a
+					// time, long after the parent's ten seconds began.
+					ctx := ctxT(t)
 					stream := ownStreams[victim].Name
 					before := subjectCount(ctx, t, admin, stream, subject)
 					c := ts.connect(t, attacker)
