@@ -96,9 +96,9 @@ func open[T any](t testing.TB, js jetstream.JetStream, cfg kv.Config) *kv.Bucket
 	return b
 }
 
-// bg is a context for a test: a bound on a hang, wide enough for a CI
-// machine that runs the container suites beside (TestAWriterAloneNeverConflicts
-// took more than 20 s for its 1,000 writes there once).
+// bg is a context for a test: a bound on a hang, wide enough for a
+// loaded machine (TestAWriterAloneNeverConflicts took more than 20 s for
+// its 1,000 writes once, beside a CI run's container suites).
 func bg(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
