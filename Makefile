@@ -50,9 +50,11 @@ test: tools fmt vet ## run every test with -race (container suites too when Dock
 	else echo "make test: no Docker engine reachable; the container suites will skip"; fi
 	@# The container suites take longest, and one `go test ./...` would start
 	@# them last (after every package before tests/ in its order): they run
-	@# at once, beside the rest. Either failing fails make test.
+	@# at once, beside the rest, which runs one package at a time (-p 1), so
+	@# that no more than two test packages load the machine at once, as
+	@# before. Either failing fails make test.
 	NATSFN_TEST_BUILD=0 $(GO) test -race -count=1 -timeout 30m ./tests/containers/ & containers=$$!; \
-	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /tests/containers); rest=$$?; \
+	$(GO) test -race -count=1 -p 1 -timeout 30m $$($(GO) list ./... | grep -v /tests/containers); rest=$$?; \
 	wait $$containers; suites=$$?; \
 	if [ $$rest -ne 0 ] || [ $$suites -ne 0 ]; then \
 		echo "make test: FAILED (container suites: exit $$suites; the other packages: exit $$rest)"; exit 1; fi
