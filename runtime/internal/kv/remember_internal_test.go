@@ -1,14 +1,9 @@
 package kv
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/natsfn/natsfn/runtime/embedded"
 )
 
 // TestCommitRemembersRevisions: what a commit leaves in recent is each
@@ -17,23 +12,7 @@ import (
 // it as a lower bound of what a replica may answer: a revision too high
 // would have every later Load of the key read again until it gave up.
 func TestCommitRemembersRevisions(t *testing.T) {
-	srv, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	b, err := Open[int](ctx, js, Config{Bucket: "remember", Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _, ctx := openInternal(t, Config{Bucket: "remember", Storage: jetstream.MemoryStorage})
 	for _, keys := range [][]string{{"one"}, {"a", "b", "c"}, {"c", "d"}} {
 		if err := b.Transact(ctx, func(tx *Tx[int]) error {
 			if err := tx.Load(ctx, keys...); err != nil {

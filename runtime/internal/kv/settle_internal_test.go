@@ -16,23 +16,7 @@ import (
 // the earlier attempt landed (and may have been replaced since), or it did
 // not and the key is still, or no longer, at the expected revision.
 func TestSettle(t *testing.T) {
-	srv, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	b, err := Open[int](ctx, js, Config{Bucket: "settle"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, js, ctx := openInternal(t, Config{Bucket: "settle"})
 	e := b.e
 	rev1, err := b.Create(ctx, "k", 1)
 	if err != nil {
@@ -68,4 +52,29 @@ func TestSettle(t *testing.T) {
 	if v, got, _ := b.Get(ctx, "k"); v != 4 || got != rev {
 		t.Fatalf("k = %d at %d, want 4 at %d", v, got, rev)
 	}
+}
+
+// openInternal opens a bucket of ints as cfg says on an embedded server of
+// the test's own, for the package's internal tests, with the JetStream it
+// uses and a context bounded at 20 s.
+func openInternal(t *testing.T, cfg Config) (*Bucket[int], jetstream.JetStream, context.Context) {
+	t.Helper()
+	srv, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	b, err := Open[int](ctx, js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, js, ctx
 }
