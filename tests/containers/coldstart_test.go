@@ -90,6 +90,11 @@ func TestColdStart(t *testing.T) {
 			median(cpu[fn]).Milliseconds(), coldStartRounds, over.Milliseconds(), coldStartOverPinger.Milliseconds(),
 			verdict(over <= coldStartOverPinger), coldStartProcessGoal.Milliseconds(), verdict(p <= coldStartProcessGoal), ms(total[fn])))
 	}
+	images := []string{pingerImage}
+	for _, fn := range functionNames {
+		images = append(images, functionImage(fn))
+	}
+	report = append(report, s.engineLine(images))
 	uptime, _ := os.ReadFile("/proc/loadavg")
 	report = append(report, "load average (1, 5, 15 min) at the end: "+strings.Join(strings.Fields(string(uptime))[:3], " ")+
 		"; CPU is the container's CPU time until the answer (it is paused then), which the machine's load changes little")
@@ -106,6 +111,27 @@ func TestColdStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("written to tests/containers/%s", path)
+}
+
+// engineLine names what the figures depend on beside the code: the
+// Docker engine, its storage driver (with fuse-overlayfs every container
+// start reads the pages its binary touches through a FUSE daemon, so the
+// time before main grows with the binary), and each image's size.
+func (s *stack) engineLine(images []string) string {
+	info, err := s.docker.Info(s.ctx, client.InfoOptions{})
+	if err != nil {
+		s.t.Fatalf("docker info: %v", err)
+	}
+	sizes := make([]string, len(images))
+	for i, ref := range images {
+		img, err := s.docker.ImageInspect(s.ctx, ref)
+		if err != nil {
+			s.t.Fatalf("inspect %s: %v", ref, err)
+		}
+		sizes[i] = fmt.Sprintf("%s %.1f MB", ref, float64(img.Size)/1e6)
+	}
+	return fmt.Sprintf("engine: Docker %s, storage driver %s; images: %s",
+		info.Info.ServerVersion, info.Info.Driver, strings.Join(sizes, ", "))
 }
 
 func verdict(met bool) string {
