@@ -15,10 +15,12 @@
 package fntest
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,9 @@ import (
 // Server is an embedded nats-server that lives as long as the test.
 type Server struct {
 	*embedded.Server
+	// logs keeps the end of what the functions run with Config logged,
+	// which a failed test prints.
+	logs *logTail
 }
 
 // NewServer starts a JetStream server on a free loopback port, with its
@@ -50,7 +55,13 @@ func NewServerAt(t testing.TB, port int, dir string) *Server {
 		t.Fatalf("fntest: %v", err)
 	}
 	t.Cleanup(s.Stop)
-	return &Server{Server: s}
+	srv := &Server{Server: s, logs: &logTail{}}
+	t.Cleanup(func() {
+		if t.Failed() && srv.logs.len() > 0 {
+			t.Logf("fntest: the functions' last log lines (NATSFN_TEST_LOGS=1 shows every line as it comes):\n%s", srv.logs.bytes())
+		}
+	})
+	return srv
 }
 
 // Connect opens a client connection closed when the test ends.
@@ -75,12 +86,16 @@ func (s *Server) JetStream(t testing.TB) jetstream.JetStream {
 }
 
 // Config is a runtime config for this server: no ops port, quiet logs
-// (NATSFN_TEST_LOGS=1 shows them), a short shutdown timeout.
+// (NATSFN_TEST_LOGS=1 shows them; a failed test prints their last lines),
+// a short shutdown timeout.
 func (s *Server) Config(instance string) runtime.Config {
 	var logger *slog.Logger
-	if os.Getenv("NATSFN_TEST_LOGS") != "" {
+	switch {
+	case os.Getenv("NATSFN_TEST_LOGS") != "":
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	} else {
+	case s.logs != nil:
+		logger = slog.New(slog.NewTextHandler(s.logs, nil))
+	default:
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return runtime.Config{
@@ -115,4 +130,47 @@ func RunConfig(t testing.TB, cfg runtime.Config, services ...*runtime.Service) *
 	}
 	t.Cleanup(func() { _ = inst.Stop() })
 	return inst
+}
+
+// logTailBytes is how much of the functions' logs a failed test prints: the
+// last lines, where a timeout's cause usually is.
+const logTailBytes = 64 << 10
+
+// logTail keeps the last logTailBytes (and at most twice that) written to
+// it; its methods are safe for concurrent use.
+type logTail struct {
+	mu      sync.Mutex
+	buf     []byte
+	trimmed bool // buf may start inside a line
+}
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	if len(l.buf) > 2*logTailBytes {
+		l.buf = append(l.buf[:0], l.buf[len(l.buf)-logTailBytes:]...)
+		l.trimmed = true
+	}
+	return len(p), nil
+}
+
+func (l *logTail) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buf)
+}
+
+// bytes returns the last logTailBytes written, from a line's start.
+func (l *logTail) bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buf
+	if len(b) > logTailBytes || l.trimmed {
+		b = b[max(len(b)-logTailBytes, 0):]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return bytes.Clone(b)
 }
