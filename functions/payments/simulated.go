@@ -58,9 +58,9 @@ const (
 // ledger is a span in the handler's trace, and every read and write rides
 // out a KV leader election (kvretry).
 func startSimulated(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*simulated, error) {
-	kv, err := js.KeyValue(ctx, BucketGateway)
+	kv, err := bindGateway(ctx, js, bindGatewayWait)
 	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", BucketGateway, err)
+		return nil, err
 	}
 	kv = runtime.TraceKV(kvretry.Wrap(kv))
 	s := &simulated{kv: kv}
@@ -84,6 +84,37 @@ func startSimulated(ctx context.Context, js jetstream.JetStream, logger *slog.Lo
 		}
 	}()
 	return s, nil
+}
+
+// bindGatewayWait bounds how long bindGateway waits out "bucket not found".
+const bindGatewayWait = 10 * time.Second
+
+// bindGateway returns nats.go's handle of the gateway bucket, which the
+// runtime opened before the OnStart hook that calls this. A cluster that
+// boots with the functions can still answer "bucket not found" just after
+// that: in a cluster only the meta leader answers a stream info with "not
+// found", from its own view, and a meta leader elected a moment ago may not
+// have applied the bucket's creation yet (TestStartTogether saw it once, in
+// CI, 220 ms after the instance connected, and the instance exited). So a
+// not-found is retried, for up to wait, before it is believed.
+func bindGateway(ctx context.Context, js jetstream.JetStream, wait time.Duration) (jetstream.KeyValue, error) {
+	deadline := time.Now().Add(wait)
+	for pause := 25 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		kv, err := js.KeyValue(ctx, BucketGateway)
+		if err == nil {
+			return kv, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) || time.Now().Add(pause).After(deadline) {
+			return nil, fmt.Errorf("bucket %s: %w", BucketGateway, err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("bucket %s: %w", BucketGateway, err)
+		case <-t.C:
+		}
+	}
 }
 
 func (s *simulated) apply(e jetstream.KeyValueEntry, logger *slog.Logger) {
