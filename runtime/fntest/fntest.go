@@ -57,8 +57,11 @@ func NewServerAt(t testing.TB, port int, dir string) *Server {
 	t.Cleanup(s.Stop)
 	srv := &Server{Server: s, logs: &logTail{}}
 	t.Cleanup(func() {
-		if t.Failed() && srv.logs.len() > 0 {
-			t.Logf("fntest: the functions' last log lines (NATSFN_TEST_LOGS=1 shows every line as it comes):\n%s", srv.logs.bytes())
+		if !t.Failed() {
+			return
+		}
+		if b := srv.logs.bytes(); len(b) > 0 {
+			t.Logf("fntest: the functions' last log lines (NATSFN_TEST_LOGS=1 shows every line as it comes):\n%s", b)
 		}
 	})
 	return srv
@@ -153,12 +156,6 @@ func (l *logTail) Write(p []byte) (int, error) {
 		l.trimmed = true
 	}
 	return len(p), nil
-}
-
-func (l *logTail) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buf)
 }
 
 // bytes returns the last logTailBytes written, from a line's start.
