@@ -1,7 +1,6 @@
-// Package otlp is natsfn's OTLP/HTTP span transport: the SDK's otlptrace
-// exporter, which turns spans into their protobuf form, over a small
-// client of our own that posts them (http/protobuf), with TLS, gzip and
-// retries.
+// Package otlp is natsfn's OTLP/HTTP span exporter: it writes spans in
+// OTLP's protobuf wire format (encode.go) and posts them
+// (http/protobuf), with TLS, gzip and retries.
 package otlp
 
 import (
@@ -18,9 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Settings say where and how spans are posted. The runtime fills them from
@@ -41,20 +38,20 @@ type Settings struct {
 	TLS *tls.Config
 }
 
-// NewExporter returns an OTLP/HTTP span exporter: the SDK's otlptrace
-// exporter turns spans into protobuf, and this package's client posts
-// them. Batching is the runtime's (internal/spanbatch) and retries are this
-// client's. otlptracehttp would post them too, but its collector package
-// links gRPC, which took a function binary from 13.8 MB to 19.8 MB (about
-// 6 MB per image, past the 15 MB budget).
-func NewExporter(ctx context.Context, s Settings) (*otlptrace.Exporter, error) {
+// NewExporter returns an OTLP/HTTP span exporter. Batching is the
+// runtime's (internal/spanbatch) and retries are this client's.
+// otlptracehttp would do the same, but its collector package links gRPC,
+// which took a function binary from 13.8 MB to 19.8 MB (about 6 MB per
+// image, past the 15 MB budget); the SDK's otlptrace exporter under a
+// client of our own still linked the protobuf runtime (see encode.go).
+func NewExporter(s Settings) sdktrace.SpanExporter {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = s.TLS
 	c := &client{url: s.URL, headers: s.Headers, gzip: s.Gzip, http: &http.Client{Timeout: s.Timeout, Transport: tr}}
 	if c.http.Timeout <= 0 {
 		c.http.Timeout = 10 * time.Second
 	}
-	return otlptrace.New(ctx, c)
+	return c
 }
 
 // ParseList parses the "k1=v1,k2=v2" lists with URL-encoded values of
@@ -75,7 +72,8 @@ func ParseList(s string) map[string]string {
 	return h
 }
 
-// client sends spans to an OTLP/HTTP collector as protobuf.
+// client sends spans to an OTLP/HTTP collector as protobuf: it is the
+// exporter NewExporter returns.
 type client struct {
 	url     string
 	headers map[string]string
@@ -83,26 +81,28 @@ type client struct {
 	gzip    bool
 }
 
-// Start has nothing to do: each upload is one HTTP request.
-func (c *client) Start(context.Context) error { return nil }
+// ExportSpans posts spans as one request (retried as upload says).
+func (c *client) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	return c.upload(ctx, encodeSpans(spans))
+}
 
-// Stop closes idle connections.
-func (c *client) Stop(context.Context) error {
+// Shutdown closes idle connections; each export is one HTTP request, so
+// there is nothing else to stop.
+func (c *client) Shutdown(context.Context) error {
 	c.http.CloseIdleConnections()
 	return nil
 }
 
-// UploadTraces posts one batch, and posts it again after a failure the
-// OTLP specification calls retryable (a connection error, 429, 502, 503,
-// 504), waiting 100 ms, 200 ms, 400 ms... or what Retry-After says, until
-// ctx ends: the batcher bounds each export. TracesData has the wire format
-// of the collector's ExportTraceServiceRequest (field 1, repeated
-// ResourceSpans), as the specification promises.
-func (c *client) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
-	body, err := proto.Marshal(&tracepb.TracesData{ResourceSpans: spans})
-	if err != nil {
-		return fmt.Errorf("otlp: encode spans: %w", err)
-	}
+// upload posts one batch, a TracesData, and posts it again after a
+// failure the OTLP specification calls retryable (a connection error, 429,
+// 502, 503, 504), waiting 100 ms, 200 ms, 400 ms... or what Retry-After
+// says, until ctx ends: the batcher bounds each export. TracesData has the
+// wire format of the collector's ExportTraceServiceRequest (field 1,
+// repeated ResourceSpans), as the specification promises.
+func (c *client) upload(ctx context.Context, body []byte) error {
 	if c.gzip {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)

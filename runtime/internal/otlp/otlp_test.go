@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
 func TestParseList(t *testing.T) {
@@ -38,7 +36,7 @@ func TestUploadRetries(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &client{url: srv.URL, headers: map[string]string{"Api-Key": "k"}, gzip: true, http: &http.Client{Timeout: time.Second}}
-	if err := c.UploadTraces(context.Background(), []*tracepb.ResourceSpans{{}}); err != nil {
+	if err := c.upload(context.Background(), nil); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
 	if calls.Load() != 3 {
@@ -46,7 +44,7 @@ func TestUploadRetries(t *testing.T) {
 	}
 	calls.Store(0)
 	status = http.StatusBadRequest
-	if err := c.UploadTraces(context.Background(), []*tracepb.ResourceSpans{{}}); err == nil || calls.Load() != 1 {
+	if err := c.upload(context.Background(), nil); err == nil || calls.Load() != 1 {
 		t.Fatalf("a 400: %v after %d requests, want an error after 1", err, calls.Load())
 	}
 }
@@ -65,7 +63,7 @@ func TestRetryAfter(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &client{url: srv.URL, http: &http.Client{Timeout: time.Second}}
-	if err := c.UploadTraces(context.Background(), []*tracepb.ResourceSpans{{}}); err != nil {
+	if err := c.upload(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if calls.Load() != 2 || time.Since(first) < time.Second {
@@ -82,7 +80,7 @@ func TestUntrustedCollectorNotRetried(t *testing.T) {
 	defer cancel()
 	c := &client{url: srv.URL, http: &http.Client{Timeout: time.Second}}
 	start := time.Now()
-	err := c.UploadTraces(ctx, []*tracepb.ResourceSpans{{}})
+	err := c.upload(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), "certificate") || time.Since(start) > time.Second {
 		t.Fatalf("upload to an untrusted collector: %v after %s, want a certificate error at once", err, time.Since(start))
 	}
