@@ -8,11 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -23,6 +19,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/natsfn/natsfn/runtime/internal/otlp"
+	"github.com/natsfn/natsfn/runtime/internal/promtext"
 	"github.com/natsfn/natsfn/runtime/internal/spanbatch"
 )
 
@@ -51,7 +48,7 @@ func newTracerProvider(ctx context.Context, cfg Config, svc ServiceConfig, logge
 	case "otlp":
 		var s otlp.Settings
 		if s, err = cfg.otlpSettings(); err == nil {
-			exp, err = otlp.NewExporter(ctx, s)
+			exp = otlp.NewExporter(s)
 		}
 	}
 	if err != nil {
@@ -161,8 +158,9 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg Config, services []*Se
 	return nil
 }
 
-// setupMetrics uses the config's meter provider, or builds one exported in
-// Prometheus format from its own registry when the ops port is on.
+// setupMetrics uses the config's meter provider, or builds one served in
+// Prometheus's text format on /metrics (internal/promtext) when the ops
+// port is on.
 func (t *telemetry) setupMetrics(ctx context.Context, cfg Config, services []*Service) error {
 	mp := cfg.MeterProvider
 	if mp == nil {
@@ -177,15 +175,10 @@ func (t *telemetry) setupMetrics(ctx context.Context, cfg Config, services []*Se
 		if err != nil {
 			return err
 		}
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
-		if err != nil {
-			return fmt.Errorf("prometheus exporter: %w", err)
-		}
-		owned := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
+		reader := sdkmetric.NewManualReader()
+		owned := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
 		t.shutdown = append(t.shutdown, owned.Shutdown)
-		t.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		t.handler = promtext.Handler(reader)
 		mp = owned
 	}
 	in, err := newInstruments(mp.Meter(instrumentationName))
