@@ -62,10 +62,11 @@ type family struct {
 }
 
 // sample is one line: the family's name plus suffix (_bucket, _sum,
-// _count or none), its labels rendered, and its value.
+// _count or none), its labels rendered, a bucket's bound, and its value.
 type sample struct {
 	suffix string
 	labels string // `a="x",b="y"`, sorted by name; "" for none
+	le     string // a bucket's upper bound, rendered; "" for other lines
 	value  float64
 }
 
@@ -85,7 +86,7 @@ func (fs families) addResource(rm *metricdata.ResourceMetrics) {
 		return
 	}
 	f := fs.get("target_info", "Target metadata", "gauge")
-	f.samples = append(f.samples, sample{labels: labels(*rm.Resource.Set(), ""), value: 1})
+	f.samples = append(f.samples, sample{labels: labels(*rm.Resource.Set()), value: 1})
 }
 
 // addMetric adds the samples of one SDK metric under its Prometheus name.
@@ -122,29 +123,29 @@ func addSum[N int64 | float64](fs families, base, help string, monotonic bool, p
 
 func addPoints[N int64 | float64](f *family, pts []metricdata.DataPoint[N]) {
 	for _, p := range pts {
-		f.samples = append(f.samples, sample{labels: labels(p.Attributes, ""), value: float64(p.Value)})
+		f.samples = append(f.samples, sample{labels: labels(p.Attributes), value: float64(p.Value)})
 	}
 }
 
 func addHistogram[N int64 | float64](f *family, pts []metricdata.HistogramDataPoint[N]) {
 	for _, p := range pts {
+		ls := labels(p.Attributes)
 		var cumulative uint64
 		for i, bound := range p.Bounds {
 			if i < len(p.BucketCounts) {
 				cumulative += p.BucketCounts[i]
 			}
-			f.samples = append(f.samples, sample{suffix: "_bucket",
-				labels: labels(p.Attributes, `le="`+formatFloat(bound)+`"`), value: float64(cumulative)})
+			f.samples = append(f.samples, sample{suffix: "_bucket", labels: ls, le: formatFloat(bound), value: float64(cumulative)})
 		}
 		f.samples = append(f.samples,
-			sample{suffix: "_bucket", labels: labels(p.Attributes, `le="+Inf"`), value: float64(p.Count)},
-			sample{suffix: "_sum", labels: labels(p.Attributes, ""), value: float64(p.Sum)},
-			sample{suffix: "_count", labels: labels(p.Attributes, ""), value: float64(p.Count)})
+			sample{suffix: "_bucket", labels: ls, le: "+Inf", value: float64(p.Count)},
+			sample{suffix: "_sum", labels: ls, value: float64(p.Sum)},
+			sample{suffix: "_count", labels: ls, value: float64(p.Count)})
 	}
 }
 
 // write renders the families sorted by name, each family's series sorted
-// by their labels (a histogram's buckets stay in order).
+// by their labels (the sort is stable: a histogram's lines stay in order).
 func (fs families) write(w *bufio.Writer) {
 	names := make([]string, 0, len(fs))
 	for n := range fs {
@@ -157,31 +158,23 @@ func (fs families) write(w *bufio.Writer) {
 			w.WriteString("# HELP " + n + " " + escapeHelp(f.help) + "\n")
 		}
 		w.WriteString("# TYPE " + n + " " + f.typ + "\n")
-		slices.SortStableFunc(f.samples, func(a, b sample) int {
-			return strings.Compare(seriesKey(a.labels), seriesKey(b.labels))
-		})
+		slices.SortStableFunc(f.samples, func(a, b sample) int { return strings.Compare(a.labels, b.labels) })
 		for _, s := range f.samples {
 			w.WriteString(n + s.suffix)
-			if s.labels != "" {
-				w.WriteString("{" + s.labels + "}")
+			ls := s.labels
+			if s.le != "" {
+				ls = strings.TrimPrefix(ls+`,le="`+s.le+`"`, ",")
+			}
+			if ls != "" {
+				w.WriteString("{" + ls + "}")
 			}
 			w.WriteString(" " + formatFloat(s.value) + "\n")
 		}
 	}
 }
 
-// seriesKey is a sample's labels without its le, so that the lines of one
-// histogram series stay together and in their order.
-func seriesKey(l string) string {
-	if i := strings.Index(l, `le="`); i >= 0 {
-		return strings.TrimSuffix(l[:i], ",")
-	}
-	return l
-}
-
-// labels renders set as sorted name="value" pairs, extra (already
-// rendered) last, as the le of a bucket is.
-func labels(set attribute.Set, extra string) string {
+// labels renders set as name="value" pairs sorted by name.
+func labels(set attribute.Set) string {
 	var sb strings.Builder
 	pairs := make([][2]string, 0, set.Len())
 	it := set.Iter()
@@ -195,12 +188,6 @@ func labels(set attribute.Set, extra string) string {
 			sb.WriteByte(',')
 		}
 		sb.WriteString(p[0] + `="` + escapeValue(p[1]) + `"`)
-	}
-	if extra != "" {
-		if sb.Len() > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(extra)
 	}
 	return sb.String()
 }

@@ -185,3 +185,33 @@ func TestSanitize(t *testing.T) {
 		t.Errorf("a label name keeps no colon: %q", got)
 	}
 }
+
+// TestHistogramLinesInOrder: a histogram series' lines come together, its
+// buckets in increasing order then _sum and _count, whatever its labels
+// are called (a label named like "title" ends in "le").
+func TestHistogramLinesInOrder(t *testing.T) {
+	ctx := context.Background()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(ctx) }()
+	h, _ := mp.Meter("t").Float64Histogram("d", metric.WithExplicitBucketBoundaries(1, 2))
+	h.Record(ctx, 1.5, metric.WithAttributes(attribute.String("title", "b")))
+	h.Record(ctx, 0.5, metric.WithAttributes(attribute.String("title", "a")))
+	rec := httptest.NewRecorder()
+	Handler(reader).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	var lines []string
+	for l := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(l, "d_") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	want := []string{
+		`d_bucket{title="a",le="1"} 1`, `d_bucket{title="a",le="2"} 1`, `d_bucket{title="a",le="+Inf"} 1`,
+		`d_sum{title="a"} 0.5`, `d_count{title="a"} 1`,
+		`d_bucket{title="b",le="1"} 0`, `d_bucket{title="b",le="2"} 1`, `d_bucket{title="b",le="+Inf"} 1`,
+		`d_sum{title="b"} 1.5`, `d_count{title="b"} 1`,
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("lines:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
