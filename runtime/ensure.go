@@ -9,7 +9,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/runtime/internal/retry"
 )
+
+// existingWait is how long a stream the server said exists may be
+// reported missing by a lagging meta leader before that is believed
+// (retry.ExistingStream).
+const existingWait = 2 * time.Second
 
 // An instance that starts makes its streams and consumers as declared. A
 // create-or-update of one that already is as declared still goes through
@@ -39,7 +46,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 			return st, err
 		}
 		// Made meanwhile, and not as cfg declares: compare, then update.
-		st, err = js.Stream(ctx, cfg.Name)
+		st, err = retry.ExistingStream(ctx, js, cfg.Name, existingWait)
 	}
 	if err != nil {
 		return nil, err

@@ -142,7 +142,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.
 		st, err = js.CreateStream(ctx, newStreamConfig(cfg))
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			// Another instance created it first, perhaps otherwise.
-			st, err = js.Stream(ctx, name)
+			st, err = retry.ExistingStream(ctx, js, name, 2*time.Second)
 		}
 	}
 	if err != nil {

@@ -1,0 +1,36 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ExistingStream looks up a stream the server has just said exists: a
+// create of it was answered "already in use". In a cluster only the meta
+// leader answers a stream info with "not found", from its own assignments
+// (nats-server v2.15.3, jsStreamInfoRequest), and a meta leader elected a
+// moment ago may not have applied the stream's creation yet. So a "not
+// found" here is asked again, 25 ms later, then 50 ms..., for up to wait;
+// after that it is believed. When ctx ends first, the error wraps both
+// ctx's and the last "not found", so that Transient lets a caller's own
+// retry try again.
+func ExistingStream(ctx context.Context, js jetstream.JetStream, name string, wait time.Duration) (jetstream.Stream, error) {
+	deadline := time.Now().Add(wait)
+	for pause := 25 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		st, err := js.Stream(ctx, name)
+		if !errors.Is(err, jetstream.ErrStreamNotFound) || time.Now().Add(pause).After(deadline) {
+			return st, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
