@@ -88,29 +88,21 @@ func addProcess(fs families) {
 }
 
 // bootTime is the btime line of /proc/stat, 0 when unreadable.
-func bootTime() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			t, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return t
-		}
-	}
-	return 0
-}
+func bootTime() float64 { return procField("/proc/stat", "btime ") }
 
 // maxFDs is the soft limit of "Max open files" in /proc/self/limits, 0
 // when unreadable or unlimited.
-func maxFDs() float64 {
-	b, err := os.ReadFile("/proc/self/limits")
+func maxFDs() float64 { return procField("/proc/self/limits", "Max open files") }
+
+// procField is the number that follows prefix on the first line of the
+// file that starts with it, 0 when there is none.
+func procField(path, prefix string) float64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "Max open files"); ok {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
 			if f := strings.Fields(v); len(f) > 0 {
 				n, _ := strconv.ParseFloat(f[0], 64)
 				return n

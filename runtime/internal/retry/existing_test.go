@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsfn/natsfn/runtime/embedded"
 	"github.com/natsfn/natsfn/runtime/internal/retry"
 )
 
@@ -17,20 +15,7 @@ import (
 // is missing (as a lagging meta leader would) is found once it is there,
 // and one that never appears is "not found" after the wait.
 func TestExistingStreamWaitsOutNotFound(t *testing.T) {
-	srv, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := newJetStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	made := make(chan error, 1)

@@ -165,20 +165,7 @@ func TestDoDoesNotStartAfterCancel(t *testing.T) {
 // listens on it, against a real server: the first attempts get "no
 // responders", then a stream appears and the publish lands.
 func TestDoRidesOutAMissingStream(t *testing.T) {
-	srv, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := newJetStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -191,7 +178,7 @@ func TestDoRidesOutAMissingStream(t *testing.T) {
 		}
 	}()
 	attempts := 0
-	err = retry.Policy{Initial: 20 * time.Millisecond}.Do(ctx, func(ctx context.Context) error {
+	err := retry.Policy{Initial: 20 * time.Millisecond}.Do(ctx, func(ctx context.Context) error {
 		attempts++
 		_, err := js.Publish(ctx, "late.x", []byte("hi"), jetstream.WithRetryAttempts(0), jetstream.WithMsgID("m-1"))
 		return err
@@ -229,4 +216,25 @@ func TestAPICode(t *testing.T) {
 			t.Errorf("APICode(%v) = %d, want %d", c.err, got, c.want)
 		}
 	}
+}
+
+// newJetStream starts an embedded server with JetStream and returns a
+// JetStream context on a connection to it; both end with the test.
+func newJetStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	srv, err := embedded.Start(embedded.Config{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
