@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -153,10 +154,18 @@ func pullExpiry(ackWait time.Duration) time.Duration {
 }
 
 // consumeError logs Consume's errors and rebinds after repeated missed
-// heartbeats or a deleted consumer, which Consume never recovers from alone.
+// heartbeats or a deleted consumer, which Consume never recovers from alone,
+// and at once after a pull nobody answered (503, no responders: the
+// consumer was not, or no longer, serving pulls, e.g. an instance that
+// started beside another creating the same consumer, or a consumer
+// between leaders). Consume keeps counting such a pull as open and pulls
+// again only when two heartbeats are missed: half the AckWait, 15 s by
+// default, in which the instance takes nothing (CI saw one instance of
+// two take no event of 200 that way).
 func (c *consumerLoop) consumeError(_ jetstream.ConsumeContext, err error) {
 	c.run.logger.Warn("consume error", "handler", c.label, "error", err)
-	rebind := errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound)
+	rebind := errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, nats.ErrNoResponders)
 	if errors.Is(err, jetstream.ErrNoHeartbeat) && c.hbErrors.Add(1) >= 3 {
 		rebind = true
 	}
