@@ -42,7 +42,10 @@ func TestStartsBeforeInventory(t *testing.T) {
 			}
 		}
 	}()
-	h.run(orders.Config{StockWait: 100 * time.Millisecond})
+	// StockWait also bounds the create after the bucket appears (opening
+	// it and the first read): 100 ms was too short for that on a loaded
+	// CI machine (load average 23: the read's deadline passed).
+	h.run(orders.Config{StockWait: 1500 * time.Millisecond})
 	<-done
 
 	// No stock bucket yet: a create is unavailable, not stuck.
