@@ -41,7 +41,7 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 	if _, err := js.PublishMsg(context.Background(), natsMsg(jobsIn.subject, "{\"id\":\"\xc3\x28\"}")); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "the event dead-lettered", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the event dead-lettered", func() bool {
 		return subjectCount(t, js, deadletter.Stream, "deadletter.echo.take") == 1
 	})
 	if calls.Load() != 0 {
@@ -145,7 +145,7 @@ func TestCorrelationIDIsCapped(t *testing.T) {
 	if _, err := js.PublishMsg(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "the emitted event", func() bool { return subjectCount(t, js, "JOBS", jobsOut.subject) == 1 })
+	fntest.Eventually(t, 20*time.Second, "the emitted event", func() bool { return subjectCount(t, js, "JOBS", jobsOut.subject) == 1 })
 	out := fntest.Messages(t, js, "JOBS", jobsOut.subject)[0]
 	if got := out.Header.Get(runtime.HeaderCorrelationID); got == huge || len(got) == 0 || len(got) > 128 {
 		t.Fatalf("the emit's X-Correlation-ID is %d bytes, want a fresh id of at most 128", len(got))
@@ -178,7 +178,7 @@ func TestUnavailableDescription(t *testing.T) {
 	if err := json.Unmarshal(reply.Data, &body); err != nil || body.Description != want || body.Error != "unavailable" {
 		t.Fatalf("error body %s", reply.Data)
 	}
-	fntest.Eventually(t, 5*time.Second, "the cause in the log line", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the cause in the log line", func() bool {
 		return strings.Contains(logs.String(), `"error":"jobs.nowhere could not be published: nats: `)
 	})
 }

@@ -19,10 +19,10 @@ func TestNoRespondersPullsAgain(t *testing.T) {
 	loop := tr.e.loop
 	before := loop.consuming.Load()
 	loop.consumeError(nil, nats.ErrNoResponders)
-	waitUntil(t, 5*time.Second, "a new Consume after the 503", func() bool {
+	waitUntil(t, 20*time.Second, "a new Consume after the 503", func() bool {
 		cc := loop.consuming.Load()
 		return cc != nil && cc != before && loop.bound()
 	})
 	tr.publish(t, 3, 0)
-	waitUntil(t, 5*time.Second, "the ticks published after it handled", func() bool { return tr.handled.Load() == 3 })
+	waitUntil(t, 20*time.Second, "the ticks published after it handled", func() bool { return tr.handled.Load() == 3 })
 }

@@ -63,7 +63,7 @@ func TestEmitsDeclared(t *testing.T) {
 	js := srv.JetStream(t)
 	publish(t, js, jobsIn, event{ID: "ok"})
 	publish(t, js, jobsIn, event{ID: "stray"})
-	fntest.Eventually(t, 5*time.Second, "the declared emit stored and the stray one dead-lettered", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the declared emit stored and the stray one dead-lettered", func() bool {
 		return subjectCount(t, js, "JOBS", jobsOut.subject) == 1 &&
 			subjectCount(t, js, deadletter.Stream, "deadletter.declared.relay") == 1
 	})

@@ -89,7 +89,7 @@ func TestEventRetriedThenDeadLetteredThenReplayed(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("replayed message not handled")
 	}
-	fntest.Eventually(t, 5*time.Second, "an empty dead-letter list", func() bool {
+	fntest.Eventually(t, 20*time.Second, "an empty dead-letter list", func() bool {
 		reply, err := nc.Request("worker.dlq.list", nil, 2*time.Second)
 		var l deadletter.ListReply
 		return err == nil && json.Unmarshal(reply.Data, &l) == nil && len(l.Entries) == 0
@@ -116,7 +116,7 @@ func TestPermanentErrorTerminatesAtOnce(t *testing.T) {
 	publish(t, js, jobsIn, event{ID: "bad"})
 	// A message that fails its schema is terminated too, without calling the handler.
 	publish(t, js, jobsIn, map[string]int{"n": 1})
-	fntest.Eventually(t, 5*time.Second, "two dead letters", func() bool {
+	fntest.Eventually(t, 20*time.Second, "two dead letters", func() bool {
 		return subjectCount(t, js, deadletter.Stream, "deadletter.strict.check") == 2
 	})
 	time.Sleep(300 * time.Millisecond)
@@ -151,7 +151,7 @@ func TestRedeliveredEmitsAreDeduplicated(t *testing.T) {
 	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "three runs", func() bool { return calls.Load() == 3 })
+	fntest.Eventually(t, 20*time.Second, "three runs", func() bool { return calls.Load() == 3 })
 	time.Sleep(200 * time.Millisecond)
 	if n := subjectCount(t, js, "JOBS", jobsOut.subject); n != 2 {
 		t.Fatalf("%d emitted events stored, want 2 (one per emit)", n)
@@ -235,7 +235,7 @@ func TestPauseSurvivesAnotherInstance(t *testing.T) {
 		info, err := c.Info(context.Background())
 		return err == nil && info.Paused
 	}
-	fntest.Eventually(t, 5*time.Second, "the consumer paused", paused)
+	fntest.Eventually(t, 20*time.Second, "the consumer paused", paused)
 	fntest.RunConfig(t, srv.Config("second"), newSvc())
 	if !paused() {
 		t.Fatal("a second instance's start un-paused the consumer")

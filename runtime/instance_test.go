@@ -99,7 +99,7 @@ func TestSameServiceRunsTwice(t *testing.T) {
 	}
 	mu.Unlock()
 	// Each instance counts its own deliveries: together, every event once.
-	fntest.Eventually(t, 5*time.Second, "each instance's own figures", func() bool {
+	fntest.Eventually(t, 20*time.Second, "each instance's own figures", func() bool {
 		figures := eventFigures(t, nc, "twice", "work")
 		return len(figures) == 2 && figures[0].Acked+figures[1].Acked == events &&
 			figures[0].Acked > 0 && figures[1].Acked > 0

@@ -49,7 +49,7 @@ func TestHandlerLogLines(t *testing.T) {
 	span := rec.one(t, "process logger.work")
 
 	lines := map[string]string{}
-	fntest.Eventually(t, 5*time.Second, "two log lines", func() bool {
+	fntest.Eventually(t, 20*time.Second, "two log lines", func() bool {
 		for _, line := range strings.Split(buf.String(), "\n") {
 			var v map[string]any
 			if json.Unmarshal([]byte(line), &v) == nil {
@@ -99,7 +99,7 @@ func TestGracefulStopLogsNoWarning(t *testing.T) {
 	if err := inst.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "the closed line", func() bool { return strings.Contains(buf.String(), "NATS connection closed") })
+	fntest.Eventually(t, 20*time.Second, "the closed line", func() bool { return strings.Contains(buf.String(), "NATS connection closed") })
 	for _, line := range strings.Split(buf.String(), "\n") {
 		if strings.Contains(line, `"level":"WARN"`) {
 			t.Errorf("a graceful stop logged a warning: %s", line)

@@ -45,7 +45,7 @@ func TestEndpointMetrics(t *testing.T) {
 			labels = append(append([]string(nil), say...), c.labels...)
 		}
 		// The endpoint's figures are recorded after the reply is sent.
-		fntest.Eventually(t, 2*time.Second, fmt.Sprintf("%s%v = %d", c.name, c.labels, c.want), func() bool {
+		fntest.Eventually(t, 20*time.Second, fmt.Sprintf("%s%v = %d", c.name, c.labels, c.want), func() bool {
 			return value(mr, c.name, labels...) == c.want
 		})
 	}
@@ -102,7 +102,7 @@ func TestEventMetrics(t *testing.T) {
 		{"natsfn.dead_letters", labels("doomed"), 1},
 		{"worker.breaker.state", []string{"function", "worker"}, 2},
 	} {
-		fntest.Eventually(t, 5*time.Second, fmt.Sprintf("%s%v = %d", c.name, c.labels, c.want), func() bool {
+		fntest.Eventually(t, 20*time.Second, fmt.Sprintf("%s%v = %d", c.name, c.labels, c.want), func() bool {
 			return value(mr, c.name, c.labels...) == c.want
 		})
 	}

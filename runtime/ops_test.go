@@ -54,7 +54,7 @@ func TestReadyzFollowsNATS(t *testing.T) {
 	status := func(path string) func() bool {
 		return func() bool { code, _ := get(t, base+path); return code == http.StatusOK }
 	}
-	fntest.Eventually(t, 5*time.Second, "/readyz 200", status("/readyz"))
+	fntest.Eventually(t, 20*time.Second, "/readyz 200", status("/readyz"))
 	// The binaries' `healthcheck` and `healthcheck ready` modes probe them.
 	if runtime.Healthcheck(opsAddr) != 0 || runtime.Healthcheck(opsAddr, "ready") != 0 {
 		t.Fatal("healthcheck modes fail while ready")
@@ -125,12 +125,12 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	js := srv.JetStream(t)
 	publish(t, js, jobsIn, event{ID: "x"})
-	fntest.Eventually(t, 5*time.Second, "a dead letter", func() bool {
+	fntest.Eventually(t, 20*time.Second, "a dead letter", func() bool {
 		return subjectCount(t, js, deadletter.Stream, "deadletter.scraped.strict") == 1
 	})
 
 	var families map[string]*dto.MetricFamily
-	fntest.Eventually(t, 5*time.Second, "metrics with the dead letter", func() bool {
+	fntest.Eventually(t, 20*time.Second, "metrics with the dead letter", func() bool {
 		code, body := get(t, "http://"+opsAddr+"/metrics")
 		if code != http.StatusOK {
 			return false

@@ -40,7 +40,7 @@ func TestConsumerRebindsAfterPartition(t *testing.T) {
 	}
 
 	publish(t, js, jobsIn, event{ID: "before"})
-	fntest.Eventually(t, 5*time.Second, "the event before the partition handled", isHandled("before"))
+	fntest.Eventually(t, 20*time.Second, "the event before the partition handled", isHandled("before"))
 
 	proxy.freeze()
 	fntest.Eventually(t, 20*time.Second, "a rebind attempt failed during the partition", func() bool {

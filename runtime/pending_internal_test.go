@@ -99,12 +99,12 @@ func TestPendingFromDeliveries(t *testing.T) {
 	// stops, even when the test fails.
 	t.Cleanup(release)
 	// Start read 10 from the consumer's info when it bound.
-	waitUntil(t, 5*time.Second, "pending from the last delivery taken", func() bool {
+	waitUntil(t, 20*time.Second, "pending from the last delivery taken", func() bool {
 		taken := tr.e.stats.deliveries.Load()
 		return taken >= 2 && tr.e.stats.numPending.Load() == 10-taken
 	})
 	release()
-	waitUntil(t, 5*time.Second, "every tick handled", func() bool { return tr.handled.Load() == 10 })
+	waitUntil(t, 20*time.Second, "every tick handled", func() bool { return tr.handled.Load() == 10 })
 	if got := tr.e.figures().Pending; got != 0 {
 		t.Fatalf("pending %d after the last delivery, want 0", got)
 	}
@@ -125,7 +125,7 @@ func TestPendingPolledOnlyWhileIdle(t *testing.T) {
 	tr.publish(t, 10, 20*time.Millisecond)
 	tr.polls.Store(0) // the first interval began idle
 	tr.publish(t, 150, 20*time.Millisecond)
-	waitUntil(t, 5*time.Second, "every tick handled", func() bool { return tr.handled.Load() == 160 })
+	waitUntil(t, 20*time.Second, "every tick handled", func() bool { return tr.handled.Load() == 160 })
 	if n := tr.polls.Load(); n != 0 {
 		t.Fatalf("%d CONSUMER.INFO requests while deliveries flowed, want none", n)
 	}
@@ -140,7 +140,7 @@ func TestPendingPolledOnlyWhileIdle(t *testing.T) {
 	// The request reaches this test's subscription on its own connection,
 	// which may run after the instance has read the reply: wait for it
 	// rather than read the counter once.
-	waitUntil(t, 2*time.Second, "the backlog figure came from a CONSUMER.INFO", func() bool {
+	waitUntil(t, 20*time.Second, "the backlog figure came from a CONSUMER.INFO", func() bool {
 		return tr.polls.Load() > 0
 	})
 	if f := tr.e.figures(); f.Pending != 5 || f.AckPending != 0 {

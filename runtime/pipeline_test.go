@@ -60,7 +60,7 @@ func TestInputAckedAfterEmitsStored(t *testing.T) {
 	fntest.Run(t, srv, svc)
 
 	publish(t, js, jobsIn, event{ID: "j1"})
-	fntest.Eventually(t, 5*time.Second, "the handler ran", func() bool { return calls.Load() == 1 })
+	fntest.Eventually(t, 20*time.Second, "the handler ran", func() bool { return calls.Load() == 1 })
 	// AckWait is 1s: without InProgress the input would come back.
 	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		if floor, pending := consumerState(t, js, "JOBS", "twice-relay"); floor != 0 || pending != 1 {
@@ -70,7 +70,7 @@ func TestInputAckedAfterEmitsStored(t *testing.T) {
 	if _, err := js.CreateStream(context.Background(), outsStream); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "the input acked", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the input acked", func() bool {
 		floor, pending := consumerState(t, js, "JOBS", "twice-relay")
 		return floor == 1 && pending == 0
 	})
@@ -177,11 +177,11 @@ func TestHandlerContextWaitsForEmits(t *testing.T) {
 	mu.Unlock()
 
 	publish(t, js, jobsIn, event{ID: "doomed"})
-	fntest.Eventually(t, 5*time.Second, "the doomed emit's outcome", func() bool { return failed.Load() != nil })
+	fntest.Eventually(t, 20*time.Second, "the doomed emit's outcome", func() bool { return failed.Load() != nil })
 	if msg := *failed.Load(); !strings.Contains(msg, "ctx.Err: context canceled") || !strings.Contains(msg, "nowhere.x could not be published") {
 		t.Errorf("after a failed emit: %s", msg)
 	}
-	fntest.Eventually(t, 5*time.Second, "the doomed event dead-lettered", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the doomed event dead-lettered", func() bool {
 		return subjectCount(t, js, deadletter.Stream, "deadletter.barrier.relay") == 1
 	})
 }
@@ -213,7 +213,7 @@ func TestGracefulShutdownSettlesEmits(t *testing.T) {
 	for i := range 100 {
 		publish(t, js, jobsIn, event{ID: fmt.Sprint(i)})
 	}
-	fntest.Eventually(t, 5*time.Second, "handlers in flight", func() bool { return started.Load() >= 8 })
+	fntest.Eventually(t, 20*time.Second, "handlers in flight", func() bool { return started.Load() >= 8 })
 	if err := first.Stop(); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
@@ -287,7 +287,7 @@ func TestResumedConsumerDeliversAtOnce(t *testing.T) {
 	})
 	fntest.Run(t, srv, svc)
 	publish(t, js, jobsIn, event{ID: "pauser"})
-	fntest.Eventually(t, 5*time.Second, "the pause", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the pause", func() bool {
 		c, err := js.Consumer(context.Background(), "JOBS", "resume-work")
 		if err != nil {
 			return false
@@ -305,5 +305,5 @@ func TestResumedConsumerDeliversAtOnce(t *testing.T) {
 	if _, err := js.ResumeConsumer(context.Background(), "JOBS", "resume-work"); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "the backlog handled after the resume", func() bool { return handled.Load() == 51 })
+	fntest.Eventually(t, 20*time.Second, "the backlog handled after the resume", func() bool { return handled.Load() == 51 })
 }

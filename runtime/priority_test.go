@@ -90,7 +90,7 @@ func TestOverflowHelpsOnlyAboveMinPending(t *testing.T) {
 	}
 
 	publishWork(t, js, 9)
-	fntest.Eventually(t, 5*time.Second, "the standby's pull waiting with 9 pending", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the standby's pull waiting with 9 pending", func() bool {
 		info := takeInfo(t, js)
 		return info.NumWaiting >= 1 && info.NumPending == 9
 	})
@@ -101,8 +101,8 @@ func TestOverflowHelpsOnlyAboveMinPending(t *testing.T) {
 	}
 
 	publishWork(t, js, 6) // 15 waiting: the standby takes them down to 9
-	fntest.Eventually(t, 5*time.Second, "the standby takes 6", func() bool { return standby.handled.Load() == 6 })
-	fntest.Eventually(t, 5*time.Second, "9 left, none in flight", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the standby takes 6", func() bool { return standby.handled.Load() == 6 })
+	fntest.Eventually(t, 20*time.Second, "9 left, none in flight", func() bool {
 		info := takeInfo(t, js)
 		return info.NumPending == 9 && info.NumAckPending == 0
 	})
@@ -111,7 +111,7 @@ func TestOverflowHelpsOnlyAboveMinPending(t *testing.T) {
 	}
 
 	worker := startCrew(t, srv, "worker", runtime.Config{}, runtime.Overflow())
-	fntest.Eventually(t, 5*time.Second, "the worker takes the 9 left", func() bool { return worker.handled.Load() == 9 })
+	fntest.Eventually(t, 20*time.Second, "the worker takes the 9 left", func() bool { return worker.handled.Load() == 9 })
 	if n := standby.handled.Load(); n != 6 {
 		t.Fatalf("the standby took %d in all, want 6", n)
 	}
@@ -127,7 +127,7 @@ func TestPinnedFailoverWithinTTL(t *testing.T) {
 	a := startCrew(t, srv, "a", runtime.Config{}, runtime.Pinned(ttl))
 	b := startCrew(t, srv, "b", runtime.Config{}, runtime.Pinned(ttl))
 	publishWork(t, js, 20)
-	fntest.Eventually(t, 5*time.Second, "20 handled", func() bool { return a.handled.Load()+b.handled.Load() == 20 })
+	fntest.Eventually(t, 20*time.Second, "20 handled", func() bool { return a.handled.Load()+b.handled.Load() == 20 })
 	pinned, other := pinnedFirst(a, b)
 	if other.handled.Load() != 0 {
 		t.Fatalf("a took %d and b %d: both got events of a pinned consumer", a.handled.Load(), b.handled.Load())
@@ -170,7 +170,7 @@ func TestPinnedHandedOverOnStop(t *testing.T) {
 	a := startCrew(t, srv, "a", runtime.Config{}, runtime.Pinned(ttl))
 	b := startCrew(t, srv, "b", runtime.Config{}, runtime.Pinned(ttl))
 	publishWork(t, js, 3)
-	fntest.Eventually(t, 5*time.Second, "3 handled", func() bool { return a.handled.Load()+b.handled.Load() == 3 })
+	fntest.Eventually(t, 20*time.Second, "3 handled", func() bool { return a.handled.Load()+b.handled.Load() == 3 })
 	pinned, other := pinnedFirst(a, b)
 	if err := pinned.inst.Stop(); err != nil {
 		t.Fatal(err)
@@ -190,9 +190,9 @@ func TestPrioritizedPrefersLowerPriority(t *testing.T) {
 	js := srv.JetStream(t)
 	second := startCrew(t, srv, "second", runtime.Config{Priority: 1}, runtime.Prioritized())
 	first := startCrew(t, srv, "first", runtime.Config{Priority: 0}, runtime.Prioritized())
-	fntest.Eventually(t, 5*time.Second, "both pulls waiting", func() bool { return takeInfo(t, js).NumWaiting >= 2 })
+	fntest.Eventually(t, 20*time.Second, "both pulls waiting", func() bool { return takeInfo(t, js).NumWaiting >= 2 })
 	publishWork(t, js, 20)
-	fntest.Eventually(t, 5*time.Second, "20 handled", func() bool { return first.handled.Load()+second.handled.Load() == 20 })
+	fntest.Eventually(t, 20*time.Second, "20 handled", func() bool { return first.handled.Load()+second.handled.Load() == 20 })
 	if n := second.handled.Load(); n != 0 {
 		t.Fatalf("priority 1 took %d of 20 while priority 0 pulled, want none", n)
 	}
@@ -200,7 +200,7 @@ func TestPrioritizedPrefersLowerPriority(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishWork(t, js, 5)
-	fntest.Eventually(t, 5*time.Second, "priority 1 takes over", func() bool { return second.handled.Load() == 5 })
+	fntest.Eventually(t, 20*time.Second, "priority 1 takes over", func() bool { return second.handled.Load() == 5 })
 }
 
 // TestBindUsesTheConsumerAsItIs: a bound handler consumes through the

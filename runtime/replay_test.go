@@ -116,7 +116,7 @@ func TestReplayRunsAsTheOriginalMessage(t *testing.T) {
 	if n := len(fntest.Messages(t, js, "JOBS", jobsOut.subject)); n != 1 {
 		t.Fatalf("%d events emitted after the replay, want the 1 the stream already had", n)
 	}
-	fntest.Eventually(t, 5*time.Second, "the replay removed", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the replay removed", func() bool {
 		return subjectCount(t, js, deadletter.Stream, "deadletter.relayer.relay.replay") == 0 &&
 			subjectCount(t, js, deadletter.Stream, "deadletter.relayer.relay") == 0
 	})
@@ -161,7 +161,7 @@ func TestReplayFailingAgainIsDeadLetteredAgain(t *testing.T) {
 	if calls.Load() != 4 {
 		t.Fatalf("handler ran %d times, want 2 deliveries and 2 replay deliveries", calls.Load())
 	}
-	fntest.Eventually(t, 5*time.Second, "the replay removed", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the replay removed", func() bool {
 		return subjectCount(t, js, deadletter.Stream, "deadletter.stubborn.work.replay") == 0
 	})
 }
@@ -277,7 +277,7 @@ func TestReplaySurvivesACrash(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the replay the first instance held never reached the second")
 	}
-	fntest.Eventually(t, 5*time.Second, "the replay removed", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the replay removed", func() bool {
 		return subjectCount(t, js, deadletter.Stream, "deadletter.crashy.work.replay") == 0
 	})
 	if l := deadLetters(t, nc, "crashy"); len(l.Entries) != 0 {

@@ -45,7 +45,7 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 	for i := range 40 {
 		publish(t, js, jobsIn, event{ID: fmt.Sprint(i)})
 	}
-	fntest.Eventually(t, 5*time.Second, "handlers in flight", func() bool { return started.Load() >= 4 })
+	fntest.Eventually(t, 20*time.Second, "handlers in flight", func() bool { return started.Load() >= 4 })
 
 	nc := srv.Connect(t)
 	replies := make(chan *nats.Msg, 5)

@@ -150,11 +150,11 @@ func TestFailedSpanExportsAreCountedAndLogged(t *testing.T) {
 		say(t, srv, 2)
 		// One batch per round: the batcher exports every 50 ms.
 		before := c.postCount()
-		fntest.Eventually(t, 5*time.Second, "an export", func() bool { return c.postCount() > before })
+		fntest.Eventually(t, 20*time.Second, "an export", func() bool { return c.postCount() > before })
 	}
 	fn := map[string]string{"function": "echo"}
 	lost := map[string]string{"function": "echo", "reason": "export_failed"}
-	fntest.Eventually(t, 5*time.Second, "failed exports and lost spans on /metrics", func() bool {
+	fntest.Eventually(t, 20*time.Second, "failed exports and lost spans on /metrics", func() bool {
 		_, body := get(t, "http://"+ops+"/metrics")
 		return metricValue(t, body, "natsfn_span_exports_failed_total", fn) >= 3 &&
 			metricValue(t, body, "natsfn_spans_dropped_total", lost) >= 6
@@ -184,7 +184,7 @@ func TestSpansDroppedWhenTheQueueIsFull(t *testing.T) {
 	})
 	say(t, srv, 20)
 	full := map[string]string{"function": "echo", "reason": "queue_full"}
-	fntest.Eventually(t, 5*time.Second, "dropped spans on /metrics", func() bool {
+	fntest.Eventually(t, 20*time.Second, "dropped spans on /metrics", func() bool {
 		_, body := get(t, "http://"+ops+"/metrics")
 		return metricValue(t, body, "natsfn_spans_dropped_total", full) >= 20-4-2
 	})
@@ -257,10 +257,10 @@ func TestOTLPOverTLS(t *testing.T) {
 			})
 			say(t, srv, 1)
 			if tc.arrives {
-				fntest.Eventually(t, 5*time.Second, "the span at the collector", func() bool { return c.got("process echo.say") })
+				fntest.Eventually(t, 20*time.Second, "the span at the collector", func() bool { return c.got("process echo.say") })
 				return
 			}
-			fntest.Eventually(t, 5*time.Second, "a failed export on /metrics", func() bool {
+			fntest.Eventually(t, 20*time.Second, "a failed export on /metrics", func() bool {
 				_, body := get(t, "http://"+ops+"/metrics")
 				return metricValue(t, body, "natsfn_span_exports_failed_total", map[string]string{"function": "echo"}) >= 1
 			})

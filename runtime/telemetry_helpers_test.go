@@ -50,7 +50,7 @@ func (r *spanRecorder) find(name string) []tracetest.SpanStub {
 // one waits for exactly one ended span with the given name and returns it.
 func (r *spanRecorder) one(t *testing.T, name string) tracetest.SpanStub {
 	t.Helper()
-	fntest.Eventually(t, 5*time.Second, "span "+name, func() bool { return len(r.find(name)) >= 1 })
+	fntest.Eventually(t, 20*time.Second, "span "+name, func() bool { return len(r.find(name)) >= 1 })
 	spans := r.find(name)
 	if len(spans) != 1 {
 		t.Fatalf("%d spans named %q, want 1", len(spans), name)

@@ -74,7 +74,7 @@ func TestRequestSpanRecordsErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fntest.Eventually(t, 5*time.Second, "two spans", func() bool { return len(rec.find("process echo.say")) == 2 })
+	fntest.Eventually(t, 20*time.Second, "two spans", func() bool { return len(rec.find("process echo.say")) == 2 })
 	for _, s := range rec.find("process echo.say") {
 		code := attr(s, "natsfn.error.code")
 		switch code {
@@ -271,7 +271,7 @@ func TestTraceparentPassesThroughWhenOff(t *testing.T) {
 	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "the emitted event", func() bool { return subjectCount(t, js, "JOBS", jobsOut.subject) == 1 })
+	fntest.Eventually(t, 20*time.Second, "the emitted event", func() bool { return subjectCount(t, js, "JOBS", jobsOut.subject) == 1 })
 	st, _ := js.Stream(context.Background(), "JOBS")
 	raw, err := st.GetLastMsgForSubject(context.Background(), jobsOut.subject)
 	if err != nil {

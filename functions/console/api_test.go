@@ -363,7 +363,7 @@ func TestAPINATSDown(t *testing.T) {
 	s := start(t)
 	evs := s.stream("some-order")
 	s.srv.Shutdown()
-	fntest.Eventually(t, 5*time.Second, "the console's connection to notice", func() bool { return !s.nc.IsConnected() })
+	fntest.Eventually(t, 20*time.Second, "the console's connection to notice", func() bool { return !s.nc.IsConnected() })
 	for _, path := range []string{"api/system", "api/gateway", "api/orders/o-1", "view/system"} {
 		e := want[apiError](t, s.get(path), http.StatusServiceUnavailable)
 		if !strings.Contains(e.Message, "not connected to NATS") {

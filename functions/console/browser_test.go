@@ -290,7 +290,7 @@ func TestBrowserShowsFetchErrors(t *testing.T) {
 	p.waitFor("three functions", `document.querySelectorAll("#functions .function").length === 3`, pageWait)
 
 	s.srv.Shutdown()
-	fntest.Eventually(t, 5*time.Second, "the console's connection to notice", func() bool { return !s.nc.IsConnected() })
+	fntest.Eventually(t, 20*time.Second, "the console's connection to notice", func() bool { return !s.nc.IsConnected() })
 	p.do(chromedp.Click(chromedp.CSS(`#refresh`)))
 	p.waitFor("the refresh error", `(() => {
 		const e = document.querySelector('#errors p[data-source="refresh"]');

@@ -47,7 +47,7 @@ func TestDeclines(t *testing.T) {
 			h := newHarness(t)
 			f := h.start("pay-1", Config{})
 			h.setGateway(tc.settings)
-			fntest.Eventually(t, 5*time.Second, "the settings", func() bool {
+			fntest.Eventually(t, 20*time.Second, "the settings", func() bool {
 				s := f.sim.current()
 				return s.Mode != contracts.GatewayOK || s.FailureRate == 1
 			})
@@ -197,7 +197,7 @@ func TestCancelDuringOutageVoids(t *testing.T) {
 	h := newHarness(t)
 	f := h.start("pay-1", Config{Breaker: BreakerConfig{Failures: 1, OpenTimeout: 300 * time.Millisecond}})
 	h.setGateway(`{"mode":"outage"}`)
-	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
+	fntest.Eventually(t, 20*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
 	h.reserved("o-wait", "m-1", 400)
 	fntest.Eventually(t, 10*time.Second, "the charge waiting", func() bool { return f.breaker.opened.Load() > 0 })
 	h.Publish(contracts.SubjectOrdersCancelled, "c-1", contracts.OrderCancelledEvent{OrderID: "o-wait", Reason: contracts.ReasonCancelledByCustomer})

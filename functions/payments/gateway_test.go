@@ -24,7 +24,7 @@ func TestGatewaySettingsReachEveryInstance(t *testing.T) {
 		t.Fatalf("set reply %+v", got)
 	}
 	for _, f := range []*function{a, b} {
-		fntest.Eventually(t, 5*time.Second, "the settings on both instances", func() bool {
+		fntest.Eventually(t, 20*time.Second, "the settings on both instances", func() bool {
 			return f.sim.current() == got
 		})
 	}
@@ -42,7 +42,7 @@ func TestGatewaySettingsReachEveryInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []*function{a, b} {
-		fntest.Eventually(t, 5*time.Second, "the settings on both instances", func() bool { return f.sim.current() == got })
+		fntest.Eventually(t, 20*time.Second, "the settings on both instances", func() bool { return f.sim.current() == got })
 	}
 
 	for _, bad := range []string{`{}`, `{"mode":"broken"}`, `{"mode":"ok","failure_rate":2}`, `{"mode":"ok","latency_ms":-1}`, `{"mode":"ok","x":1}`} {
@@ -84,7 +84,7 @@ func TestSimulatedCancel(t *testing.T) {
 	}
 
 	h.setGateway(`{"mode":"outage"}`)
-	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
+	fntest.Eventually(t, 20*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
 	if _, err := f.sim.Cancel(ctx, "o-late"); !errors.Is(err, ErrOutage) {
 		t.Fatalf("cancel during an outage: %v, want ErrOutage", err)
 	}

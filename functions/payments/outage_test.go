@@ -17,7 +17,7 @@ func TestOutageDelaysOrdersNeverFailsThem(t *testing.T) {
 	h := newHarness(t)
 	f := h.start("pay-1", Config{Breaker: BreakerConfig{Failures: 3, OpenTimeout: 200 * time.Millisecond}})
 	h.setGateway(`{"mode":"outage"}`)
-	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
+	fntest.Eventually(t, 20*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
 
 	for i := range orders {
 		h.reserved(fmt.Sprint("o-", i), fmt.Sprint("m-", i), int64(100+i))
@@ -30,7 +30,7 @@ func TestOutageDelaysOrdersNeverFailsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fntest.Eventually(t, 5*time.Second, "the messages waiting", func() bool {
+	fntest.Eventually(t, 20*time.Second, "the messages waiting", func() bool {
 		info, err := c.Info(context.Background())
 		return err == nil && info.AckFloor.Stream == 0 && info.NumAckPending+int(info.NumPending) == orders
 	})

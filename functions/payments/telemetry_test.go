@@ -76,7 +76,7 @@ func TestBreakerMetrics(t *testing.T) {
 		t.Fatalf("breaker gauge %d (reported %v), want 0", v, ok)
 	}
 	h.setGateway(`{"mode":"outage"}`)
-	fntest.Eventually(t, 5*time.Second, "outage mode", func() bool { return o.sim.current().Mode == contracts.GatewayOutage })
+	fntest.Eventually(t, 20*time.Second, "outage mode", func() bool { return o.sim.current().Mode == contracts.GatewayOutage })
 	h.reserved("o-1", "m-1", 500)
 
 	// The gauge moves inside the breaker's state change, before the pause
@@ -103,7 +103,7 @@ func TestBreakerMetrics(t *testing.T) {
 
 	h.setGateway(`{"mode":"ok"}`)
 	fntest.Eventually(t, 15*time.Second, "the order charged", func() bool { return len(h.completed()) == 1 })
-	fntest.Eventually(t, 5*time.Second, "one charged call and the gauge at 0", func() bool {
+	fntest.Eventually(t, 20*time.Second, "one charged call and the gauge at 0", func() bool {
 		charged, _ := o.metrics.Value("payments.gateway.charges", "function", "payments", "outcome", "charged")
 		state, _ := o.metrics.Value("payments.breaker.state", "function", "payments")
 		return charged == 1 && state == 0
@@ -120,10 +120,10 @@ func TestGatewaySpan(t *testing.T) {
 	h.reserved("o-1", "m-1", 700)
 	fntest.Eventually(t, 10*time.Second, "o-1 charged", func() bool { return len(h.completed()) == 1 })
 	h.setGateway(`{"mode":"decline"}`)
-	fntest.Eventually(t, 5*time.Second, "decline mode", func() bool { return o.sim.current().Mode == contracts.GatewayDecline })
+	fntest.Eventually(t, 20*time.Second, "decline mode", func() bool { return o.sim.current().Mode == contracts.GatewayDecline })
 	h.reserved("o-2", "m-2", 300)
 	fntest.Eventually(t, 10*time.Second, "o-2 declined", func() bool { return len(h.failed()) == 1 })
-	fntest.Eventually(t, 5*time.Second, "two charge spans", func() bool { return len(o.spansNamed("process inventory.reserved")) == 2 })
+	fntest.Eventually(t, 20*time.Second, "two charge spans", func() bool { return len(o.spansNamed("process inventory.reserved")) == 2 })
 
 	handlers := map[string]tracetest.SpanStub{} // by span id
 	for _, s := range o.spansNamed("process inventory.reserved") {

@@ -33,7 +33,7 @@ func Settled(t testing.TB, js jetstream.JetStream, stream, consumer string) {
 	ctx := context.Background()
 	var last uint64
 	looked := false
-	Eventually(t, 15*time.Second, consumer+" settled", func() bool {
+	Eventually(t, 30*time.Second, consumer+" settled", func() bool {
 		c, err := js.Consumer(ctx, stream, consumer)
 		if err != nil {
 			return false

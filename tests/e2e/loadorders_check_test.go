@@ -112,7 +112,7 @@ func TestPlaceOrders(t *testing.T) {
 	}
 	// The tracker hears the last orders.confirmed as the stream stores it:
 	// the count may lag it by a moment (it read 99 once).
-	fntest.Eventually(t, 5*time.Second, "100 orders.confirmed in the stream", func() bool {
+	fntest.Eventually(t, 20*time.Second, "100 orders.confirmed in the stream", func() bool {
 		return f.count(contracts.StreamOrders, contracts.SubjectOrdersConfirmed) == 100
 	})
 	if got := f.count(contracts.StreamOrders, contracts.SubjectOrdersConfirmed); got != 100 {
