@@ -134,8 +134,9 @@ func newCluster(t *testing.T) []*server.Server {
 		nodes = append(nodes, s)
 	}
 	for _, s := range nodes {
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("%s not ready", s.Name())
+		// A three-node cluster under CI's load (average 27) missed 10 s.
+		if !s.ReadyForConnections(60 * time.Second) {
+			t.Fatalf("%s not ready within 60s", s.Name())
 		}
 	}
 	return nodes
