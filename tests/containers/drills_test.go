@@ -707,7 +707,8 @@ func (d *drill) audit(row *drillRow, start time.Time, dlqFrom uint64, chargedBef
 		d.errorf("%d orders still not final %s after the traffic stopped (consumers: %s):\n  %s",
 			len(stranded), drillSettle, d.f.busy(), strings.Join(head(stranded, 20), "\n  "))
 	}
-	d.logf("%d orders stored for the drill's customers; outcomes %v", len(views), outcomes(views))
+	d.logf("%d orders stored for the drill's customers; outcomes %v; from placed to final %s",
+		len(views), outcomes(views), toFinal(views))
 
 	// 0 double charges; a confirmed order charged once, another order not
 	// at all (unless refunded); no charge for an order nobody stored.
@@ -1003,6 +1004,24 @@ func timeline(v contracts.OrderView) string {
 		parts = append(parts, p)
 	}
 	return "[" + strings.Join(parts, "; ") + "]"
+}
+
+// toFinal summarises how long the final orders took from placed to their
+// last change: the saga's latency, which a stalled consumer stretches
+// where no caller sees it.
+func toFinal(views map[string]contracts.OrderView) string {
+	var took []time.Duration
+	for _, v := range views {
+		if final(v) {
+			took = append(took, v.UpdatedAt.Sub(v.CreatedAt))
+		}
+	}
+	if len(took) == 0 {
+		return "(no final order)"
+	}
+	slices.Sort(took)
+	at := func(q float64) time.Duration { return took[int(q*float64(len(took)-1))].Round(time.Millisecond) }
+	return fmt.Sprintf("p50 %s, p99 %s, max %s", at(0.5), at(0.99), at(1))
 }
 
 // head is at most n lines, and how many more there are.
