@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -81,11 +82,12 @@ func drillRateFromEnv(t *testing.T) int {
 // TestDrills runs the drills of issue 8 at drillRate orders a second on
 // one stack, one after the other:
 //
-//	a. SIGKILL the ORDERS stream leader (started again 10s later);
-//	b. SIGKILL one instance of every function (started again 10s later);
-//	c. cut one orders instance off the network for 20s;
-//	d. pause the JetStream meta leader for 15s;
-//	e. stop 2 of the 3 NATS nodes for 60s (quorum lost).
+//  0. no fault: what callers see, and how long a saga takes, without one;
+//     a. SIGKILL the ORDERS stream leader (started again 10s later);
+//     b. SIGKILL one instance of every function (started again 10s later);
+//     c. cut one orders instance off the network for 20s;
+//     d. pause the JetStream meta leader for 15s;
+//     e. stop 2 of the 3 NATS nodes for 60s (quorum lost).
 //
 // The callers send an Idempotency-Key and a Natsfn-Deadline drillCallTimeout
 // ahead, and retry with the same key (and a new deadline) until answered or
@@ -113,6 +115,7 @@ func TestDrills(t *testing.T) {
 	writes := watchFirstWrites(t, js)
 
 	drills := []drillSpec{
+		{name: "0", what: "no fault (the baseline)", fault: func(*drill) {}},
 		{name: "a", what: "SIGKILL the ORDERS stream leader", fault: (*drill).killStreamLeader},
 		{name: "b", what: "SIGKILL one instance of each function", fault: (*drill).killFunctions},
 		{name: "c", what: "cut orders-1 off the network for 20s", fault: (*drill).partitionOrders},
@@ -123,7 +126,7 @@ func TestDrills(t *testing.T) {
 		names := strings.Split(only, ",")
 		drills = slices.DeleteFunc(drills, func(d drillSpec) bool { return !slices.Contains(names, d.name) })
 		if len(drills) == 0 {
-			t.Fatalf("NATSFN_DRILLS=%q names no drill: want some of a,b,c,d,e", only)
+			t.Fatalf("NATSFN_DRILLS=%q names no drill: want some of 0,a,b,c,d,e", only)
 		}
 	}
 	var rows []drillRow
@@ -707,7 +710,7 @@ func (d *drill) audit(row *drillRow, start time.Time, dlqFrom uint64, chargedBef
 		d.errorf("%d orders still not final %s after the traffic stopped (consumers: %s):\n  %s",
 			len(stranded), drillSettle, d.f.busy(), strings.Join(head(stranded, 20), "\n  "))
 	}
-	d.logf("%d orders stored for the drill's customers; outcomes %v; from placed to final %s",
+	d.logf("%d orders stored for the drill's customers; outcomes %v; %s",
 		len(views), outcomes(views), toFinal(views))
 
 	// 0 double charges; a confirmed order charged once, another order not
@@ -1008,19 +1011,45 @@ func timeline(v contracts.OrderView) string {
 
 // toFinal summarises how long the final orders took from placed to their
 // last change: the saga's latency, which a stalled consumer stretches
-// where no caller sees it.
+// where no caller sees it; then each step of the timeline (the time from
+// the entry before it, as orders recorded them), so that the figure says
+// which function the time went to.
 func toFinal(views map[string]contracts.OrderView) string {
 	var took []time.Duration
+	steps := map[string][]time.Duration{}
+	place := map[string]int{} // the sum of a step's places in the timelines
+	var order []string
 	for _, v := range views {
-		if final(v) {
-			took = append(took, v.UpdatedAt.Sub(v.CreatedAt))
+		if !final(v) {
+			continue
+		}
+		took = append(took, v.UpdatedAt.Sub(v.CreatedAt))
+		for i := 1; i < len(v.Timeline); i++ {
+			e := v.Timeline[i].Event
+			if _, ok := steps[e]; !ok {
+				order = append(order, e)
+			}
+			steps[e] = append(steps[e], v.Timeline[i].At.Sub(v.Timeline[i-1].At))
+			place[e] += i
 		}
 	}
 	if len(took) == 0 {
 		return "(no final order)"
 	}
-	slices.Sort(took)
-	at := func(q float64) time.Duration { return took[int(q*float64(len(took)-1))].Round(time.Millisecond) }
+	// The steps in the order they come on average.
+	mean := func(e string) float64 { return float64(place[e]) / float64(len(steps[e])) }
+	slices.SortFunc(order, func(a, b string) int { return cmp.Compare(mean(a), mean(b)) })
+	parts := []string{"placed to final " + quantiles(took)}
+	for _, e := range order {
+		parts = append(parts, fmt.Sprintf("%s %s (%d)", e, quantiles(steps[e]), len(steps[e])))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// quantiles is "p50 x, p99 y, max z" of ds, which it sorts.
+func quantiles(ds []time.Duration) string {
+	slices.Sort(ds)
+	at := func(q float64) time.Duration { return ds[int(q*float64(len(ds)-1))].Round(time.Millisecond) }
 	return fmt.Sprintf("p50 %s, p99 %s, max %s", at(0.5), at(0.99), at(1))
 }
 
