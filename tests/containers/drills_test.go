@@ -207,6 +207,9 @@ type drillRow struct {
 	deadLetters, late             int
 	unknownCharges                int
 	busy                          bool // the flow not idle after the settle
+	// sagaP50 and sagaP99 are how long the final orders took from placed
+	// to final: reported, not judged.
+	sagaP50, sagaP99 time.Duration
 }
 
 func (r drillRow) pass() bool {
@@ -712,8 +715,9 @@ func (d *drill) audit(row *drillRow, start time.Time, dlqFrom uint64, chargedBef
 		d.errorf("%d orders still not final %s after the traffic stopped (consumers: %s):\n  %s",
 			len(stranded), drillSettle, d.f.busy(), strings.Join(head(stranded, 20), "\n  "))
 	}
-	d.logf("%d orders stored for the drill's customers; outcomes %v; %s",
-		len(views), outcomes(views), toFinal(views))
+	saga, took := toFinal(views)
+	row.sagaP50, row.sagaP99 = quantile(took, 0.5), quantile(took, 0.99)
+	d.logf("%d orders stored for the drill's customers; outcomes %v; %s", len(views), outcomes(views), saga)
 
 	// 0 double charges; a confirmed order charged once, another order not
 	// at all (unless refunded); no charge for an order nobody stored.
@@ -1015,9 +1019,9 @@ func timeline(v contracts.OrderView) string {
 // last change: the saga's latency, which a stalled consumer stretches
 // where no caller sees it; then each step of the timeline (the time from
 // the entry before it, as orders recorded them), so that the figure says
-// which function the time went to.
-func toFinal(views map[string]contracts.OrderView) string {
-	var took []time.Duration
+// which function the time went to. It also returns the placed-to-final
+// times, sorted.
+func toFinal(views map[string]contracts.OrderView) (summary string, took []time.Duration) {
 	steps := map[string][]time.Duration{}
 	place := map[string]int{} // the sum of a step's places in the timelines
 	var order []string
@@ -1036,8 +1040,9 @@ func toFinal(views map[string]contracts.OrderView) string {
 		}
 	}
 	if len(took) == 0 {
-		return "(no final order)"
+		return "(no final order)", nil
 	}
+	slices.Sort(took)
 	// The steps in the order they come on average.
 	mean := func(e string) float64 { return float64(place[e]) / float64(len(steps[e])) }
 	slices.SortFunc(order, func(a, b string) int { return cmp.Compare(mean(a), mean(b)) })
@@ -1045,13 +1050,21 @@ func toFinal(views map[string]contracts.OrderView) string {
 	for _, e := range order {
 		parts = append(parts, fmt.Sprintf("%s %s (%d)", e, quantiles(steps[e]), len(steps[e])))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; "), took
+}
+
+// quantile is the q-quantile of ds, which must be sorted; 0 when empty.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[int(q*float64(len(ds)-1))]
 }
 
 // quantiles is "p50 x, p99 y, max z" of ds, which it sorts.
 func quantiles(ds []time.Duration) string {
 	slices.Sort(ds)
-	at := func(q float64) time.Duration { return ds[int(q*float64(len(ds)-1))].Round(time.Millisecond) }
+	at := func(q float64) time.Duration { return quantile(ds, q).Round(time.Millisecond) }
 	return fmt.Sprintf("p50 %s, p99 %s, max %s", at(0.5), at(0.99), at(1))
 }
 
@@ -1481,18 +1494,18 @@ func (d nodeDialer) Dial(network, address string) (net.Conn, error) {
 
 func drillTable(rows []drillRow) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-2s %-40s %7s %7s %7s %7s %9s %7s %5s %8s %6s %7s %6s %5s %5s %5s\n",
-		"", "fault", "placed", "acked", "gaveup", "errors", "err-span", "err-s", "lost", "stranded", "double", "charge≠", "stock≠", "dlq", "late", "audit")
+	fmt.Fprintf(&b, "%-2s %-40s %7s %7s %7s %7s %9s %7s %9s %9s %5s %8s %6s %7s %6s %5s %5s %5s\n",
+		"", "fault", "placed", "acked", "gaveup", "errors", "err-span", "err-s", "saga-p50", "saga-p99", "lost", "stranded", "double", "charge≠", "stock≠", "dlq", "late", "audit")
 	for _, r := range rows {
 		verdict := "pass"
 		if !r.pass() {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(&b, "%-2s %-40s %7d %7d %7d %7d %8.1fs %6ds %5d %8d %6d %7d %6d %5d %5d %5s\n",
+		fmt.Fprintf(&b, "%-2s %-40s %7d %7d %7d %7d %8.1fs %6ds %8.2fs %8.2fs %5d %8d %6d %7d %6d %5d %5d %5s\n",
 			r.name, r.what, r.placed, r.acked, r.gaveUp, r.errors, r.errSpan.Seconds(), r.errSeconds,
-			r.lost, r.stranded, r.double, r.chargeWrong+r.unknownCharges, r.stockDiff, r.deadLetters, r.late, verdict)
+			r.sagaP50.Seconds(), r.sagaP99.Seconds(), r.lost, r.stranded, r.double, r.chargeWrong+r.unknownCharges, r.stockDiff, r.deadLetters, r.late, verdict)
 	}
-	b.WriteString("err-span: first to last error a caller saw; err-s: distinct seconds with an error; charge≠: charged but not confirmed (unrefunded), confirmed but not charged once, or charged for an order nobody stored; late: made when no attempt of its caller was live\n")
+	b.WriteString("err-span: first to last error a caller saw; err-s: distinct seconds with an error; saga-p50, saga-p99: placed to final, of the final orders; charge≠: charged but not confirmed (unrefunded), confirmed but not charged once, or charged for an order nobody stored; late: made when no attempt of its caller was live\n")
 	return b.String()
 }
 
