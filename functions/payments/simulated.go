@@ -104,10 +104,12 @@ func bindGateway(ctx context.Context, js jetstream.JetStream, wait time.Duration
 		if err == nil {
 			return kv, nil
 		}
-		if !errors.Is(err, jetstream.ErrBucketNotFound) || time.Now().Add(pause).After(deadline) {
+		left := time.Until(deadline)
+		if !errors.Is(err, jetstream.ErrBucketNotFound) || left <= 0 {
 			return nil, fmt.Errorf("bucket %s: %w", BucketGateway, err)
 		}
-		t := time.NewTimer(pause)
+		// The last ask is at the end of wait, not a pause before it.
+		t := time.NewTimer(min(pause, left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
