@@ -39,6 +39,11 @@ type consumerLoop struct {
 	hbErrors  atomic.Int32
 	// rebinding is true while rebind runs, so one runs at a time.
 	rebinding atomic.Bool
+	// rebound is when rebind last bound the consumer (unix ns), and
+	// streak how many rebinds in a row came within rebindCalm of the one
+	// before: the pause before the next (rebindDelay).
+	rebound atomic.Int64
+	streak  atomic.Int32
 }
 
 // opened is what opening a consumer gave.
@@ -177,9 +182,39 @@ func (c *consumerLoop) consumeError(_ jetstream.ConsumeContext, err error) {
 	go func() {
 		defer c.run.background.Done()
 		defer c.rebinding.Store(false)
+		if d := c.rebindDelay(time.Now()); d > 0 {
+			select {
+			case <-c.run.life.Done():
+				return
+			case <-time.After(d):
+			}
+		}
 		c.rebind()
 	}()
 }
+
+// rebindDelay is the pause before a rebind: none unless the last one bound
+// the consumer less than rebindCalm ago, then 50 ms, doubling with every
+// rebind in a row, up to 2 s. A consumer whose info answers while its pulls
+// get no responders (one just created, or between leaders, whose leader is
+// not elected yet) otherwise rebound in a loop: a drill saw one instance
+// bind the same consumer 50 times in a second, each a JetStream API call.
+func (c *consumerLoop) rebindDelay(now time.Time) time.Duration {
+	last := c.rebound.Load()
+	if last == 0 || now.Sub(time.Unix(0, last)) >= rebindCalm {
+		c.streak.Store(0)
+		return 0
+	}
+	n := min(c.streak.Add(1), 7)
+	return min(rebindFirstPause<<(n-1), rebindMaxPause)
+}
+
+// The pauses between rebinds in a row (rebindDelay).
+const (
+	rebindCalm       = 5 * time.Second
+	rebindFirstPause = 50 * time.Millisecond
+	rebindMaxPause   = 2 * time.Second
+)
 
 // rebind stops consuming and binds again, retrying with backoff until it
 // is bound or the instance stops: the server may stay out of reach (a
@@ -194,6 +229,7 @@ func (c *consumerLoop) rebind() {
 		err := c.bind(ctx)
 		cancel()
 		if err == nil {
+			c.rebound.Store(time.Now().UnixNano())
 			c.run.logger.Info("consumer bound again", "handler", c.label)
 			return
 		}

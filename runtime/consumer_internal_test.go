@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestNoRespondersPullsAgain: a pull the server answers with 503 (no
@@ -23,6 +24,34 @@ func TestNoRespondersPullsAgain(t *testing.T) {
 		cc := loop.consuming.Load()
 		return cc != nil && cc != before && loop.bound()
 	})
+	tr.publish(t, 3, 0)
+	waitUntil(t, 20*time.Second, "the ticks published after it handled", func() bool { return tr.handled.Load() == 3 })
+}
+
+// TestNoRespondersInARowBackOff: pulls answered "no responders" again and
+// again (a consumer whose leader is not elected yet, while its info
+// answers) rebind with growing pauses, not in a loop of JetStream API
+// calls: 1 s of them gives a handful of rebinds (50, 100, 200, 400 ms
+// apart), where the loop without pauses bound tens of times a second.
+func TestNoRespondersInARowBackOff(t *testing.T) {
+	gate := make(chan struct{})
+	close(gate)
+	tr := runTicker(t, time.Hour, gate, 0)
+	loop := tr.e.loop
+	seen := map[*jetstream.ConsumeContext]bool{loop.consuming.Load(): true}
+	end := time.Now().Add(time.Second)
+	for time.Now().Before(end) {
+		loop.consumeError(nil, nats.ErrNoResponders)
+		if cc := loop.consuming.Load(); cc != nil {
+			seen[cc] = true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	rebinds := len(seen) - 1
+	if rebinds < 2 || rebinds > 8 {
+		t.Fatalf("%d rebinds in 1s of no responders, want 2 to 8 (at once, then 50, 100, 200, 400 ms apart)", rebinds)
+	}
+	waitUntil(t, 20*time.Second, "bound after the last rebind", loop.bound)
 	tr.publish(t, 3, 0)
 	waitUntil(t, 20*time.Second, "the ticks published after it handled", func() bool { return tr.handled.Load() == 3 })
 }
