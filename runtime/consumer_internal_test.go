@@ -55,3 +55,19 @@ func TestNoRespondersInARowBackOff(t *testing.T) {
 	tr.publish(t, 3, 0)
 	waitUntil(t, 20*time.Second, "the ticks published after it handled", func() bool { return tr.handled.Load() == 3 })
 }
+
+// TestRebindAttemptsGrow: rebind's first attempts are short, so that a
+// consumer whose new leader is elected while an attempt waits is bound
+// about a second later, not up to 5 s later; they grow to 5 s for a
+// cluster too loaded to answer sooner.
+func TestRebindAttemptsGrow(t *testing.T) {
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second}
+	for try, w := range want {
+		if got := rebindAttempt(try); got != w {
+			t.Errorf("attempt %d bounded by %s, want %s", try, got, w)
+		}
+	}
+	if got := rebindAttempt(100); got != 5*time.Second {
+		t.Errorf("attempt 100 bounded by %s, want 5s", got)
+	}
+}
