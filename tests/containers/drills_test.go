@@ -82,12 +82,12 @@ func drillRateFromEnv(t *testing.T) int {
 // TestDrills runs the drills of issue 8 at drillRate orders a second on
 // one stack, one after the other:
 //
-//  0. no fault: what callers see, and how long a saga takes, without one;
-//     a. SIGKILL the ORDERS stream leader (started again 10s later);
-//     b. SIGKILL one instance of every function (started again 10s later);
-//     c. cut one orders instance off the network for 20s;
-//     d. pause the JetStream meta leader for 15s;
-//     e. stop 2 of the 3 NATS nodes for 60s (quorum lost).
+//	(0) no fault: what callers see, and how long a saga takes, without one;
+//	a. SIGKILL the ORDERS stream leader (started again 10s later);
+//	b. SIGKILL one instance of every function (started again 10s later);
+//	c. cut one orders instance off the network for 20s;
+//	d. pause the JetStream meta leader for 15s;
+//	e. stop 2 of the 3 NATS nodes for 60s (quorum lost).
 //
 // The callers send an Idempotency-Key and a Natsfn-Deadline drillCallTimeout
 // ahead, and retry with the same key (and a new deadline) until answered or

@@ -15,9 +15,9 @@ import (
 // (nats-server v2.15.3, jsStreamInfoRequest), and a meta leader elected a
 // moment ago may not have applied the stream's creation yet. So a "not
 // found" here is asked again, 25 ms later, then 50 ms..., and a last time
-// when wait is over; only that answer is believed. When ctx ends first, the error wraps both
-// ctx's and the last "not found", so that Transient lets a caller's own
-// retry try again.
+// when wait is over; only that answer is believed. When ctx ends first,
+// the error wraps both ctx's and the last "not found", so that Transient
+// lets a caller's own retry try again.
 func ExistingStream(ctx context.Context, js jetstream.JetStream, name string, wait time.Duration) (jetstream.Stream, error) {
 	deadline := time.Now().Add(wait)
 	for pause := 25 * time.Millisecond; ; pause = min(2*pause, time.Second) {
