@@ -9,13 +9,6 @@ import (
 	"strings"
 )
 
-// annotations are the keywords that describe and never constrain: a
-// version may change them freely.
-var annotations = map[string]bool{
-	"$schema": true, "$id": true, "$comment": true, "title": true, "description": true,
-	"examples": true, "default": true, "deprecated": true, "readOnly": true, "writeOnly": true,
-}
-
 // constraints returns a schema without its annotations: what the gate
 // compares, and what testdata/released.json keeps of each version.
 func constraints(schema any) any {

@@ -333,20 +333,6 @@ func firstDifference(at string, a, b any) (difference, bool) {
 	return difference{at, compact(a) + " comes back as " + compact(b)}, true
 }
 
-// decodeJSON decodes one JSON document, keeping numbers as written.
-func decodeJSON(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("data after the JSON document")
-	}
-	return v, nil
-}
-
 // isEvent reports whether name is the name of an event family.
 func isEvent(name string) bool {
 	_, ok := families[name]

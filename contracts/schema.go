@@ -1,7 +1,6 @@
 package contracts
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 //go:embed schemas
@@ -38,9 +35,10 @@ type Schema struct {
 	// event of a newer minor it has never seen (Event.ValidateReceived).
 	// Both compile on first use: a function validates a handful of the
 	// schemas, and compiling all of them at start took 10-20 ms and 24,000
-	// allocations of every process's cold start (3,300 and 2 ms now). The
-	// tests compile every version, so none fails in production.
-	strict, lenient func() (*jsonschema.Schema, error)
+	// allocations of every process's cold start with the library used
+	// then (3,300 and 2 ms now). The tests compile every version, so none
+	// fails in production.
+	strict, lenient func() (*node, error)
 	// minors lists every minor of the major, oldest first, this one
 	// included; the slice is shared by them and never changed.
 	minors []*Schema
@@ -124,7 +122,7 @@ func (s *Schema) Document() []byte { return slices.Clone(s.raw) }
 
 // validate checks doc against one of s's compiled forms, naming s's id in
 // the error.
-func (s *Schema) validate(form func() (*jsonschema.Schema, error), doc []byte) error {
+func (s *Schema) validate(form func() (*node, error), doc []byte) error {
 	compiled, err := form()
 	if err != nil {
 		return fmt.Errorf("contracts: schema %s %s: %w", s.id, s.version, err)
@@ -133,20 +131,17 @@ func (s *Schema) validate(form func() (*jsonschema.Schema, error), doc []byte) e
 }
 
 // validateWith checks doc against compiled, naming id in the error.
-func validateWith(id string, compiled *jsonschema.Schema, doc []byte) error {
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+func validateWith(id string, compiled *node, doc []byte) error {
+	v, err := decodeJSON(doc)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return &invalidError{schema: id, detail: "malformed JSON: empty document"}
 		}
 		return &invalidError{schema: id, detail: "malformed JSON: " + err.Error()}
 	}
-	if err := compiled.Validate(v); err != nil {
-		var verr *jsonschema.ValidationError
-		if errors.As(err, &verr) {
-			return &invalidError{schema: id, detail: describe(verr)}
-		}
-		return &invalidError{schema: id, detail: err.Error()}
+	var c checker
+	if !c.check(compiled, v) {
+		return &invalidError{schema: id, detail: describe(c.out)}
 	}
 	return nil
 }
@@ -162,15 +157,15 @@ func newSchema(name string, major, minor int, raw []byte, goType reflect.Type) (
 		goType:  goType,
 		raw:     raw,
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	doc, err := decodeJSON(raw)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkHead(doc, s); err != nil {
 		return nil, err
 	}
-	s.strict = sync.OnceValues(func() (*jsonschema.Schema, error) { return compile(s.uri, doc) })
-	s.lenient = sync.OnceValues(func() (*jsonschema.Schema, error) { return compile(s.uri, withoutClosedObjects(doc)) })
+	s.strict = sync.OnceValues(func() (*node, error) { return compileSchema(s.uri, doc) })
+	s.lenient = sync.OnceValues(func() (*node, error) { return compileSchema(s.uri, withoutClosedObjects(doc)) })
 	return s, nil
 }
 
@@ -193,16 +188,4 @@ func checkHead(doc any, s *Schema) error {
 		}
 	}
 	return nil
-}
-
-// compile compiles a draft 2020-12 schema, asserting formats (uuid,
-// date-time), which that draft only annotates by default.
-func compile(uri string, doc any) (*jsonschema.Schema, error) {
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	if err := c.AddResource(uri, doc); err != nil {
-		return nil, err
-	}
-	return c.Compile(uri)
 }
