@@ -157,7 +157,7 @@ func runLoad(b *testing.B, rate int, d time.Duration, split bool) loadRun {
 			if perr != nil {
 				b.Logf("no CPU split: %v", perr)
 			}
-			run.Split = split
+			run.Split, run.Profile = split, prof.buf.Bytes()
 		}
 		if err != nil {
 			b.Fatal(err)

@@ -48,6 +48,10 @@ per part: <i>server</i> is the embedded nats-server (its client connections and 
 <i>functions</i> the runtime, the three functions and their nats.go clients, <i>load generator</i> the
 benchmark's client, and <i>unattributed</i> the Go runtime's own goroutines (the GC's background workers),
 which the three parts share, as they share one heap. The percentages are shares of the profile's samples.
+The profiles are in {{range $i, $r := .Rows}}{{if $r.ProfileFile}}{{if $i}}, {{end}}<a href="{{$r.ProfileFile}}">{{$r.ProfileFile}}</a>{{end}}{{end}}:
+<code>go tool pprof -top -tagfocus natsfn.part=functions</code> and the file shows where the functions' time
+goes (<code>=server</code>, <code>="load generator"</code>: the others'; the server's stream and consumer
+goroutines carry nats-server's own labels instead, <code>-tagfocus stream=.</code>).
 {{- else}} The runs were not profiled, so there is no split between the server and the functions; in one
 process only a CPU profile can tell them apart.{{end}}</p>
 

@@ -20,6 +20,7 @@ import (
 func syntheticRuns() []loadRun {
 	fixed := loadRun{Rate: 1000, Duration: 3 * time.Second, CPU: 750 * time.Millisecond,
 		Split:   map[string]time.Duration{partServer: 400 * time.Millisecond, partFunctions: 250 * time.Millisecond, partLoad: 50 * time.Millisecond, partOther: 50 * time.Millisecond},
+		Profile: []byte("\x1f\x8b a profile"),
 		LoadAvg: "1.50 1.20 1.00"}
 	for i := range 3000 {
 		l := ms(2)
@@ -71,6 +72,12 @@ func TestLoadReport(t *testing.T) {
 	}
 	checkSamples(t, filepath.Join(dir, "samples-rate-1000.csv"), rep.Runs[0].Samples)
 	checkSamples(t, filepath.Join(dir, "samples-rate-max.csv"), rep.Runs[1].Samples)
+	if b, err := os.ReadFile(filepath.Join(dir, "cpu-rate-1000.pprof")); err != nil || !bytes.Equal(b, rep.Runs[0].Profile) {
+		t.Errorf("cpu-rate-1000.pprof: %q, %v; want the run's profile", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cpu-rate-max.pprof")); err == nil {
+		t.Error("cpu-rate-max.pprof written for a run that was not profiled")
+	}
 
 	page, err := os.ReadFile(filepath.Join(dir, reportIndex))
 	if err != nil {
@@ -85,6 +92,7 @@ func TestLoadReport(t *testing.T) {
 		"<td>133 µs (53%)</td>",                                                    // the server: 400 of 750 ms profiled
 		"<td>n/a</td>",                                                             // the full-speed run was not profiled
 		"1.50 1.20 1.00", "1.90 1.40 1.10", rep.Machine.Go, "2026-11-27 10:00:00 UTC",
+		`<a href="cpu-rate-1000.pprof">`,
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("index.html lacks %q", want)
@@ -96,8 +104,8 @@ func TestLoadReport(t *testing.T) {
 		}
 	}
 	files, _ := os.ReadDir(dir)
-	if len(files) != len(plots)+3 {
-		t.Errorf("report holds %d files, want %d plots, 2 CSVs and index.html: %v", len(files), len(plots), files)
+	if len(files) != len(plots)+4 {
+		t.Errorf("report holds %d files, want %d plots, 2 CSVs, a profile and index.html: %v", len(files), len(plots), files)
 	}
 }
 

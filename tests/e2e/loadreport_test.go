@@ -46,6 +46,9 @@ const (
 func overTimeFile(r loadRun) string { return "latency-over-time-" + r.slug() + ".svg" }
 func samplesFile(r loadRun) string  { return "samples-" + r.slug() + ".csv" }
 
+// profileFile is where a profiled run's CPU profile goes.
+func profileFile(r loadRun) string { return "cpu-" + r.slug() + ".pprof" }
+
 // writeReport writes the report into dir: the plots, each run's samples as
 // CSV, and index.html, which shows them all. Each file is written whole or
 // not at all, and index.html last.
@@ -79,6 +82,14 @@ func writeReport(dir string, rep loadReport) error {
 	for _, r := range rep.Runs {
 		if err := writeFileAtomic(filepath.Join(dir, samplesFile(r)), func(w io.Writer) error { return writeSamples(w, r.Samples) }); err != nil {
 			return err
+		}
+		if r.Profile != nil {
+			if err := writeFileAtomic(filepath.Join(dir, profileFile(r)), func(w io.Writer) error {
+				_, err := w.Write(r.Profile)
+				return err
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	return writeFileAtomic(filepath.Join(dir, reportIndex), func(w io.Writer) error { return reportPage.Execute(w, rep) })
@@ -135,6 +146,7 @@ type reportRow struct {
 	Latency                    latencySummary
 	Parts                      []reportPart
 	OverTimeFile, SamplesFile  string
+	ProfileFile                string // "" when the run was not profiled
 }
 
 // reportPart is a part's CPU per order and share of the profile; Known is
@@ -155,6 +167,9 @@ func (rep loadReport) Rows() []reportRow {
 			Duration: r.Duration, Late: r.maxLate(), CPU: r.cpuPerOrder(),
 			Sent: r.sentPerSecond(), Confirmed: r.confirmedPerSecond(), CoresBusy: r.coresBusy(),
 			Latency: summarize(r.Samples), OverTimeFile: overTimeFile(r), SamplesFile: samplesFile(r),
+		}
+		if r.Profile != nil {
+			row.ProfileFile = profileFile(r)
 		}
 		if rep.CPUSplit {
 			for _, p := range parts {

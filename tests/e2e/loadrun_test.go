@@ -21,6 +21,9 @@ type loadRun struct {
 	// without one).
 	CPU   time.Duration
 	Split map[string]time.Duration
+	// Profile is that CPU profile as pprof wrote it (gzipped), nil without
+	// one: the report keeps it, for go tool pprof.
+	Profile []byte
 	// LoadAvg is the machine's load average when the run began.
 	LoadAvg string
 }
