@@ -158,6 +158,20 @@ func pullExpiry(ackWait time.Duration) time.Duration {
 	return min(max(ackWait/2, time.Second), jetstream.DefaultExpires)
 }
 
+// pullHeartbeat is how often the server tells an idle open pull that it is
+// still there: half the pull's expiry (nats.go's own default), at most
+// maxPullHeartbeat. nats.go counts a pull lost after two heartbeats of
+// silence and pulls again, which is how an instance learns that the
+// consumer's leader died with its pull (SIGKILL: no 409 to say so): with
+// the default AckWait, half of a 15 s expiry took 15 s to notice, and a
+// drill's saga stalled that long. A heartbeat is one small message to an
+// idle instance, no JetStream API request.
+func pullHeartbeat(expiry time.Duration) time.Duration {
+	return min(expiry/2, maxPullHeartbeat)
+}
+
+const maxPullHeartbeat = 2 * time.Second
+
 // consumeError logs Consume's errors and rebinds after repeated missed
 // heartbeats or a deleted consumer, which Consume never recovers from alone,
 // and at once after a pull nobody answered (503, no responders: the

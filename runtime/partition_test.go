@@ -62,6 +62,41 @@ func TestConsumerRebindsAfterPartition(t *testing.T) {
 	}
 }
 
+// TestSilentPullNoticedWithinTwoHeartbeats: with the default AckWait (a
+// 15 s pull), an instance notices that its pull went silent (the
+// consumer's leader died with it, or the network did) within two of the
+// runtime's 2 s heartbeats, not two of nats.go's default, half the expiry:
+// 7.5 s, noticed 7.5 to 15 s after the silence began.
+func TestSilentPullNoticedWithinTwoHeartbeats(t *testing.T) {
+	srv := fntest.NewServer(t)
+	proxy := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
+	var handled sync.Map
+	svc := runtime.NewService(runtime.ServiceConfig{Name: "silent", Version: "1.0.0"})
+	jobsStream(svc)
+	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
+		handled.Store(in.ID, true)
+		return nil
+	})
+	var logs fntest.Buffer
+	cfg := srv.Config("silent")
+	cfg.NATSURL = "nats://" + proxy.addr()
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	fntest.RunConfig(t, cfg, svc)
+	publish(t, srv.JetStream(t), jobsIn, event{ID: "before"})
+	fntest.Eventually(t, 20*time.Second, "the event before the silence handled", func() bool {
+		_, ok := handled.Load("before")
+		return ok
+	})
+
+	proxy.freeze()
+	frozen := time.Now()
+	fntest.Eventually(t, 7*time.Second, "a missed heartbeat noticed within 7 s of the silence", func() bool {
+		return strings.Contains(logs.String(), "no heartbeat received")
+	})
+	t.Logf("missed heartbeat noticed %v after the silence began", time.Since(frozen).Round(100*time.Millisecond))
+	proxy.thaw()
+}
+
 // freezer is a loopback TCP proxy that can go silent without closing a
 // connection, as a network partition does: bytes read while frozen are
 // held and delivered on thaw, as TCP retransmission would.

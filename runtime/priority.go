@@ -155,7 +155,7 @@ func (c *consumerLoop) pullOptions(cc jetstream.ConsumerConfig) []jetstream.Pull
 			expiry = max(min(expiry, cc.PinnedTTL/2), time.Second)
 		}
 	}
-	return append(opts, jetstream.PullExpiry(expiry))
+	return append(opts, jetstream.PullExpiry(expiry), jetstream.PullHeartbeat(pullHeartbeat(expiry)))
 }
 
 // lookup finds the consumer a bound handler uses and checks that it suits
