@@ -19,21 +19,8 @@ import (
 // reach for longer than one rebind attempt, and once the partition heals
 // the instance binds again by itself and handles new events.
 func TestConsumerRebindsAfterPartition(t *testing.T) {
-	srv := fntest.NewServer(t)
-	proxy := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
-	var handled sync.Map
-	svc := runtime.NewService(runtime.ServiceConfig{Name: "cutoff", Version: "1.0.0"})
-	jobsStream(svc)
 	// AckWait 2s: pulls expire after 1s, with a heartbeat every 0.5s.
-	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
-		handled.Store(in.ID, true)
-		return nil
-	}, runtime.AckWait(2*time.Second))
-	var logs fntest.Buffer
-	cfg := srv.Config("cut")
-	cfg.NATSURL = "nats://" + proxy.addr()
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	fntest.RunConfig(t, cfg, svc)
+	srv, proxy, handled, logs := behindFreezer(t, "cut", runtime.AckWait(2*time.Second))
 	js := srv.JetStream(t)
 	isHandled := func(id string) func() bool {
 		return func() bool { _, ok := handled.Load(id); return ok }
@@ -68,20 +55,7 @@ func TestConsumerRebindsAfterPartition(t *testing.T) {
 // runtime's 2 s heartbeats, not two of nats.go's default, half the expiry:
 // 7.5 s, noticed 7.5 to 15 s after the silence began.
 func TestSilentPullNoticedWithinTwoHeartbeats(t *testing.T) {
-	srv := fntest.NewServer(t)
-	proxy := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
-	var handled sync.Map
-	svc := runtime.NewService(runtime.ServiceConfig{Name: "silent", Version: "1.0.0"})
-	jobsStream(svc)
-	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
-		handled.Store(in.ID, true)
-		return nil
-	})
-	var logs fntest.Buffer
-	cfg := srv.Config("silent")
-	cfg.NATSURL = "nats://" + proxy.addr()
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	fntest.RunConfig(t, cfg, svc)
+	srv, proxy, handled, logs := behindFreezer(t, "silent")
 	publish(t, srv.JetStream(t), jobsIn, event{ID: "before"})
 	fntest.Eventually(t, 20*time.Second, "the event before the silence handled", func() bool {
 		_, ok := handled.Load("before")
@@ -95,6 +69,28 @@ func TestSilentPullNoticedWithinTwoHeartbeats(t *testing.T) {
 	})
 	t.Logf("missed heartbeat noticed %v after the silence began", time.Since(frozen).Round(100*time.Millisecond))
 	proxy.thaw()
+}
+
+// behindFreezer runs one instance of a service whose event handler records
+// the ids it handled, connected to a fresh server through a freezer, and
+// returns the server, the proxy, the ids and the instance's logs.
+func behindFreezer(t *testing.T, name string, opts ...runtime.EventOption) (*fntest.Server, *freezer, *sync.Map, *fntest.Buffer) {
+	t.Helper()
+	srv := fntest.NewServer(t)
+	proxy := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
+	handled := &sync.Map{}
+	svc := runtime.NewService(runtime.ServiceConfig{Name: name, Version: "1.0.0"})
+	jobsStream(svc)
+	runtime.OnEvent(svc, "work", jobsIn, func(ctx context.Context, in event) error {
+		handled.Store(in.ID, true)
+		return nil
+	}, opts...)
+	logs := &fntest.Buffer{}
+	cfg := srv.Config(name)
+	cfg.NATSURL = "nats://" + proxy.addr()
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	fntest.RunConfig(t, cfg, svc)
+	return srv, proxy, handled, logs
 }
 
 // freezer is a loopback TCP proxy that can go silent without closing a
