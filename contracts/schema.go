@@ -30,6 +30,10 @@ type Schema struct {
 	goType  reflect.Type
 	raw     []byte // the file, for the documentation
 
+	// doc is the file decoded, its head checked (checkHead): on first use
+	// too, since decoding every file at start was 1 ms of a process's
+	// init on the host, the largest part left (GODEBUG=inittrace=1).
+	doc func() (any, error)
 	// strict is the schema as written. lenient is the same with every
 	// "additionalProperties": false taken out: what a reader applies to an
 	// event of a newer minor it has never seen (Event.ValidateReceived).
@@ -146,9 +150,9 @@ func validateWith(id string, compiled *node, doc []byte) error {
 	return nil
 }
 
-// newSchema reads one version from its file's content; its schemas
-// compile on first use.
-func newSchema(name string, major, minor int, raw []byte, goType reflect.Type) (*Schema, error) {
+// newSchema holds one version's file; it is decoded and its schemas
+// compiled on first use.
+func newSchema(name string, major, minor int, raw []byte, goType reflect.Type) *Schema {
 	s := &Schema{
 		name: name, major: major, minor: minor,
 		id:      name + ".v" + strconv.Itoa(major),
@@ -157,16 +161,25 @@ func newSchema(name string, major, minor int, raw []byte, goType reflect.Type) (
 		goType:  goType,
 		raw:     raw,
 	}
-	doc, err := decodeJSON(raw)
-	if err != nil {
-		return nil, err
+	s.doc = sync.OnceValues(func() (any, error) {
+		doc, err := decodeJSON(raw)
+		if err == nil {
+			err = checkHead(doc, s)
+		}
+		return doc, err
+	})
+	compiled := func(form func(any) any) func() (*node, error) {
+		return sync.OnceValues(func() (*node, error) {
+			doc, err := s.doc()
+			if err != nil {
+				return nil, err
+			}
+			return compileSchema(s.uri, form(doc))
+		})
 	}
-	if err := checkHead(doc, s); err != nil {
-		return nil, err
-	}
-	s.strict = sync.OnceValues(func() (*node, error) { return compileSchema(s.uri, doc) })
-	s.lenient = sync.OnceValues(func() (*node, error) { return compileSchema(s.uri, withoutClosedObjects(doc)) })
-	return s, nil
+	s.strict = compiled(func(doc any) any { return doc })
+	s.lenient = compiled(withoutClosedObjects)
+	return s
 }
 
 // checkHead checks that a schema file says which version it is: its

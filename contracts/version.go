@@ -69,11 +69,26 @@ func splitID(id string) (name string, major int, ok bool) {
 	return id[:i], major, ok && major >= 1
 }
 
-// loadMajor compiles every minor of one major from fsys, which holds
+// loadMajor reads every minor of one major from fsys, which holds
 // schemas/<name>/<major>.<minor>.json, and returns them oldest first. The
-// minors must run from 0 without a gap, and each file's "$id" and "title"
-// must name its version.
+// minors must run from 0 without a gap, and each file must be JSON whose
+// "$id" and "title" name its version.
 func loadMajor(fsys fs.FS, name string, major int, goType reflect.Type) ([]*Schema, error) {
+	minors, err := listMajor(fsys, name, major, goType)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range minors {
+		if _, err := s.doc(); err != nil {
+			return nil, fmt.Errorf("%s: %w", path.Join("schemas", name, s.version+".json"), err)
+		}
+	}
+	return minors, nil
+}
+
+// listMajor is loadMajor without reading the files' content, which is
+// checked on first use: what a program's init does (declare).
+func listMajor(fsys fs.FS, name string, major int, goType reflect.Type) ([]*Schema, error) {
 	files, err := fs.Glob(fsys, path.Join("schemas", name, strconv.Itoa(major)+".*.json"))
 	if err != nil {
 		return nil, err
@@ -88,11 +103,7 @@ func loadMajor(fsys fs.FS, name string, major int, goType reflect.Type) ([]*Sche
 		if err != nil {
 			return nil, err
 		}
-		s, err := newSchema(name, major, mi, raw, goType)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		minors = append(minors, s)
+		minors = append(minors, newSchema(name, major, mi, raw, goType))
 	}
 	if len(minors) == 0 {
 		return nil, fmt.Errorf("no schema %s/%d.*.json", name, major)
@@ -107,16 +118,18 @@ func loadMajor(fsys fs.FS, name string, major int, goType reflect.Type) ([]*Sche
 	return minors, nil
 }
 
-// declare compiles the embedded minors of the major named by id, such as
+// declare lists the embedded minors of the major named by id, such as
 // "orders.created.v1", whose documents decode into T, and returns the
-// latest. The files ship inside the binary and the tests cover them, so a
-// failure is a programming error, not bad input.
+// latest; each is read and compiled on first use. The files ship inside
+// the binary and the tests load and compile every one (TestEveryVersionCompiles,
+// TestCompatibilityGate), so a failure is a programming error, not bad
+// input.
 func declare[T any](id string) *Schema {
 	name, major, ok := splitID(id)
 	if !ok {
 		panic("contracts: bad schema id " + id)
 	}
-	minors, err := loadMajor(schemaFiles, name, major, reflect.TypeFor[T]())
+	minors, err := listMajor(schemaFiles, name, major, reflect.TypeFor[T]())
 	if err != nil {
 		panic("contracts: schema " + id + ": " + err.Error())
 	}
