@@ -404,16 +404,15 @@ func (c *compiler) types(v any, at string) (jsonType, error) {
 	}
 	var set jsonType
 	for _, name := range names {
-		i := slices.IndexFunc(typeNames, func(t struct {
-			t    jsonType
-			name string
-		}) bool {
-			return t.name == name
-		})
-		if i < 0 {
+		known := false
+		for _, t := range typeNames {
+			if t.name == name {
+				set, known = set|t.t, true
+			}
+		}
+		if !known {
 			return 0, c.errorf(at, "%s is not a JSON type", literal(name))
 		}
-		set |= typeNames[i].t
 	}
 	if set == 0 {
 		return 0, c.errorf(at, "must name a type or a list of them")

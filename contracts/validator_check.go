@@ -103,15 +103,7 @@ func (c *checker) valid(n *node, v any) bool {
 }
 
 func (c *checker) object(n *node, obj map[string]any) bool {
-	ok := true
-	if n.minProperties >= 0 && len(obj) < n.minProperties {
-		c.report("must have at least " + count(n.minProperties, "property"))
-		ok = false
-	}
-	if n.maxProperties >= 0 && len(obj) > n.maxProperties {
-		c.report("must have at most " + count(n.maxProperties, "property"))
-		ok = false
-	}
+	ok := c.sizeWithin(len(obj), n.minProperties, n.maxProperties, "have", "property", "")
 	ok = c.requires(obj, n.required, "is required") && ok
 	for name, deps := range n.dependentRequired {
 		if _, present := obj[name]; present {
@@ -164,6 +156,21 @@ func (c *checker) object(n *node, obj map[string]any) bool {
 	return ok
 }
 
+// sizeWithin checks a count against its bounds (-1: none), worded as
+// "must <verb> at least <least> <noun>s<suffix>".
+func (c *checker) sizeWithin(size, least, most int, verb, noun, suffix string) bool {
+	ok := true
+	if least >= 0 && size < least {
+		c.report("must " + verb + " at least " + count(least, noun) + suffix)
+		ok = false
+	}
+	if most >= 0 && size > most {
+		c.report("must " + verb + " at most " + count(most, noun) + suffix)
+		ok = false
+	}
+	return ok
+}
+
 // requires records each of names that obj lacks.
 func (c *checker) requires(obj map[string]any, names []string, rule string) bool {
 	ok := true
@@ -177,15 +184,7 @@ func (c *checker) requires(obj map[string]any, names []string, rule string) bool
 }
 
 func (c *checker) array(n *node, arr []any) bool {
-	ok := true
-	if n.minItems >= 0 && len(arr) < n.minItems {
-		c.report("must have at least " + count(n.minItems, "item"))
-		ok = false
-	}
-	if n.maxItems >= 0 && len(arr) > n.maxItems {
-		c.report("must have at most " + count(n.maxItems, "item"))
-		ok = false
-	}
+	ok := c.sizeWithin(len(arr), n.minItems, n.maxItems, "have", "item", "")
 	if n.unique && len(arr) > 1 {
 		seen := make(map[string]int, len(arr))
 		for i, item := range arr {
@@ -238,15 +237,7 @@ func (c *checker) array(n *node, arr []any) bool {
 func (c *checker) string(n *node, s string) bool {
 	ok := true
 	if n.minLength >= 0 || n.maxLength >= 0 {
-		runes := utf8.RuneCountInString(s)
-		if n.minLength >= 0 && runes < n.minLength {
-			c.report("must be at least " + count(n.minLength, "character") + " long")
-			ok = false
-		}
-		if n.maxLength >= 0 && runes > n.maxLength {
-			c.report("must be at most " + count(n.maxLength, "character") + " long")
-			ok = false
-		}
+		ok = c.sizeWithin(utf8.RuneCountInString(s), n.minLength, n.maxLength, "be", "character", " long")
 	}
 	if n.pattern != nil && !n.pattern.MatchString(s) {
 		c.report("must match " + n.pattern.String())

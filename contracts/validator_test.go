@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/big"
 	"os"
 	"os/exec"
@@ -308,17 +309,17 @@ func mutations(doc any, values []any) []any {
 		}
 		switch v := v.(type) {
 		case map[string]any:
-			for _, k := range slices.Sorted(mapsKeys(v)) {
-				without := cloneMap(v)
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				without := maps.Clone(v)
 				delete(without, k)
 				out = append(out, set(without))
 				walk(v[k], func(r any) any {
-					c := cloneMap(v)
+					c := maps.Clone(v)
 					c[k] = r
 					return set(c)
 				})
 			}
-			extra := cloneMap(v)
+			extra := maps.Clone(v)
 			extra["zz_extra"] = json.Number("1")
 			out = append(out, set(extra))
 		case []any:
@@ -336,24 +337,6 @@ func mutations(doc any, values []any) []any {
 	}
 	walk(doc, func(r any) any { return r })
 	return out
-}
-
-func mapsKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-func cloneMap(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // TestValidatorMatchesReferenceOnKeywords covers the keywords of the subset
