@@ -1,6 +1,10 @@
 package runtime
 
 import (
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,5 +73,100 @@ func TestRebindAttemptsGrow(t *testing.T) {
 	}
 	if got := rebindAttempt(100); got != 5*time.Second {
 		t.Errorf("attempt 100 bounded by %s, want 5s", got)
+	}
+}
+
+// TestConsumerReadWhileItsStreamIsMade: a handler's consumer on a stream
+// the instance makes is read while the stream is made, not after (issue
+// 12.7: two JetStream round trips in a row on every start's path). Its
+// CONSUMER.INFO goes out while the stream's gate is still shut; found as
+// declared, it is what the first bind takes, with no write. One that
+// differs is updated, and only once the stream is made.
+func TestConsumerReadWhileItsStreamIsMade(t *testing.T) {
+	srv := startServer(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TICKS", Subjects: []string{"ticks.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	made, err := js.CreateOrUpdateConsumer(ctx, "TICKS", jetstream.ConsumerConfig{Durable: "ticker-count",
+		FilterSubject: "ticks.>", AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := made.CachedInfo().Config // as the server keeps it: nothing to update
+	var mu sync.Mutex
+	var api []string
+	if _, err := nc.Subscribe("$JS.API.CONSUMER.>", func(m *nats.Msg) {
+		mu.Lock()
+		api = append(api, strings.TrimPrefix(m.Subject, "$JS.API."))
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	seen := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(api)
+	}
+	prepare := func(cfg jetstream.ConsumerConfig) (gate chan struct{}, loop *consumerLoop) {
+		gate = make(chan struct{})
+		run := &serviceRun{js: js, logger: slog.New(slog.DiscardHandler), streamMade: map[string]chan struct{}{"TICKS": gate}}
+		t.Cleanup(run.background.Wait)
+		loop = &consumerLoop{run: run, label: "count", stream: "TICKS", cfg: cfg}
+		loop.prepare(ctx)
+		return gate, loop
+	}
+	result := func(loop *consumerLoop) opened {
+		select {
+		case o := <-*loop.prepared.Load():
+			return o
+		case <-time.After(10 * time.Second):
+			t.Fatal("prepare gave nothing in 10s")
+			return opened{}
+		}
+	}
+
+	gate, loop := prepare(declared)
+	waitUntil(t, 10*time.Second, "the consumer read while its stream's gate is shut", func() bool {
+		return slices.Contains(seen(), "CONSUMER.INFO.TICKS.ticker-count")
+	})
+	close(gate)
+	if o := result(loop); o.err != nil || o.cons.CachedInfo().Config.MaxDeliver != 3 {
+		t.Fatalf("prepared %v, %v; want the consumer as it is", o.cons, o.err)
+	}
+	if got := seen(); len(got) != 1 {
+		t.Fatalf("API calls %v, want the one read", got)
+	}
+
+	mu.Lock()
+	api = nil
+	mu.Unlock()
+	changed := declared
+	changed.MaxDeliver = 5
+	gate, loop = prepare(changed)
+	waitUntil(t, 10*time.Second, "the consumer read", func() bool { return len(seen()) == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if got := seen(); len(got) != 1 {
+		t.Fatalf("API calls before the stream was made: %v, want the read alone", got)
+	}
+	close(gate)
+	o := result(loop)
+	if o.err != nil || o.cons.CachedInfo().Config.MaxDeliver != 5 {
+		t.Fatalf("prepared %v, %v; want the consumer updated to MaxDeliver 5", o.cons, o.err)
+	}
+	if got := seen(); !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "CONSUMER.CREATE.TICKS.ticker-count") }) {
+		t.Fatalf("API calls %v, want the consumer's update", got)
 	}
 }

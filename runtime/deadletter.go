@@ -71,11 +71,11 @@ func deadLetterOf(m *Message, data []byte, reason string) deadletter.Entry {
 	}
 }
 
-// openDeadLetters creates the DEADLETTER stream and listens for the
-// max-deliveries advisories of the instance's consumers: a message whose
-// last delivery timed out never reaches settle, only the advisory tells of
-// it.
-func openDeadLetters(ctx context.Context, r *serviceRun) (*deadLetters, error) {
+// open creates the DEADLETTER stream and listens for the max-deliveries
+// advisories of the instance's consumers: a message whose last delivery
+// timed out never reaches settle, only the advisory tells of it.
+func (d *deadLetters) open(ctx context.Context) error {
+	r := d.run
 	sc := jetstream.StreamConfig{
 		Name:        deadletter.Stream,
 		Description: deadLetterStreamDescription,
@@ -87,18 +87,18 @@ func openDeadLetters(ctx context.Context, r *serviceRun) (*deadLetters, error) {
 	retention(&sc, r.cfg.DeadLetterMaxAge, r.cfg.DeadLetterMaxBytes)
 	st, err := ensureStream(ctx, r.js, sc)
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", deadletter.Stream, err)
+		return fmt.Errorf("stream %s: %w", deadletter.Stream, err)
 	}
-	d := &deadLetters{run: r, stream: st}
+	d.stream = st
 	for _, e := range r.events {
 		subj := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + e.topic.Stream() + "." + e.consumer
 		sub, err := r.nc.QueueSubscribe(subj, "natsfn-dlq", d.onMaxDeliveries(e))
 		if err != nil {
-			return nil, fmt.Errorf("advisory %s: %w", subj, err)
+			return fmt.Errorf("advisory %s: %w", subj, err)
 		}
 		d.subs = append(d.subs, sub)
 	}
-	return d, nil
+	return nil
 }
 
 // maxDeliveriesAdvisory is the part of the server's advisory we read.

@@ -61,15 +61,27 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 // ensureStream does a stream. A pause stays as it is either way: the
 // server keeps it across an update without PauseUntil.
 func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	cons, err := js.Consumer(ctx, stream, cfg.Durable)
-	switch {
-	case err == nil && sameConsumer(cfg, cons.CachedInfo().Config):
-		return cons, nil
-	case err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound):
-		return nil, err
+	cons, err := readConsumer(ctx, js, stream, cfg)
+	if err == nil || !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, errConsumerDiffers) {
+		return cons, err
 	}
 	return js.CreateOrUpdateConsumer(ctx, stream, cfg)
 }
+
+// readConsumer returns the durable consumer when it is as cfg declares,
+// errConsumerDiffers when it is not; it writes nothing.
+func readConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	cons, err := js.Consumer(ctx, stream, cfg.Durable)
+	if err != nil {
+		return nil, err
+	}
+	if !sameConsumer(cfg, cons.CachedInfo().Config) {
+		return nil, errConsumerDiffers
+	}
+	return cons, nil
+}
+
+var errConsumerDiffers = errors.New("consumer differs from its declaration")
 
 // sameStream reports whether the server's config of a stream is what want
 // declares, once want's zero values read as the server's defaults. When in

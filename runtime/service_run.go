@@ -48,11 +48,11 @@ type serviceRun struct {
 	endpoints   []*endpointRun
 	events      []*eventRun
 	eventByName map[string]*eventRun
-	// streamMade has a channel per stream the service declares, closed
-	// once openOwn has made (or failed to make) it: a consumer on it is
-	// created after, never while the stream is updated (nats-server's
-	// stream update and consumer create race under -race, and the
-	// consumer would be made on the old config anyway).
+	// streamMade has a channel per stream the instance makes (the
+	// service's and DEADLETTER), closed once it is made (or failed to
+	// be): a consumer on it is created after, never while the stream is
+	// updated (nats-server's stream update and consumer create race under
+	// -race, and the consumer would be made on the old config anyway).
 	streamMade map[string]chan struct{}
 	// phases are the operator's NATSFN_PHASES, by family.
 	phases  map[string]phase
@@ -162,9 +162,12 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	}
 	// The handlers first: building them needs no NATS, and their consumers
 	// are opened while the streams are made and the start hooks run.
-	r.streamMade = make(map[string]chan struct{}, len(r.svc.streams))
+	r.streamMade = make(map[string]chan struct{}, len(r.svc.streams)+1)
 	for _, sc := range r.svc.streams {
 		r.streamMade[sc.Name] = make(chan struct{})
+	}
+	if len(r.svc.events) > 0 {
+		r.streamMade[deadletter.Stream] = make(chan struct{})
 	}
 	for _, h := range r.svc.events {
 		e := r.newEventRun(h)
@@ -178,16 +181,14 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	var g errgroup.Group
 	g.Go(func() error { return r.openOwn(ctx) })
 	if len(r.events) > 0 {
+		// The replays' consumer is read while DEADLETTER is made, as a
+		// handler's consumer is while its stream is (consumerLoop.prepare).
+		r.dlq = &deadLetters{run: r}
+		r.replays = r.dlq.replayLoop()
+		r.replays.prepare(ctx)
 		g.Go(func() error {
-			err := r.retryStart(ctx, "stream "+deadletter.Stream, startAttempt, func(ctx context.Context) (err error) {
-				r.dlq, err = openDeadLetters(ctx, r)
-				return err
-			})
-			if err == nil {
-				r.replays = r.dlq.replayLoop()
-				r.replays.prepare(ctx)
-			}
-			return err
+			defer close(r.streamMade[deadletter.Stream])
+			return r.retryStart(ctx, "stream "+deadletter.Stream, startAttempt, r.dlq.open)
 		})
 	}
 	if err := g.Wait(); err != nil {
