@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,8 +238,13 @@ func (s *stack) coldStart(f *function) (total, inProcess, cpu, call time.Duratio
 	s.t.Helper()
 	nc := s.admin.nc
 	answered := make(chan time.Time, 1)
-	inbox := nc.NewRespInbox()
-	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) {
+	// A reply subject per PING, as a request has: the functions' users may
+	// answer only through allow_responses, one reply per request, and a
+	// reply subject shared by the PINGs queued for a starting instance
+	// had all but one of its answers refused (permissions violations in
+	// its log, and an answer the test might not see).
+	inbox := nc.NewInbox()
+	sub, err := nc.Subscribe(inbox+".*", func(m *nats.Msg) {
 		var p micro.Ping
 		if json.Unmarshal(m.Data, &p) == nil && p.Metadata["instance"] == f.instance {
 			select {
@@ -261,8 +267,8 @@ func (s *stack) coldStart(f *function) (total, inProcess, cpu, call time.Duratio
 		defer close(pinging)
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
-		for {
-			_ = nc.PublishRequest(subject, inbox, nil)
+		for n := 0; ; n++ {
+			_ = nc.PublishRequest(subject, inbox+"."+strconv.Itoa(n), nil)
 			select {
 			case <-stop:
 				return
