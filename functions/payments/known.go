@@ -18,6 +18,13 @@ const DefaultUnknownOrderWait = 2 * time.Minute
 // it does not know yet.
 const unknownOrderRetry = 2 * time.Second
 
+// ordersGetSilence is how long a charge waits for orders.get's answer
+// before it asks again (a read, so asking twice is harmless): an answer
+// is lost when orders' connection to NATS drops while it handles the
+// request, and the charge then waited its whole 20 s bound (drill a, an
+// ORDERS stream leader SIGKILLed).
+const ordersGetSilence = 2 * time.Second
+
 // verdict is what orders says about the order a charge is for.
 type verdict int
 
@@ -40,7 +47,8 @@ const (
 // not answering at all (an outage, an election) is no answer and is
 // retried without a bound, as a gateway outage is.
 func (f *function) checkOrder(ctx context.Context, orderID string) (verdict, error) {
-	v, err := runtime.Request[contracts.OrderView](ctx, contracts.SubjectOrdersGet, contracts.GetOrderRequest{OrderID: orderID})
+	v, err := runtime.Request[contracts.OrderView](ctx, contracts.SubjectOrdersGet, contracts.GetOrderRequest{OrderID: orderID},
+		runtime.Resend(ordersGetSilence))
 	switch {
 	case err == nil && v.Status == contracts.StatusCancelled:
 		return orderCancelled, nil
