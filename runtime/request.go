@@ -79,8 +79,11 @@ type requestOptions struct {
 }
 
 // Resend lets Request send the request again when no reply came within
-// every (each time with a new reply subject), until the deadline: for a
-// read, or an endpoint that deduplicates. A reply can be lost while the
+// every, then within twice that, and so on (each time with a new reply
+// subject), until the deadline: for a read, or an endpoint that
+// deduplicates. The doubling keeps a busy callee, slow rather than deaf,
+// from getting a request every silence (a 20 s bound and every 2 s give
+// at most four attempts, not ten). A reply can be lost while the
 // request was handled: the callee's connection dropped and came back
 // between the two, and the server refuses a reply sent on a new
 // connection to a request received on the old one (allow_responses,
@@ -98,7 +101,7 @@ const minResend = 100 * time.Millisecond
 var requestPolicy = retry.Policy{Initial: 20 * time.Millisecond, Max: time.Second}
 
 // request sends msg until somebody receives it or ctx ends, and again
-// after each silence of resend when it is positive.
+// after a silence of resend when it is positive, then of twice that...
 func (r *serviceRun) request(ctx context.Context, msg *nats.Msg, resend time.Duration) (*nats.Msg, error) {
 	for attempt := 1; ; attempt++ {
 		reply, err := requestOnce(ctx, r.nc, msg, resend)
@@ -111,7 +114,8 @@ func (r *serviceRun) request(ctx context.Context, msg *nats.Msg, resend time.Dur
 			}
 			return nil, Unavailable(err, "%s: nobody answers", msg.Subject)
 		case resend > 0 && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)):
-			r.logger.DebugContext(ctx, "no reply; sending the request again", "subject", msg.Subject, "attempt", attempt, "silence", resend)
+			r.logger.InfoContext(ctx, "no reply; sending the request again", "subject", msg.Subject, "attempt", attempt, "silence", resend)
+			resend *= 2
 			continue
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
 			return nil, Unavailable(err, "%s did not answer before the deadline", msg.Subject)
