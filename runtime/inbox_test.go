@@ -20,8 +20,7 @@ import (
 // answers requests that read and write it, consumes and emits; and every
 // inbox it subscribes to carries its prefix.
 func TestInboxPrefix(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	srv := serverWith(t, server.Options{
 		Users: []*server.User{
 			{Username: "admin", Password: "admin"},
 			{Username: "fn", Password: "fn", Permissions: &server.Permissions{
@@ -30,14 +29,6 @@ func TestInboxPrefix(t *testing.T) {
 			}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 
 	var kv jetstream.KeyValue
 	svc := runtime.NewService(runtime.ServiceConfig{Name: "inboxfn", Version: "1.0.0"})

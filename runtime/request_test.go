@@ -23,8 +23,7 @@ import (
 // Resend waits for its deadline and fails; with Resend it asks again after
 // the silence and has the answer from the second request.
 func TestResendAfterALostReply(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	srv := serverWith(t, server.Options{
 		NoAuthUser: "caller",
 		Users: []*server.User{
 			{Username: "caller", Password: "caller"},
@@ -35,14 +34,6 @@ func TestResendAfterALostReply(t *testing.T) {
 			}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 
 	// The callee drops its connection before it answers every other
 	// request, then answers it on the new one.

@@ -27,16 +27,7 @@ func tlsServer(t *testing.T, p pki) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		TLS: true, TLSVerify: true, TLSConfig: tc, TLSTimeout: 2, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("TLS server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := serverWith(t, server.Options{TLS: true, TLSVerify: true, TLSConfig: tc, TLSTimeout: 2})
 	return fmt.Sprintf("tls://127.0.0.1:%d", s.Addr().(*net.TCPAddr).Port)
 }
 
