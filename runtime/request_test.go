@@ -126,3 +126,34 @@ func TestResendAfterALostReply(t *testing.T) {
 		t.Fatalf("with Resend the callee got %d requests, want 2", n)
 	}
 }
+
+// TestResendBacksOff: a callee that never answers within the silence (busy,
+// not deaf) gets each resend after twice the silence before: within a
+// 1.5 s bound and Resend(200ms), requests at 0, 0.2, 0.6 and 1.4 s, where
+// a resend every 200ms would have sent seven.
+func TestResendBacksOff(t *testing.T) {
+	srv := fntest.NewServer(t)
+	nc := srv.Connect(t)
+	var received atomic.Int32
+	if _, err := nc.Subscribe("slow.get", func(*nats.Msg) { received.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	svc := runtime.NewService(runtime.ServiceConfig{Name: "asker", Version: "1.0.0"})
+	runtime.Endpoint(svc, "ask", func(ctx context.Context, _ echoIn) (echoOut, error) {
+		return runtime.Request[echoOut](ctx, "slow.get", echoIn{Msg: "k"}, runtime.Resend(200*time.Millisecond))
+	}, runtime.WithTimeout(1500*time.Millisecond))
+	fntest.Run(t, srv, svc)
+	reply, err := nc.Request("asker.ask", []byte(`{"msg":"k"}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := reply.Header.Get("Nats-Service-Error-Code"); code != "503" {
+		t.Fatalf("asker.ask: %q (code %q), want a 503 at the bound", reply.Data, code)
+	}
+	if n := received.Load(); n < 2 || n > 4 {
+		t.Fatalf("the silent callee got %d requests in 1.5s with Resend(200ms), want 2 to 4 (0, 0.2, 0.6, 1.4 s)", n)
+	}
+}
