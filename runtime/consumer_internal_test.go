@@ -83,16 +83,7 @@ func TestRebindAttemptsGrow(t *testing.T) {
 // declared, it is what the first bind takes, with no write. One that
 // differs is updated, and only once the stream is made.
 func TestConsumerReadWhileItsStreamIsMade(t *testing.T) {
-	srv := startServer(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, startServer(t))
 	ctx := t.Context()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TICKS", Subjects: []string{"ticks.>"}}); err != nil {
 		t.Fatal(err)

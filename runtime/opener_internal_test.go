@@ -38,6 +38,22 @@ func startServer(t *testing.T) *embedded.Server {
 	return srv
 }
 
+// connectJS connects to srv, closed when the test ends, with its
+// JetStream context.
+func connectJS(t *testing.T, srv *embedded.Server) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
 // startQuiet starts an instance of svcs that logs nothing, stopped when
 // the test ends.
 func startQuiet(t *testing.T, cfg Config, svcs ...*Service) *Instance {

@@ -37,15 +37,9 @@ var ticks = plainTopic{subject: "ticks.made", stream: "TICKS"}
 func runTicker(t *testing.T, every time.Duration, gate chan struct{}, backlog int, opts ...EventOption) *tickerRun {
 	t.Helper()
 	srv := startServer(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
 	tr := &tickerRun{}
-	if tr.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
+	nc, js := connectJS(t, srv)
+	tr.js = js
 	stream := jetstream.StreamConfig{Name: ticks.stream, Subjects: []string{ticks.subject}, Duplicates: DefaultDuplicateWindow,
 		AllowAtomicPublish: true} // as svc.Stream declares it: no update at the start
 	if _, err := tr.js.CreateStream(t.Context(), stream); err != nil {
