@@ -37,6 +37,8 @@ type consumerLoop struct {
 	consumer  atomic.Pointer[jetstream.Consumer]
 	consuming atomic.Pointer[jetstream.ConsumeContext]
 	hbErrors  atomic.Int32
+	// gate, while set, holds Consume's callback (hold).
+	gate atomic.Pointer[chan struct{}]
 	// rebinding is true while rebind runs, so one runs at a time.
 	rebinding atomic.Bool
 	// rebound is when rebind last bound the consumer (unix ns), and
@@ -168,6 +170,9 @@ func (c *consumerLoop) open(ctx context.Context) (jetstream.Consumer, error) {
 
 // deliver notes the delivery's pending count and hands it on.
 func (c *consumerLoop) deliver(msg jetstream.Msg) {
+	if g := c.gate.Load(); g != nil {
+		<-*g
+	}
 	if c.pending != nil {
 		c.pending.observe(msg)
 	}
@@ -313,11 +318,27 @@ func (c *consumerLoop) bound() bool {
 	}
 }
 
+// hold makes Consume's callback wait at its next message until stop, and
+// reports whether the loop consumes. nats.go sends its next pull request
+// from that callback, so a held loop sends none: see serviceRun.stop for
+// why a stop holds its loops first.
+func (c *consumerLoop) hold() bool {
+	if c.consuming.Load() == nil {
+		return false
+	}
+	gate := make(chan struct{})
+	c.gate.Store(&gate)
+	return true
+}
+
 // stop stops fetching, and hands over the pin of a pinned consumer;
 // messages already fetched are still handled.
 func (c *consumerLoop) stop() {
 	if cc := c.consuming.Load(); cc != nil {
 		(*cc).Drain()
+		if g := c.gate.Swap(nil); g != nil {
+			close(*g)
+		}
 		<-(*cc).Closed()
 	}
 	if c.pinned.Load() {

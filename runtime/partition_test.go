@@ -2,12 +2,16 @@ package runtime_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
@@ -101,15 +105,22 @@ type freezer struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	frozen bool
+	// delay holds every read that long before it is written on, as a
+	// slower network would (newDelayer).
+	delay time.Duration
 }
 
-func newFreezer(t *testing.T, target string) *freezer {
+func newFreezer(t *testing.T, target string) *freezer { return newDelayer(t, target, 0) }
+
+// newDelayer is a freezer that also delays what crosses it by delay in
+// each direction.
+func newDelayer(t *testing.T, target string, delay time.Duration) *freezer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &freezer{ln: ln}
+	f := &freezer{ln: ln, delay: delay}
 	f.cond = sync.NewCond(&f.mu)
 	var conns sync.WaitGroup
 	t.Cleanup(func() {
@@ -138,24 +149,44 @@ func newFreezer(t *testing.T, target string) *freezer {
 
 func (f *freezer) addr() string { return f.ln.Addr().String() }
 
-// pipe copies src to dst, holding each read while the proxy is frozen.
+// pipe copies src to dst, holding each read while the proxy is frozen,
+// and until delay after it was read.
 func (f *freezer) pipe(wg *sync.WaitGroup, dst, src net.Conn) {
 	defer wg.Done()
 	defer func() { _ = dst.Close(); _ = src.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
+	type chunk struct {
+		data []byte
+		due  time.Time
+		err  error
+	}
+	chunks := make(chan chunk, 1024)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			chunks <- chunk{buf[:n], time.Now().Add(f.delay), err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		time.Sleep(time.Until(c.due))
 		f.mu.Lock()
 		for f.frozen {
 			f.cond.Wait()
 		}
 		f.mu.Unlock()
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+		if len(c.data) > 0 {
+			if _, err := dst.Write(c.data); err != nil {
+				_ = src.Close() // ends the reader
+				for range chunks {
+				}
 				return
 			}
 		}
-		if err != nil {
+		if c.err != nil {
 			return // EOF or a closed connection: close the other side too
 		}
 	}
@@ -172,4 +203,49 @@ func (f *freezer) thaw() {
 	f.frozen = false
 	f.mu.Unlock()
 	f.cond.Broadcast()
+}
+
+// slowCluster starts a three-node JetStream cluster whose nodes reach one
+// another only through delayers, delay each way, and returns its client
+// URLs. A replicated consumer sends a delivery once a follower has it, so
+// each takes a round trip between the nodes.
+func slowCluster(t *testing.T, delay time.Duration) string {
+	t.Helper()
+	var ports []int
+	var routes []*url.URL
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		ports = append(ports, port)
+		d := newDelayer(t, fmt.Sprintf("127.0.0.1:%d", port), delay)
+		routes = append(routes, &url.URL{Scheme: "nats", Host: d.addr()})
+	}
+	var urls []string
+	var servers []*server.Server
+	for i, port := range ports {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
+			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+			// NoAdvertise keeps the nodes on the delayers' addresses.
+			Cluster: server.ClusterOpts{Name: "slow", Host: "127.0.0.1", Port: port, NoAdvertise: true},
+			Routes:  routes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		servers = append(servers, s)
+	}
+	for _, s := range servers {
+		if !s.ReadyForConnections(60 * time.Second) {
+			t.Fatalf("%s not ready within 60s", s.Name())
+		}
+		urls = append(urls, s.ClientURL())
+	}
+	return strings.Join(urls, ",")
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime"
@@ -239,6 +242,76 @@ func TestGracefulShutdownSettlesEmits(t *testing.T) {
 	for id, n := range handled {
 		if n != 1 {
 			t.Fatalf("event %s handled %d times", id, n)
+		}
+	}
+}
+
+// TestStopStrandsNothing: a graceful stop during a backlog, on a
+// three-node cluster with 5 ms between the nodes, leaves no message taken
+// for the stopping instance that it did not get: all it was delivered is
+// handled and acked, and nothing awaits an ack. Without the stop's hold
+// (serviceRun.settlePulls) every stop here stranded a batch until AckWait.
+func TestStopStrandsNothing(t *testing.T) {
+	urls := slowCluster(t, 5*time.Millisecond)
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fntest.Eventually(t, 60*time.Second, "the cluster's JetStream", func() bool {
+		_, err := js.AccountInfo(context.Background())
+		return err == nil
+	})
+	for round := range 4 {
+		stream := fmt.Sprintf("STOP%d", round)
+		in := topic{subject: fmt.Sprintf("stop%d.in", round), stream: stream}
+		var handled atomic.Int64
+		svc := runtime.NewService(runtime.ServiceConfig{Name: "stopper", Version: "1.0.0"})
+		svc.Stream(jetstream.StreamConfig{Name: stream, Subjects: []string{in.subject}})
+		runtime.OnEvent(svc, "work", in, func(ctx context.Context, _ event) error {
+			handled.Add(1)
+			time.Sleep(time.Millisecond)
+			return nil
+		}, runtime.Concurrency(4))
+		cfg := runtime.Config{
+			NATSURL: urls, InstanceID: stream, LogLevel: "info", LogFormat: "text", OpsAddr: "off",
+			ShutdownTimeout: 10 * time.Second, ConnectTimeout: 10 * time.Second, Replicas: 3,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		}
+		inst := fntest.RunConfig(t, cfg, svc)
+		for i := range 400 {
+			if _, err := js.PublishAsync(in.subject, fmt.Appendf(nil, `{"id":"%d"}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the backlog was not stored")
+		}
+		fntest.Eventually(t, 20*time.Second, "a tenth handled", func() bool { return handled.Load() >= 40 })
+		if err := inst.Stop(); err != nil {
+			t.Fatalf("graceful stop: %v", err)
+		}
+		var floor uint64
+		var pending int
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			floor, pending = consumerState(t, js, stream, "stopper-work")
+			if (pending == 0 && int64(floor) == handled.Load()) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if pending != 0 || int64(floor) != handled.Load() {
+			t.Errorf("round %d, after the stop: %d await an ack, ack floor %d, %d handled", round, pending, floor, handled.Load())
+		}
+		if handled.Load() == 400 {
+			t.Errorf("round %d: all handled before the stop; the test needs a backlog at the stop", round)
 		}
 	}
 }

@@ -338,6 +338,43 @@ func (r *serviceRun) checkReady(ctx context.Context) error {
 	return nil
 }
 
+// settlePulls holds every consumer loop (no more pull requests) and waits
+// for the server to deliver what it already took for the last ones, before
+// stop unsubscribes them. nats-server checks a pull request's interest when
+// it takes a message for it (consumer.nextWaiting), and sends the message
+// after that: on a single server through the stream's send queue, on a
+// cluster only once the delivery is replicated (replicateDeliveries). A
+// message taken just before the unsubscribe arrives after it, goes to no
+// one, and waits out its AckWait (30 s by default) before any instance sees
+// it again. nats.go's Drain unsubscribes at once, and its Consume sends a
+// pull whenever half its batch is handed over, so a stop during a backlog
+// stranded a batch: 2 stops of 60 on a 3-node cluster (5 messages each),
+// 1 of the CI runs of TestGracefulShutdownSettlesEmits, and every stop
+// with 5 ms between the nodes (TestStopStrandsNothing). Held, the loops'
+// last pulls are served within a replication round, which pullSettle
+// covers; an idle consumer's open pull can still take a message published
+// in the instant of the unsubscribe, which only its expiry would close.
+func (r *serviceRun) settlePulls() {
+	held := false
+	for _, e := range r.events {
+		held = e.loop.hold() || held
+	}
+	if r.replays != nil {
+		held = r.replays.hold() || held
+	}
+	if !held || r.nc == nil {
+		return
+	}
+	// The flush returns once the server has read the last pulls.
+	_ = r.nc.FlushTimeout(time.Second)
+	time.Sleep(pullSettle)
+}
+
+// pullSettle is how long a stop waits for the server to deliver what it
+// took for a held loop's last pulls: a replication round of the consumer's
+// cluster, even a loaded one.
+const pullSettle = 50 * time.Millisecond
+
 // stop is the shutdown order for one instance: stop taking requests and
 // fetching events, finish what is in flight, then drain the connection.
 func (r *serviceRun) stop() error {
@@ -348,6 +385,7 @@ func (r *serviceRun) stop() error {
 			errs = append(errs, fmt.Errorf("stop micro: %w", err))
 		}
 	}
+	r.settlePulls()
 	for _, e := range r.events {
 		e.loop.stop()
 	}
