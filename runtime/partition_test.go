@@ -2,16 +2,12 @@ package runtime_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
@@ -206,46 +202,10 @@ func (f *freezer) thaw() {
 }
 
 // slowCluster starts a three-node JetStream cluster whose nodes reach one
-// another only through delayers, delay each way, and returns its client
-// URLs. A replicated consumer sends a delivery once a follower has it, so
-// each takes a round trip between the nodes.
-func slowCluster(t *testing.T, delay time.Duration) string {
+// another only through delayers, delay each way. A replicated consumer
+// sends a delivery once a follower has it, so each takes a round trip
+// between the nodes.
+func slowCluster(t *testing.T, delay time.Duration) *fntest.Cluster {
 	t.Helper()
-	var ports []int
-	var routes []*url.URL
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
-		ports = append(ports, port)
-		d := newDelayer(t, fmt.Sprintf("127.0.0.1:%d", port), delay)
-		routes = append(routes, &url.URL{Scheme: "nats", Host: d.addr()})
-	}
-	var urls []string
-	var servers []*server.Server
-	for i, port := range ports {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			// NoAdvertise keeps the nodes on the delayers' addresses.
-			Cluster: server.ClusterOpts{Name: "slow", Host: "127.0.0.1", Port: port, NoAdvertise: true},
-			Routes:  routes,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		servers = append(servers, s)
-	}
-	for _, s := range servers {
-		if !s.ReadyForConnections(60 * time.Second) {
-			t.Fatalf("%s not ready within 60s", s.Name())
-		}
-		urls = append(urls, s.ClientURL())
-	}
-	return strings.Join(urls, ",")
+	return fntest.NewCluster(t, func(route string) string { return newDelayer(t, route, delay).addr() })
 }

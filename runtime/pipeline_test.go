@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,8 +250,8 @@ func TestGracefulShutdownSettlesEmits(t *testing.T) {
 // handled and acked, and nothing awaits an ack. Without the stop's hold
 // (serviceRun.settlePulls) every stop here stranded a batch until AckWait.
 func TestStopStrandsNothing(t *testing.T) {
-	urls := slowCluster(t, 5*time.Millisecond)
-	nc, err := nats.Connect(urls)
+	cluster := slowCluster(t, 5*time.Millisecond)
+	nc, err := nats.Connect(cluster.URLs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,12 +275,7 @@ func TestStopStrandsNothing(t *testing.T) {
 			time.Sleep(time.Millisecond)
 			return nil
 		}, runtime.Concurrency(4))
-		cfg := runtime.Config{
-			NATSURL: urls, InstanceID: stream, LogLevel: "info", LogFormat: "text", OpsAddr: "off",
-			ShutdownTimeout: 10 * time.Second, ConnectTimeout: 10 * time.Second, Replicas: 3,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}
-		inst := fntest.RunConfig(t, cfg, svc)
+		inst := fntest.RunConfig(t, cluster.Config(stream), svc)
 		for i := range 400 {
 			if _, err := js.PublishAsync(in.subject, fmt.Appendf(nil, `{"id":"%d"}`, i)); err != nil {
 				t.Fatal(err)

@@ -3,11 +3,8 @@ package orders_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"testing"
 	"time"
 
@@ -31,7 +28,7 @@ import (
 // test failed 4 runs of 4, with a 404 between the 88th and the 150th order.
 func TestGetRightAfterCreateOnThreeReplicas(t *testing.T) {
 	t.Parallel()
-	nodes := newCluster(t)
+	nodes := fntest.NewCluster(t, nil).Servers
 	nc, err := nats.Connect(nodes[0].ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -100,44 +97,4 @@ func TestGetRightAfterCreateOnThreeReplicas(t *testing.T) {
 			t.Fatalf("order %d: orders.cancel right after orders.create: code %d, %+v", i, code, r)
 		}
 	}
-}
-
-// newCluster starts a 3-node JetStream cluster that lives as long as the
-// test.
-func newCluster(t *testing.T) []*server.Server {
-	t.Helper()
-	var routes []*url.URL
-	var ports []int
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		ports = append(ports, p)
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	var nodes []*server.Server
-	for i, p := range ports {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "orders", Host: "127.0.0.1", Port: p},
-			Routes:  routes,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		nodes = append(nodes, s)
-	}
-	for _, s := range nodes {
-		// A three-node cluster under CI's load (average 27) missed 10 s.
-		if !s.ReadyForConnections(60 * time.Second) {
-			t.Fatalf("%s not ready within 60s", s.Name())
-		}
-	}
-	return nodes
 }

@@ -55,16 +55,21 @@ func NewServerAt(t testing.TB, port int, dir string) *Server {
 		t.Fatalf("fntest: %v", err)
 	}
 	t.Cleanup(s.Stop)
-	srv := &Server{Server: s, logs: &logTail{}}
+	return &Server{Server: s, logs: newLogTail(t)}
+}
+
+// newLogTail keeps the end of the functions' logs, printed if t fails.
+func newLogTail(t testing.TB) *logTail {
+	logs := &logTail{}
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
-		if b := srv.logs.bytes(); len(b) > 0 {
+		if b := logs.bytes(); len(b) > 0 {
 			t.Logf("fntest: the functions' last log lines (NATSFN_TEST_LOGS=1 shows every line as it comes):\n%s", b)
 		}
 	})
-	return srv
+	return logs
 }
 
 // Connect opens a client connection closed when the test ends.
@@ -92,24 +97,30 @@ func (s *Server) JetStream(t testing.TB) jetstream.JetStream {
 // (NATSFN_TEST_LOGS=1 shows them; a failed test prints their last lines),
 // a short shutdown timeout.
 func (s *Server) Config(instance string) runtime.Config {
+	return testConfig(s.ClientURL(), instance, 1, s.logs)
+}
+
+// testConfig is a runtime config for the servers at url, its logs kept in
+// logs (nil: dropped) unless NATSFN_TEST_LOGS is set.
+func testConfig(url, instance string, replicas int, logs *logTail) runtime.Config {
 	var logger *slog.Logger
 	switch {
 	case os.Getenv("NATSFN_TEST_LOGS") != "":
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	case s.logs != nil:
-		logger = slog.New(slog.NewTextHandler(s.logs, nil))
+	case logs != nil:
+		logger = slog.New(slog.NewTextHandler(logs, nil))
 	default:
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return runtime.Config{
-		NATSURL:         s.ClientURL(),
+		NATSURL:         url,
 		InstanceID:      instance,
 		LogLevel:        "info",
 		LogFormat:       "text",
 		OpsAddr:         "off",
 		ShutdownTimeout: 10 * time.Second,
 		ConnectTimeout:  10 * time.Second,
-		Replicas:        1,
+		Replicas:        replicas,
 		Logger:          logger,
 	}
 }

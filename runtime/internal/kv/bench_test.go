@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natsfn/natsfn/runtime/fntest"
 	"github.com/natsfn/natsfn/runtime/internal/kv"
 	"github.com/natsfn/natsfn/runtime/internal/kv/barekv"
 )
@@ -186,7 +187,7 @@ func benchServer(b testing.TB, replicas int) jetstream.JetStream {
 	if replicas == 1 {
 		return connect(b, newSingle(b).url(), nil)
 	}
-	return connect(b, newCluster(b).urls(), nil)
+	return connect(b, fntest.NewCluster(b, nil).URLs(), nil)
 }
 
 // variant is a design measured against the baseline; its metrics are

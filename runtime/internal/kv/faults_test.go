@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
+	"github.com/natsfn/natsfn/runtime/fntest"
 	"github.com/natsfn/natsfn/runtime/internal/kv"
 )
 
@@ -55,7 +56,7 @@ func TestServerChecksOrder(t *testing.T) {
 		}
 	})
 	t.Run("R3", func(t *testing.T) {
-		plain, dup, batch := check(t, connect(t, newCluster(t).urls(), nil), 3)
+		plain, dup, batch := check(t, connect(t, fntest.NewCluster(t, nil).URLs(), nil), 3)
 		if plain != nil || !dup {
 			t.Errorf("plain retry on R3: duplicate=%v, %v; want a duplicate ack", dup, plain)
 		}
@@ -70,7 +71,7 @@ func TestServerChecksOrder(t *testing.T) {
 // neither apply it again nor report a lost race.
 func TestLostAckIsAppliedOnce(t *testing.T) {
 	t.Run("R1", func(t *testing.T) { lostAck(t, newSingle(t).url(), 1) })
-	t.Run("R3", func(t *testing.T) { lostAck(t, newCluster(t).urls(), 3) })
+	t.Run("R3", func(t *testing.T) { lostAck(t, fntest.NewCluster(t, nil).URLs(), 3) })
 }
 
 func lostAck(t *testing.T, urls string, replicas int) {

@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -178,62 +175,6 @@ func (cc *cutConn) Write(p []byte) (int, error) {
 		_ = cc.Conn.Close()
 	}
 	return n, err
-}
-
-// cluster is three embedded servers in one JetStream cluster.
-type cluster struct {
-	servers []*server.Server
-}
-
-func newCluster(t testing.TB) *cluster {
-	t.Helper()
-	var routes []*url.URL
-	var ports []int
-	for range 3 {
-		p := freePort(t)
-		ports = append(ports, p)
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	c := &cluster{}
-	for i, p := range ports {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "kvtest", Host: "127.0.0.1", Port: p},
-			Routes:  routes,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		c.servers = append(c.servers, s)
-	}
-	for _, s := range c.servers {
-		// A three-node cluster under CI's load (average 27) missed 10 s.
-		if !s.ReadyForConnections(60 * time.Second) {
-			t.Fatalf("%s not ready within 60s", s.Name())
-		}
-	}
-	return c
-}
-
-func (c *cluster) urls() string {
-	var u []string
-	for _, s := range c.servers {
-		u = append(u, s.ClientURL())
-	}
-	return strings.Join(u, ",")
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // countRequests counts the messages a connection of its own to url sees on

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/natsfn/natsfn/runtime/fntest"
 	"github.com/natsfn/natsfn/runtime/internal/kv"
 )
 
@@ -14,10 +15,10 @@ import (
 // replica, since queue groups prefer local subscribers) may not, and the
 // test reports how often it did not: the figure in the package doc.
 func TestReadsOnAReplicatedBucket(t *testing.T) {
-	c := newCluster(t)
-	writer := open[item](t, connect(t, c.urls(), nil), kv.Config{Bucket: "lag", Replicas: 3})
+	c := fntest.NewCluster(t, nil)
+	writer := open[item](t, connect(t, c.URLs(), nil), kv.Config{Bucket: "lag", Replicas: 3})
 	var readers []*kv.Bucket[item]
-	for _, s := range c.servers {
+	for _, s := range c.Servers {
 		readers = append(readers, open[item](t, connect(t, s.ClientURL(), nil), kv.Config{Bucket: "lag", Replicas: 3}))
 	}
 	ctx := bg(t)
@@ -49,8 +50,8 @@ func TestReadsOnAReplicatedBucket(t *testing.T) {
 // writing and re-read from it after a lost race, concurrent increments
 // all land once, and refusals and no-ops write nothing.
 func TestModifyAndTransactOnAReplicatedBucket(t *testing.T) {
-	c := newCluster(t)
-	b := open[item](t, connect(t, c.urls(), nil), kv.Config{Bucket: "r3", Replicas: 3, History: 5})
+	c := fntest.NewCluster(t, nil)
+	b := open[item](t, connect(t, c.URLs(), nil), kv.Config{Bucket: "r3", Replicas: 3, History: 5})
 	ctx := bg(t)
 	const writers, each = 4, 10
 	var wg sync.WaitGroup
@@ -110,8 +111,8 @@ func TestModifyAndTransactOnAReplicatedBucket(t *testing.T) {
 // "wrong last sequence" although nobody else wrote. That refusal is not a
 // lost race, and a writer alone must never see ErrConflict.
 func TestAWriterAloneNeverConflicts(t *testing.T) {
-	c := newCluster(t)
-	b := open[item](t, connect(t, c.urls(), nil), kv.Config{Bucket: "alone", Replicas: 3})
+	c := fntest.NewCluster(t, nil)
+	b := open[item](t, connect(t, c.URLs(), nil), kv.Config{Bucket: "alone", Replicas: 3})
 	ctx := bg(t)
 	var rev uint64
 	for i := range 1000 {

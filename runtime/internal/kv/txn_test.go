@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/natsfn/natsfn/runtime/fntest"
 	"github.com/natsfn/natsfn/runtime/internal/kv"
 )
 
@@ -292,7 +293,7 @@ func TestTransactReturnsTheDecision(t *testing.T) {
 func TestHotKeyTakesTurns(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	b := open[item](t, connect(t, newCluster(t).urls(), nil), kv.Config{Bucket: "hot", Replicas: 3, Tracer: tp.Tracer("test")})
+	b := open[item](t, connect(t, fntest.NewCluster(t, nil).URLs(), nil), kv.Config{Bucket: "hot", Replicas: 3, Tracer: tp.Tracer("test")})
 	ctx := bg(t)
 	const writers, each = 16, 5
 	var wg sync.WaitGroup

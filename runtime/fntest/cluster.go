@@ -1,0 +1,85 @@
+package fntest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/natsfn/natsfn/runtime"
+)
+
+// Cluster is three embedded JetStream servers in one cluster, on loopback,
+// stopped when the test ends: for what a function does with replicated
+// streams and buckets (Config.Replicas 3).
+type Cluster struct {
+	// Servers are the nodes, n1 to n3.
+	Servers []*server.Server
+	logs    *logTail
+}
+
+// NewCluster starts a three-node JetStream cluster and returns once every
+// node accepts clients; its meta leader may take a few seconds more. via,
+// if not nil, gives the address a node dials for another's route port
+// route (a proxy that delays or cuts the link between them); the nodes
+// then advertise no other address.
+func NewCluster(t testing.TB, via func(route string) string) *Cluster {
+	t.Helper()
+	var ports []int
+	var routes []*url.URL
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("fntest: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		ports = append(ports, port)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if via != nil {
+			addr = via(addr)
+		}
+		routes = append(routes, &url.URL{Scheme: "nats", Host: addr})
+	}
+	c := &Cluster{logs: newLogTail(t)}
+	for i, port := range ports {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
+			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "fntest", Host: "127.0.0.1", Port: port, NoAdvertise: via != nil},
+			Routes:  routes,
+		})
+		if err != nil {
+			t.Fatalf("fntest: %v", err)
+		}
+		go s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		c.Servers = append(c.Servers, s)
+	}
+	for _, s := range c.Servers {
+		// A three-node cluster under CI's load (average 27) missed 10 s.
+		if !s.ReadyForConnections(60 * time.Second) {
+			t.Fatalf("fntest: %s not ready within 60s", s.Name())
+		}
+	}
+	return c
+}
+
+// URLs is the nodes' client URLs, comma-separated, as NATS_URL takes them.
+func (c *Cluster) URLs() string {
+	urls := make([]string, len(c.Servers))
+	for i, s := range c.Servers {
+		urls[i] = s.ClientURL()
+	}
+	return strings.Join(urls, ",")
+}
+
+// Config is Server.Config for the cluster: every node's URL, and three
+// replicas for the streams and buckets the services declare.
+func (c *Cluster) Config(instance string) runtime.Config {
+	return testConfig(c.URLs(), instance, 3, c.logs)
+}
