@@ -14,6 +14,9 @@ import (
 // user may subscribe to that and not to every client's _INBOX.>.
 func inboxPrefix(service string) string { return "_INBOX_" + service }
 
+// pingInterval is how often a connection asks its server for a PONG.
+const pingInterval = 3 * time.Second
+
 // connect dials NATS with the config's credentials. It retries the first
 // connection until ctx ends or ConnectTimeout passes, reconnects forever with
 // jittered backoff, and logs every disconnect and reconnect to logger, which
@@ -29,9 +32,14 @@ func connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.ReconnectBufSize(16 << 20),
-		// Notice a dead link in about 30s, not nats.go's 4 minutes.
-		nats.PingInterval(10 * time.Second),
-		nats.MaxPingsOutstanding(3),
+		// Leave a server that stopped answering (paused, its host frozen,
+		// the link black-holed) after two PINGs without a PONG: 6 to 9 s,
+		// where 10 s x 3 took 30 to 40 s and nats.go's defaults 4 to 6
+		// minutes. Drill d (the meta leader paused for 15 s) saw the two
+		// instances connected to it hold their events for the whole
+		// pause, never noticing it (TestSilentServerLeft).
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(2),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			logger.Info("connected to NATS", "server", nc.ConnectedUrlRedacted())
 			connected <- struct{}{}

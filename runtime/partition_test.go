@@ -71,6 +71,29 @@ func TestSilentPullNoticedWithinTwoHeartbeats(t *testing.T) {
 	proxy.thaw()
 }
 
+// TestSilentServerLeft: an instance whose server stops answering (the
+// connection stays up, nothing comes back: a paused server, a frozen host)
+// counts the connection stale after two PINGs without a PONG, within 9 s,
+// and goes on to reconnect; with 10 s x 3 that took 30 to 40 s.
+func TestSilentServerLeft(t *testing.T) {
+	srv, proxy, handled, logs := behindFreezer(t, "stale")
+	publish(t, srv.JetStream(t), jobsIn, event{ID: "before"})
+	fntest.Eventually(t, 20*time.Second, "the event before the silence handled", func() bool {
+		_, ok := handled.Load("before")
+		return ok
+	})
+	proxy.freeze()
+	frozen := time.Now()
+	fntest.Eventually(t, 12*time.Second, "the silent server left within 12 s", func() bool {
+		return strings.Contains(logs.String(), "stale connection")
+	})
+	t.Logf("the silent server left %v after the silence began", time.Since(frozen).Round(100*time.Millisecond))
+	proxy.thaw()
+	fntest.Eventually(t, 20*time.Second, "reconnected once the server answers again", func() bool {
+		return strings.Contains(logs.String(), "reconnected to NATS")
+	})
+}
+
 // behindFreezer runs one instance of a service whose event handler records
 // the ids it handled, connected to a fresh server through a freezer, and
 // returns the server, the proxy, the ids and the instance's logs.
