@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -37,6 +38,12 @@ func TestClusterNodeConfigs(t *testing.T) {
 			}
 			if opts.Cluster.Username == "" || opts.Cluster.Password == "" {
 				t.Error("cluster routes accept unauthenticated peers")
+			}
+			// A paused node's routes are dropped 6-9 s into its silence, so
+			// that requests stop going to the clients that left it (drill d).
+			if opts.Cluster.PingInterval != 3*time.Second || opts.Cluster.MaxPingsOut != 2 {
+				t.Errorf("routes ping every %v with at most %d unanswered, want 3s and 2",
+					opts.Cluster.PingInterval, opts.Cluster.MaxPingsOut)
 			}
 			var hosts []string
 			for _, u := range opts.Routes {
