@@ -14,9 +14,6 @@ import (
 // user may subscribe to that and not to every client's _INBOX.>.
 func inboxPrefix(service string) string { return "_INBOX_" + service }
 
-// pingInterval is how often a connection asks its server for a PONG.
-const pingInterval = 3 * time.Second
-
 // connect dials NATS with the config's credentials. It retries the first
 // connection until ctx ends or ConnectTimeout passes, reconnects forever with
 // jittered backoff, and logs every disconnect and reconnect to logger, which
@@ -38,7 +35,7 @@ func connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 		// minutes. Drill d (the meta leader paused for 15 s) saw the two
 		// instances connected to it hold their events for the whole
 		// pause, never noticing it (TestSilentServerLeft).
-		nats.PingInterval(pingInterval),
+		nats.PingInterval(3 * time.Second),
 		nats.MaxPingsOutstanding(2),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			logger.Info("connected to NATS", "server", nc.ConnectedUrlRedacted())

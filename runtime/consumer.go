@@ -320,8 +320,8 @@ func (c *consumerLoop) bound() bool {
 
 // hold makes Consume's callback wait at its next message until stop, and
 // reports whether the loop consumes. nats.go sends its next pull request
-// from that callback, so a held loop sends none: see serviceRun.stop for
-// why a stop holds its loops first.
+// from that callback, so a held loop sends none: serviceRun.settlePulls
+// says why a stop holds its loops first.
 func (c *consumerLoop) hold() bool {
 	if c.consuming.Load() == nil {
 		return false
