@@ -56,21 +56,40 @@ func TestPartitionedFunction(t *testing.T) {
 	// acked when the cut comes (at this rate an instance that is only
 	// cut may hold none at that instant, and then nothing is redelivered:
 	// a run failed so). The server goes on filling the frozen instance's
-	// open pull; the other instance acks what it gets at once.
-	s.pause(victim)
-	held := 0
-	waitFor(t, 10*time.Second, 100*time.Millisecond, victim.instance+" frozen holding events", func() error {
-		// Three checks in a row, so that it is not the other instance's
-		// event of the moment.
-		if n := f.ackPending(contracts.StreamOrders, "inventory-reserve"); n < 2 {
-			held = 0
-			return errorf("%d events delivered and not acked", n)
+	// open pull; the other instance acks what it gets at once. That pull
+	// expires every AckWait/2 and a frozen instance cannot pull again, so
+	// one frozen just as its pull ended holds nothing (a CI run saw 0
+	// pending for 10 s): then it is thawed and frozen again.
+	holding := func() error {
+		held := 0
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			// Three checks in a row, so that it is not the other
+			// instance's event of the moment.
+			if n := f.ackPending(contracts.StreamOrders, "inventory-reserve"); n < 2 {
+				held = 0
+				if time.Now().After(deadline) {
+					return errorf("%d events delivered and not acked", n)
+				}
+			} else if held++; held == 3 {
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if held++; held < 3 {
-			return errorf("held %d time(s) in a row", held)
+	}
+	for attempt := 1; ; attempt++ {
+		s.pause(victim)
+		err := holding()
+		if err == nil {
+			break
 		}
-		return nil
-	})
+		if attempt == 3 {
+			t.Fatalf("%s frozen three times, holding no events within 5 s each time: %v", victim.instance, err)
+		}
+		t.Logf("%s frozen holding no events (%v); thawed to freeze it again", victim.instance, err)
+		s.unpause(victim)
+		time.Sleep(time.Second)
+	}
 	s.disconnect(victim)
 	s.unpause(victim)
 	cut := time.Now()
