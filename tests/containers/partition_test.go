@@ -58,8 +58,9 @@ func TestPartitionedFunction(t *testing.T) {
 	// a run failed so). The server goes on filling the frozen instance's
 	// open pull; the other instance acks what it gets at once. That pull
 	// expires every AckWait/2 and a frozen instance cannot pull again, so
-	// one frozen just as its pull ended holds nothing (a CI run saw 0
-	// pending for 10 s): then it is thawed and frozen again.
+	// one frozen just as its pull ends holds nothing; a CI run saw 0
+	// pending for 10 s, which that would explain. Then it is thawed and
+	// frozen again.
 	holding := func() error {
 		held := 0
 		deadline := time.Now().Add(5 * time.Second)
