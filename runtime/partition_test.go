@@ -55,15 +55,7 @@ func TestConsumerRebindsAfterPartition(t *testing.T) {
 // runtime's 2 s heartbeats, not two of nats.go's default, half the expiry:
 // 7.5 s, noticed 7.5 to 15 s after the silence began.
 func TestSilentPullNoticedWithinTwoHeartbeats(t *testing.T) {
-	srv, proxy, handled, logs := behindFreezer(t, "silent")
-	publish(t, srv.JetStream(t), jobsIn, event{ID: "before"})
-	fntest.Eventually(t, 20*time.Second, "the event before the silence handled", func() bool {
-		_, ok := handled.Load("before")
-		return ok
-	})
-
-	proxy.freeze()
-	frozen := time.Now()
+	proxy, logs, frozen := silencedAfterAnEvent(t, "silent")
 	fntest.Eventually(t, 7*time.Second, "a missed heartbeat noticed within 7 s of the silence", func() bool {
 		return strings.Contains(logs.String(), "no heartbeat received")
 	})
@@ -76,14 +68,7 @@ func TestSilentPullNoticedWithinTwoHeartbeats(t *testing.T) {
 // counts the connection stale after two PINGs without a PONG, within 9 s,
 // and goes on to reconnect; with 10 s x 3 that took 30 to 40 s.
 func TestSilentServerLeft(t *testing.T) {
-	srv, proxy, handled, logs := behindFreezer(t, "stale")
-	publish(t, srv.JetStream(t), jobsIn, event{ID: "before"})
-	fntest.Eventually(t, 20*time.Second, "the event before the silence handled", func() bool {
-		_, ok := handled.Load("before")
-		return ok
-	})
-	proxy.freeze()
-	frozen := time.Now()
+	proxy, logs, frozen := silencedAfterAnEvent(t, "stale")
 	fntest.Eventually(t, 12*time.Second, "the silent server left within 12 s", func() bool {
 		return strings.Contains(logs.String(), "stale connection")
 	})
@@ -92,6 +77,21 @@ func TestSilentServerLeft(t *testing.T) {
 	fntest.Eventually(t, 20*time.Second, "reconnected once the server answers again", func() bool {
 		return strings.Contains(logs.String(), "reconnected to NATS")
 	})
+}
+
+// silencedAfterAnEvent runs behindFreezer's instance, waits until it
+// handled an event, then freezes its connection, and returns the proxy,
+// the instance's logs and when the silence began.
+func silencedAfterAnEvent(t *testing.T, name string) (*freezer, *fntest.Buffer, time.Time) {
+	t.Helper()
+	srv, proxy, handled, logs := behindFreezer(t, name)
+	publish(t, srv.JetStream(t), jobsIn, event{ID: "before"})
+	fntest.Eventually(t, 20*time.Second, "the event before the silence handled", func() bool {
+		_, ok := handled.Load("before")
+		return ok
+	})
+	proxy.freeze()
+	return proxy, logs, time.Now()
 }
 
 // behindFreezer runs one instance of a service whose event handler records

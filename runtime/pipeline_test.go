@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime"
@@ -251,15 +250,7 @@ func TestGracefulShutdownSettlesEmits(t *testing.T) {
 // (serviceRun.settlePulls) every stop here stranded a batch until AckWait.
 func TestStopStrandsNothing(t *testing.T) {
 	cluster := slowCluster(t, 5*time.Millisecond)
-	nc, err := nats.Connect(cluster.URLs())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := cluster.JetStream(t)
 	fntest.Eventually(t, 60*time.Second, "the cluster's JetStream", func() bool {
 		_, err := js.AccountInfo(context.Background())
 		return err == nil

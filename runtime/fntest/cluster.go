@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/runtime"
 )
@@ -82,4 +84,18 @@ func (c *Cluster) URLs() string {
 // replicas for the streams and buckets the services declare.
 func (c *Cluster) Config(instance string) runtime.Config {
 	return testConfig(c.URLs(), instance, 3, c.logs)
+}
+
+// Connect opens a client connection to the cluster, closed when the test
+// ends.
+func (c *Cluster) Connect(t testing.TB) *nats.Conn {
+	t.Helper()
+	return connect(t, c.URLs())
+}
+
+// JetStream returns the jetstream API on a fresh connection to the
+// cluster.
+func (c *Cluster) JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	return newJetStream(t, c.Connect(t))
 }

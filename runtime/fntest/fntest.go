@@ -75,7 +75,19 @@ func newLogTail(t testing.TB) *logTail {
 // Connect opens a client connection closed when the test ends.
 func (s *Server) Connect(t testing.TB) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.ClientURL(), nats.Name("fntest"))
+	return connect(t, s.ClientURL())
+}
+
+// JetStream returns the jetstream API on a fresh connection.
+func (s *Server) JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	return newJetStream(t, s.Connect(t))
+}
+
+// connect opens a connection to url, closed when the test ends.
+func connect(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Name("fntest"))
 	if err != nil {
 		t.Fatalf("fntest: connect: %v", err)
 	}
@@ -83,10 +95,10 @@ func (s *Server) Connect(t testing.TB) *nats.Conn {
 	return nc
 }
 
-// JetStream returns the jetstream API on a fresh connection.
-func (s *Server) JetStream(t testing.TB) jetstream.JetStream {
+// newJetStream is the jetstream API on nc.
+func newJetStream(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 	t.Helper()
-	js, err := jetstream.New(s.Connect(t))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatalf("fntest: jetstream: %v", err)
 	}
