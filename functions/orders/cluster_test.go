@@ -3,18 +3,14 @@ package orders_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/functions/orders"
-	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
@@ -28,12 +24,8 @@ import (
 // test failed 4 runs of 4, with a 404 between the 88th and the 150th order.
 func TestGetRightAfterCreateOnThreeReplicas(t *testing.T) {
 	t.Parallel()
-	nodes := fntest.NewCluster(t, nil).Servers
-	nc, err := nats.Connect(nodes[0].ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	cluster := fntest.NewCluster(t, nil)
+	nc := cluster.Connect(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -73,19 +65,16 @@ func TestGetRightAfterCreateOnThreeReplicas(t *testing.T) {
 	}
 	leader := info.CachedInfo().Cluster.Leader
 	var follower *server.Server
-	for _, s := range nodes {
+	for _, s := range cluster.Servers {
 		if s.Name() != leader {
 			follower = s
 			break
 		}
 	}
 
-	fntest.RunConfig(t, runtime.Config{
-		NATSURL: follower.ClientURL(), InstanceID: t.Name(), Replicas: 3,
-		LogLevel: "info", LogFormat: "text", OpsAddr: "off",
-		ShutdownTimeout: 10 * time.Second, ConnectTimeout: 10 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, orders.New(orders.Config{}))
+	cfg := cluster.Config(t.Name())
+	cfg.NATSURL = follower.ClientURL()
+	fntest.RunConfig(t, cfg, orders.New(orders.Config{}))
 
 	for i := range 300 {
 		id := h.create(order(item("sku-1", 1)), nil).OrderID
