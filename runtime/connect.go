@@ -14,6 +14,22 @@ import (
 // user may subscribe to that and not to every client's _INBOX.>.
 func inboxPrefix(service string) string { return "_INBOX_" + service }
 
+// dialed is the outcome of dial.
+type dialed struct {
+	nc  *nats.Conn
+	err error
+}
+
+// dial connects in the background and hands over the outcome, once.
+func dial(ctx context.Context, cfg Config, name string, logger *slog.Logger) <-chan dialed {
+	ch := make(chan dialed, 1)
+	go func() {
+		nc, err := connect(ctx, cfg, name, logger)
+		ch <- dialed{nc, err}
+	}()
+	return ch
+}
+
 // connect dials NATS with the config's credentials. It retries the first
 // connection until ctx ends or ConnectTimeout passes, reconnects forever with
 // jittered backoff, and logs every disconnect and reconnect to logger, which

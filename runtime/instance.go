@@ -36,7 +36,9 @@ type Instance struct {
 // and the ops port (when Config.OpsAddr is set) serves /healthz, /readyz
 // and /metrics. Start returns once every service serves; ctx bounds the
 // start only. A declaration or config error is returned before anything
-// connects, wrapping ErrConfigValidation.
+// connects, wrapping ErrConfigValidation; one in the telemetry settings
+// (OTEL_*) or the ops port is found while the connections are being made,
+// and Start closes them before it returns it.
 //
 // The same *Service may run in several Instances at once: each has its own
 // connection, consumers, pools and figures, and none changes the Service.
@@ -65,8 +67,26 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 			logger.Warn("NATSFN_PHASES names an event no handler here declares in Emits; ignored", "family", family, "phase", p.String())
 		}
 	}
+	// Each service dials NATS now, while the telemetry and the ops port
+	// are set up: they need no connection, and a connection in a
+	// container takes a name lookup and three round trips (issue 12.7).
+	dialCtx, cancelDials := context.WithCancel(ctx)
+	defer cancelDials()
+	dials := make([]<-chan dialed, len(services))
+	for n, s := range services {
+		dials[n] = dial(dialCtx, cfg, s.cfg.Name, runLogger(logger, s, cfg))
+	}
+	abandon := func() {
+		cancelDials()
+		for _, d := range dials {
+			if c := <-d; c.nc != nil {
+				c.nc.Close()
+			}
+		}
+	}
 	tel, err := newTelemetry(ctx, cfg, services, logger)
 	if err != nil {
+		abandon()
 		return nil, err
 	}
 	// Handlers run on a context that outlives ctx: after a signal they
@@ -75,9 +95,12 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 	i := &Instance{cfg: cfg, logger: logger, tel: tel, cancel: cancel}
 	i.state.Store("starting")
 	for n, s := range services {
-		i.runs = append(i.runs, newServiceRun(base, s, cfg, logger, tel.tracers[n], tel.spans[n], tel.metrics))
+		r := newServiceRun(base, s, cfg, logger, tel.tracers[n], tel.spans[n], tel.metrics)
+		r.dialed = dials[n]
+		i.runs = append(i.runs, r)
 	}
 	if err := i.serveOps(); err != nil {
+		abandon()
 		cancel()
 		_ = tel.close()
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
@@ -155,7 +156,8 @@ func TestBackOffMustFitMaxDeliver(t *testing.T) {
 
 // TestOpsHandlers: handlers in Config.OpsHandlers are served on the ops
 // port beside /healthz; one whose pattern clashes with the runtime's is a
-// configuration error naming it, and nothing is left listening.
+// configuration error naming it, and nothing is left listening or
+// connected (Start dials NATS while it sets the ops port up).
 func TestOpsHandlers(t *testing.T) {
 	srv := fntest.NewServer(t)
 	addr, _ := freeAddr(t)
@@ -185,6 +187,18 @@ func TestOpsHandlers(t *testing.T) {
 	if code, _ := get(t, "http://"+addr+"/healthz"); code != 0 {
 		t.Fatalf("a failed Start left the ops port answering %d", code)
 	}
+	fntest.Eventually(t, 2*time.Second, "no connection of the failed Start", func() bool {
+		conns, err := srv.Connz(&server.ConnzOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range conns.Conns {
+			if c.Name == "echo/"+cfg.InstanceID {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // eventFigures collects the stats data of an event handler from every

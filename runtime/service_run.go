@@ -41,6 +41,8 @@ type serviceRun struct {
 	life    context.Context
 	endLife context.CancelFunc
 
+	// dialed gives the connection Start began to make (dial).
+	dialed      <-chan dialed
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	emitter     *emitter
@@ -73,7 +75,7 @@ func newServiceRun(base context.Context, s *Service, cfg Config, logger *slog.Lo
 	r := &serviceRun{
 		svc:         s,
 		cfg:         cfg,
-		logger:      withContextAttrs(logger).With("function", s.cfg.Name, "instance", cfg.InstanceID),
+		logger:      runLogger(logger, s, cfg),
 		tracer:      tracer,
 		spans:       spans,
 		metrics:     in,
@@ -84,6 +86,12 @@ func newServiceRun(base context.Context, s *Service, cfg Config, logger *slog.Lo
 	life, end := context.WithCancel(base)
 	r.life, r.endLife = context.WithValue(life, runKey{}, r), end
 	return r
+}
+
+// runLogger is the logger of a service's instance: its lines name the
+// function and the instance.
+func runLogger(logger *slog.Logger, s *Service, cfg Config) *slog.Logger {
+	return withContextAttrs(logger).With("function", s.cfg.Name, "instance", cfg.InstanceID)
 }
 
 // deps is what an OnStart hook gets.
@@ -149,11 +157,13 @@ func (r *serviceRun) start(ctx context.Context) error {
 }
 
 func (r *serviceRun) bringUp(ctx context.Context) error {
-	nc, err := connect(ctx, r.cfg, r.svc.cfg.Name, r.logger)
-	if err != nil {
-		return err
+	d := <-r.dialed
+	if d.err != nil {
+		return d.err
 	}
+	nc := d.nc
 	r.nc = nc
+	var err error
 	if r.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
