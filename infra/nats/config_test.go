@@ -45,6 +45,11 @@ func TestClusterNodeConfigs(t *testing.T) {
 				t.Errorf("routes ping every %v with at most %d unanswered, want 3s and 2",
 					opts.Cluster.PingInterval, opts.Cluster.MaxPingsOut)
 			}
+			// Routes keep the default write deadline: a route carries every
+			// replicated write, and only clients get the short one.
+			if opts.Cluster.WriteDeadline != 10*time.Second {
+				t.Errorf("routes' write_deadline = %v, want 10s", opts.Cluster.WriteDeadline)
+			}
 			var hosts []string
 			for _, u := range opts.Routes {
 				hosts = append(hosts, u.Host)
@@ -76,6 +81,11 @@ func checkCommon(t *testing.T, opts *server.Options) {
 	}
 	if !opts.JetStream || opts.StoreDir != "/data/jetstream" {
 		t.Errorf("jetstream = %v store_dir = %q, want true and /data/jetstream", opts.JetStream, opts.StoreDir)
+	}
+	// A client that takes nothing for 2 s (a function cut off the
+	// network) is dropped, so that requests stop going to it (drill c).
+	if opts.WriteDeadline != 2*time.Second {
+		t.Errorf("write_deadline = %v, want 2s", opts.WriteDeadline)
 	}
 	if opts.MaxPayload != 8*1024*1024 {
 		t.Errorf("max_payload = %d, want 8MB", opts.MaxPayload)
