@@ -82,10 +82,14 @@ func checkCommon(t *testing.T, opts *server.Options) {
 	if !opts.JetStream || opts.StoreDir != "/data/jetstream" {
 		t.Errorf("jetstream = %v store_dir = %q, want true and /data/jetstream", opts.JetStream, opts.StoreDir)
 	}
-	// A client that takes nothing for 2 s (a function cut off the
-	// network) is dropped, so that requests stop going to it (drill c).
+	// A client cut off the network is dropped within seconds, so that
+	// requests stop going to it (drill c): after 2 s of blocked writes
+	// when it is sent much, two unanswered PINGs 3 s apart when little.
 	if opts.WriteDeadline != 2*time.Second {
 		t.Errorf("write_deadline = %v, want 2s", opts.WriteDeadline)
+	}
+	if opts.PingInterval != 3*time.Second || opts.MaxPingsOut != 2 {
+		t.Errorf("clients ping every %v with at most %d unanswered, want 3s and 2", opts.PingInterval, opts.MaxPingsOut)
 	}
 	if opts.MaxPayload != 8*1024*1024 {
 		t.Errorf("max_payload = %d, want 8MB", opts.MaxPayload)
