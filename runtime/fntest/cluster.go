@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ type Cluster struct {
 	// Servers are the nodes, n1 to n3.
 	Servers []*server.Server
 	logs    *logTail
+	errs    []*serverErrors
 }
 
 // NewCluster starts a three-node JetStream cluster and returns once every
@@ -58,18 +60,55 @@ func NewCluster(t testing.TB, via func(route string) string) *Cluster {
 		if err != nil {
 			t.Fatalf("fntest: %v", err)
 		}
+		errs := &serverErrors{}
+		s.SetLogger(errs, false, false)
 		go s.Start()
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 		c.Servers = append(c.Servers, s)
+		c.errs = append(c.errs, errs)
 	}
-	for _, s := range c.Servers {
+	for i, s := range c.Servers {
 		// A three-node cluster under CI's load (average 27) missed 10 s.
 		if !s.ReadyForConnections(60 * time.Second) {
-			t.Fatalf("fntest: %s not ready within 60s", s.Name())
+			t.Fatalf("fntest: %s not ready within 60s; its last warnings and errors: %s", s.Name(), c.errs[i].last())
 		}
 	}
 	return c
 }
+
+// serverErrors keeps a node's last warnings and errors, for the failure of
+// a node that never became ready (a CI run saw one, and nothing said why).
+type serverErrors struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (e *serverErrors) add(format string, v ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lines = append(e.lines, fmt.Sprintf(format, v...))
+	if len(e.lines) > 10 {
+		e.lines = e.lines[len(e.lines)-10:]
+	}
+}
+
+func (e *serverErrors) last() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.lines) == 0 {
+		return "none"
+	}
+	return strings.Join(e.lines, "; ")
+}
+
+// The server.Logger methods: warnings, errors and fatal errors are kept.
+
+func (e *serverErrors) Noticef(string, ...any)         {}
+func (e *serverErrors) Warnf(format string, v ...any)  { e.add(format, v...) }
+func (e *serverErrors) Fatalf(format string, v ...any) { e.add(format, v...) }
+func (e *serverErrors) Errorf(format string, v ...any) { e.add(format, v...) }
+func (e *serverErrors) Debugf(string, ...any)          {}
+func (e *serverErrors) Tracef(string, ...any)          {}
 
 // URLs is the nodes' client URLs, comma-separated, as NATS_URL takes them.
 func (c *Cluster) URLs() string {
