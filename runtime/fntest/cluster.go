@@ -33,15 +33,39 @@ type Cluster struct {
 // then advertise no other address.
 func NewCluster(t testing.TB, via func(route string) string) *Cluster {
 	t.Helper()
+	return newCluster(t, via, freePort)
+}
+
+// newCluster is NewCluster with the route ports from pick.
+func newCluster(t testing.TB, via func(route string) string, pick func(testing.TB) int) *Cluster {
+	t.Helper()
+	// The route ports are picked by listening on port 0 and closing the
+	// listener, so that every node can be told the others' ports before any
+	// starts; another process can take one in between (the container suites
+	// publish ports on loopback at the same time). A node that cannot bind
+	// its route port says so at once, and the cluster starts again on new
+	// ports.
+	for attempt := 1; ; attempt++ {
+		c, taken := startCluster(t, via, pick)
+		if taken == "" {
+			return c
+		}
+		if attempt == 3 {
+			t.Fatalf("fntest: a node could not listen on three attempts, the last time: %s", taken)
+		}
+		t.Logf("fntest: a node could not listen (%s); starting the cluster again on new ports", taken)
+	}
+}
+
+// startCluster starts the three nodes and waits until each accepts clients,
+// or shuts them down and returns what a node said when it could not listen
+// on its route port.
+func startCluster(t testing.TB, via func(route string) string, pick func(testing.TB) int) (c *Cluster, taken string) {
+	t.Helper()
 	var ports []int
 	var routes []*url.URL
 	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("fntest: %v", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
+		port := pick(t)
 		ports = append(ports, port)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		if via != nil {
@@ -49,7 +73,7 @@ func NewCluster(t testing.TB, via func(route string) string) *Cluster {
 		}
 		routes = append(routes, &url.URL{Scheme: "nats", Host: addr})
 	}
-	c := &Cluster{logs: newLogTail(t)}
+	c = &Cluster{logs: newLogTail(t)}
 	for i, port := range ports {
 		s, err := server.NewServer(&server.Options{
 			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
@@ -63,17 +87,40 @@ func NewCluster(t testing.TB, via func(route string) string) *Cluster {
 		errs := &serverErrors{}
 		s.SetLogger(errs, false, false)
 		go s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 		c.Servers = append(c.Servers, s)
 		c.errs = append(c.errs, errs)
 	}
-	for i, s := range c.Servers {
-		// A three-node cluster under CI's load (average 27) missed 10 s.
-		if !s.ReadyForConnections(60 * time.Second) {
-			t.Fatalf("fntest: %s not ready within 60s; its last warnings and errors: %s", s.Name(), c.errs[i].last())
+	shutdown := func() {
+		for _, s := range c.Servers {
+			s.Shutdown()
+			s.WaitForShutdown()
 		}
 	}
-	return c
+	for i, s := range c.Servers {
+		// A three-node cluster under CI's load (average 27) missed 10 s.
+		for deadline := time.Now().Add(60 * time.Second); !s.ReadyForConnections(100 * time.Millisecond); {
+			if taken := c.errs[i].bindFailed(); taken != "" {
+				shutdown()
+				return c, taken
+			}
+			if time.Now().After(deadline) {
+				shutdown()
+				t.Fatalf("fntest: %s not ready within 60s; its last warnings and errors: %s", s.Name(), c.errs[i].last())
+			}
+		}
+	}
+	t.Cleanup(shutdown)
+	return c, ""
+}
+
+// freePort is a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("fntest: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // serverErrors keeps a node's last warnings and errors, for the failure of
@@ -90,6 +137,19 @@ func (e *serverErrors) add(format string, v ...any) {
 	if len(e.lines) > 10 {
 		e.lines = e.lines[len(e.lines)-10:]
 	}
+}
+
+// bindFailed is what the node said when it could not listen on a port,
+// or "" if it did not.
+func (e *serverErrors) bindFailed() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range e.lines {
+		if strings.HasPrefix(l, "Error listening on") {
+			return l
+		}
+	}
+	return ""
 }
 
 func (e *serverErrors) last() string {
