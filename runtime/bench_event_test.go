@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/natsfn/natsfn/runtime"
 	"github.com/natsfn/natsfn/runtime/fntest"
@@ -32,7 +35,13 @@ import (
 //   - pool: the callback hands each message to 64 workers that do the same;
 //   - async: the callback publishes asynchronously and the PubAck callback
 //     acks the input;
-//   - async+envelope: the same, publishing the headers natsfn's Emit
+//   - fast: the callback hands each message to one goroutine that adds its
+//     output to a fast batch (nats-server's fast ingest, orbit.go's
+//     jetstreamext.FastPublisher: the stream acknowledges every 100th
+//     message, each ack covering every message before it) and acks the
+//     inputs an ack covers; when no input waits it closes the batch, whose
+//     commit covers the rest;
+//   - async+envelope: the same as async, publishing the headers natsfn's Emit
 //     writes (Nats-Msg-Id, the CloudEvents attributes, correlation and
 //     causation ids: nine, about 330 bytes), which the server parses and
 //     stores with every event;
@@ -67,6 +76,44 @@ func TestEventDesignsRelayEverything(t *testing.T) {
 	runEventDesigns(t, srv, eventDesigns(), 1, 300)
 }
 
+// TestFastBatchDeduplicates checks what the fast design's guarantee rests
+// on: a Nats-Msg-Id seen before, in the same fast batch or an earlier one,
+// is not stored again.
+func TestFastBatchDeduplicates(t *testing.T) {
+	srv := fntest.NewServer(t)
+	js := srv.JetStream(t)
+	ctx := context.Background()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "FAST", Subjects: []string{"fast"}, Duplicates: time.Minute, AllowBatchPublish: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ids := range [][]string{{"a", "b", "a", "c", "b", "d"}, {"a", "d", "e"}} {
+		batch, err := jetstreamext.NewFastPublisher(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			m := nats.NewMsg("fast")
+			m.Header.Set(nats.MsgIdHdr, id)
+			if _, err := batch.AddMsg(m); err != nil {
+				t.Fatalf("batch %d: add %s: %v", i, id, err)
+			}
+		}
+		if _, err := batch.Close(ctx); err != nil {
+			t.Fatalf("batch %d: close: %v", i, err)
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 5 {
+		t.Fatalf("%d messages stored, want 5 (a to e once each)", info.State.Msgs)
+	}
+}
+
 // eventDesign is one way to relay events: start begins relaying from in to
 // out and returns a function that stops it.
 type eventDesign struct {
@@ -80,6 +127,7 @@ func eventDesigns() []eventDesign {
 		{name: "serial", bare: true, start: startSerialLoop},
 		{name: "pool", bare: true, start: startPoolLoop},
 		{name: "async", bare: true, start: startAsyncLoop(false)},
+		{name: "fast", bare: true, start: startFastLoop},
 		{name: "async+envelope", bare: true, start: startAsyncLoop(true)},
 		{name: "natsfn", start: startNatsfn(true)},
 		{name: "natsfn+schema", start: startNatsfn(false)},
@@ -240,6 +288,91 @@ func asyncLoop(tb testing.TB, srv *fntest.Server, in, out topic, envelope bool) 
 	return func() { cc.Stop(); nc.Close() }
 }
 
+// startFastLoop relays through fast batches: the same guarantee as the
+// async loop (an input is acked once the stream stored its output: in a
+// batch that fails on a gap, an ack for batch message n says that every
+// message up to n is stored; a failed add or commit naks every input not
+// yet acked, as a failed PubAck does, and so does an error the stream
+// reports for any message of the batch) with one ack from the stream per 100
+// events instead of one per event. Nats-Msg-Id deduplicates inside a fast
+// batch as outside one.
+func startFastLoop(tb testing.TB, srv *fntest.Server, in, out topic) func() {
+	nc, js, cons := benchConsumer(tb, srv, in)
+	inputs := make(chan jetstream.Msg, 256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		type held struct {
+			seq uint64 // the output's sequence in its batch
+			msg jetstream.Msg
+		}
+		var unacked []held
+		var batch jetstreamext.FastPublisher
+		var failed atomic.Bool // the stream reported an error or a gap
+		settle := func(upTo uint64, ok bool) {
+			i := 0
+			for ; i < len(unacked) && unacked[i].seq <= upTo; i++ {
+				if ok {
+					_ = unacked[i].msg.Ack()
+				} else {
+					_ = unacked[i].msg.Nak()
+				}
+			}
+			unacked = unacked[i:]
+		}
+		closeBatch := func() {
+			if batch != nil {
+				_, err := batch.Close(context.Background())
+				settle(math.MaxUint64, !failed.Swap(false) && err == nil)
+				batch = nil
+			}
+		}
+		for {
+			var msg jetstream.Msg
+			open := true
+			select {
+			case msg, open = <-inputs:
+			default:
+				closeBatch()
+				msg, open = <-inputs
+			}
+			if !open {
+				closeBatch()
+				return
+			}
+			pub, ok := relayed(msg)
+			if !ok {
+				_ = msg.Term()
+				continue
+			}
+			pub.Subject = out.subject
+			if batch == nil {
+				var err error
+				batch, err = jetstreamext.NewFastPublisher(js,
+					jetstreamext.WithFastPublisherErrorHandler(func(error) { failed.Store(true) }))
+				if err != nil {
+					_ = msg.Nak()
+					continue
+				}
+			}
+			ack, err := batch.AddMsg(pub)
+			if err != nil || failed.Swap(false) {
+				settle(math.MaxUint64, false)
+				_ = msg.Nak()
+				batch = nil
+				continue
+			}
+			unacked = append(unacked, held{ack.BatchSequence, msg})
+			settle(ack.AckSequence, true)
+		}
+	}()
+	cc, err := cons.Consume(func(msg jetstream.Msg) { inputs <- msg }, jetstream.PullMaxMessages(256))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func() { cc.Stop(); <-cc.Closed(); close(inputs); <-done; nc.Close() }
+}
+
 // startNatsfn relays with the runtime; free uses a schema that checks
 // nothing.
 func startNatsfn(free bool) func(tb testing.TB, srv *fntest.Server, in, out topic) func() {
@@ -311,7 +444,7 @@ func relayRound(tb testing.TB, srv *fntest.Server, js jetstream.JetStream, d eve
 	out := topic{subject: "bench." + name + ".out", stream: stream}
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: stream, Subjects: []string{in.subject, out.subject}, Storage: jetstream.FileStorage,
-		Duplicates: 2 * time.Minute,
+		Duplicates: 2 * time.Minute, AllowBatchPublish: true, // for the fast design
 	}); err != nil {
 		tb.Fatal(err)
 	}
