@@ -92,6 +92,9 @@ func connect(ctx context.Context, cfg Config, name string, logger *slog.Logger) 
 		}
 		opts = append(opts, o)
 	}
+	if cfg.InProcessServer != nil {
+		opts = append(opts, nats.InProcessServer(cfg.InProcessServer))
+	}
 	tc, err := cfg.natsTLS()
 	if err != nil {
 		return nil, err

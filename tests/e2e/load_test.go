@@ -174,7 +174,11 @@ func startLoadFlow(b *testing.B) *flow {
 	var srv *fntest.Server
 	inPart(partServer, func() { srv = fntest.NewServer(b) })
 	inPart(partFunctions, func() {
-		fntest.RunConfig(b, srv.Config(b.Name()),
+		// In process, as the all-in-one connects them; the load's client
+		// stays on TCP, as callers outside the process are.
+		cfg := srv.Config(b.Name())
+		cfg.InProcessServer = srv.Server.Server
+		fntest.RunConfig(b, cfg,
 			orders.New(orders.Config{}),
 			inventory.New(inventory.Config{}),
 			payments.New(payments.Config{}),

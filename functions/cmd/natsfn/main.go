@@ -98,6 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer srv.Stop()
 	cfg.NATSURL = srv.ClientURL()
+	cfg.InProcessServer = srv.Server // the functions' connections skip TCP; the CLI and the console use the port
 	cfg.OpsAddr = o.ops
 	cfg.User, cfg.Password, cfg.Token, cfg.CredsFile, cfg.NKeySeedFile = "", "", "", "", ""
 
