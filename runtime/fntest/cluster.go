@@ -87,6 +87,9 @@ func startCluster(t testing.TB, via func(route string) string, pick func(testing
 		errs := &serverErrors{}
 		s.SetLogger(errs, false, false)
 		go s.Start()
+		// Shutdown is idempotent: a node of an attempt that starts again
+		// is shut down at once and once more here.
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 		c.Servers = append(c.Servers, s)
 		c.errs = append(c.errs, errs)
 	}
@@ -109,7 +112,6 @@ func startCluster(t testing.TB, via func(route string) string, pick func(testing
 			}
 		}
 	}
-	t.Cleanup(shutdown)
 	return c, ""
 }
 
