@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,13 @@ func TestInProcessServer(t *testing.T) {
 	if !s.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	cfg := runtime.Config{NATSURL: "nats://127.0.0.1:4222", InstanceID: "inproc", ConnectTimeout: time.Second, Logger: quietLogger()}
+	// NATSURL names a port the test holds and no server answers on.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	cfg := runtime.Config{NATSURL: "nats://" + silent.Addr().String(), InstanceID: "inproc", ConnectTimeout: time.Second, Logger: quietLogger()}
 
 	if inst, err := runtime.Start(context.Background(), cfg, echoService(1)); err == nil {
 		_ = inst.Stop()
