@@ -43,3 +43,29 @@ func TestDrillErrorSeconds(t *testing.T) {
 		t.Errorf("errors %v: span %s and %d seconds, want 3s and 3", errs, span, n)
 	}
 }
+
+// TestDrillErrorOffsets checks the seconds a drill's report says its
+// callers saw errors in.
+func TestDrillErrorOffsets(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
+	for _, c := range []struct {
+		errs []time.Time
+		want string
+	}{
+		{nil, ""},
+		{at(5_100), "+5"},
+		{at(48_000, 3_200, 4_900, 5_000, 3_900), "+3-5 +48"},
+		{at(7_000, 9_000), "+7 +9"},
+	} {
+		if got := errorOffsets(t0, c.errs); got != c.want {
+			t.Errorf("errorOffsets(%v) = %q, want %q", c.errs, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -210,6 +211,13 @@ type drillRow struct {
 	// sagaP50 and sagaP99 are how long the final orders took from placed
 	// to final: reported, not judged.
 	sagaP50, sagaP99 time.Duration
+	// kinds counts the callers' errors by kind, samples holds the first
+	// of each kind, and errAt the seconds after the drill's start in which
+	// callers saw one: what the table's one line does not say (CI runs
+	// without -v, and the drills' logs are not kept).
+	kinds   map[string]int
+	samples map[string]string
+	errAt   string
 }
 
 func (r drillRow) pass() bool {
@@ -259,6 +267,7 @@ func (d *drill) run() drillRow {
 	}
 	row.errors = len(d.errs)
 	row.errSpan, row.errSeconds = errorSeconds(d.errs)
+	row.kinds, row.samples, row.errAt = d.kinds, d.sample, errorOffsets(start, d.errs)
 	d.logf("%d placed, %d acknowledged, %d not (gave up or refused); callers saw %d errors from first to last over %s, in %d distinct seconds; by kind %v",
 		row.placed, row.acked, row.gaveUp, row.errors, row.errSpan.Round(100*time.Millisecond), row.errSeconds, d.kinds)
 	for kind, e := range d.sample {
@@ -413,6 +422,30 @@ func errorSeconds(errs []time.Time) (time.Duration, int) {
 		seconds[e.Unix()] = true
 	}
 	return last.Sub(first), len(seconds)
+}
+
+// errorOffsets lists the whole seconds after start in which an error was
+// seen, runs of consecutive seconds as ranges: "+3-5 +48".
+func errorOffsets(start time.Time, errs []time.Time) string {
+	seen := map[int]bool{}
+	for _, e := range errs {
+		seen[int(e.Sub(start)/time.Second)] = true
+	}
+	secs := slices.Sorted(maps.Keys(seen))
+	var parts []string
+	for i := 0; i < len(secs); {
+		j := i
+		for j+1 < len(secs) && secs[j+1] == secs[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprintf("+%d", secs[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("+%d-%d", secs[i], secs[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, " ")
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -1506,6 +1539,20 @@ func drillTable(rows []drillRow) string {
 			r.sagaP50.Seconds(), r.sagaP99.Seconds(), r.lost, r.stranded, r.double, r.chargeWrong+r.unknownCharges, r.stockDiff, r.deadLetters, r.late, verdict)
 	}
 	b.WriteString("err-span: first to last error a caller saw; err-s: distinct seconds with an error; saga-p50, saga-p99: placed to final, of the final orders; charge≠: charged but not confirmed (unrefunded), confirmed but not charged once, or charged for an order nobody stored; late: made when no attempt of its caller was live\n")
+	for _, r := range rows {
+		if r.errors == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%s: errors in seconds %s after the drill's start (the fault %s in)", r.name, r.errAt, drillWarmup)
+		for _, kind := range slices.Sorted(maps.Keys(r.kinds)) {
+			sample := r.samples[kind]
+			if len(sample) > 160 {
+				sample = sample[:160] + "..."
+			}
+			fmt.Fprintf(&b, "; %s %d, e.g. %q", kind, r.kinds[kind], sample)
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }
 
