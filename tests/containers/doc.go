@@ -32,7 +32,8 @@
 // instance of every function SIGKILLed, an orders instance cut off, the
 // meta leader paused, quorum lost) at 100 orders/s with callers that retry
 // with one Idempotency-Key and send Natsfn-Deadline, audits each, and
-// writes the table to .build/drills.txt. NATSFN_TAG picks the image tag
+// writes the table to .build/drills.txt, with when and how each drill's
+// callers failed. NATSFN_TAG picks the image tag
 // the suites build and run (dev by default), so that two trees can be
 // tested on one engine.
 package containers
