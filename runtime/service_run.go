@@ -361,7 +361,7 @@ func (r *serviceRun) checkReady(ctx context.Context) error {
 // stranded a batch: 2 stops of 60 on a 3-node cluster (5 messages each),
 // 1 of the CI runs of TestGracefulShutdownSettlesEmits, and every stop
 // with 5 ms between the nodes (TestStopStrandsNothing). Held, the loops'
-// last pulls are served within a replication round, which pullSettle
+// last pulls are served within a replication round, which pullSettleFor
 // covers; an idle consumer's open pull can still take a message published
 // in the instant of the unsubscribe, which only its expiry would close.
 func (r *serviceRun) settlePulls() {
@@ -375,15 +375,23 @@ func (r *serviceRun) settlePulls() {
 	if !held || r.nc == nil {
 		return
 	}
-	// The flush returns once the server has read the last pulls.
+	// The flush returns once the server has read the last pulls; how long
+	// it took says how loaded the machine and the server are.
+	t0 := time.Now()
 	_ = r.nc.FlushTimeout(time.Second)
-	time.Sleep(pullSettle)
+	time.Sleep(pullSettleFor(time.Since(t0)))
 }
 
-// pullSettle is how long a stop waits for the server to deliver what it
-// took for a held loop's last pulls: a replication round of the consumer's
-// cluster, even a loaded one.
-const pullSettle = 50 * time.Millisecond
+// pullSettleFor is how long a stop waits for the server to deliver what it
+// took for a held loop's last pulls, after a flush that took rtt: a
+// replication round of the consumer's cluster, even a loaded one. A fixed
+// 50 ms stranded 5 messages in a CI run with the machine loaded by the
+// container suites beside it (TestStopStrandsNothing, 5 ms between the
+// nodes); the wait now starts at 150 ms and grows with the flush's round
+// trip, which load stretches as it stretches replication, up to 1 s.
+func pullSettleFor(rtt time.Duration) time.Duration {
+	return min(150*time.Millisecond+10*rtt, time.Second)
+}
 
 // stop is the shutdown order for one instance: stop taking requests and
 // fetching events, finish what is in flight, then drain the connection.
