@@ -26,6 +26,10 @@ type page struct {
 
 	mu         sync.Mutex
 	exceptions []string
+	// browserLog is what the browser itself logged (source "network",
+	// "security", ...): a fetch that fails with "Failed to fetch" names
+	// its net:: reason only here.
+	browserLog []string
 }
 
 // openPage starts headless Chromium (Debian's chromium package; .ci/run
@@ -63,11 +67,14 @@ func openPage(t *testing.T, url string) *page {
 			if err != nil {
 				return
 			}
-			if m.IsException() {
-				p.mu.Lock()
+			p.mu.Lock()
+			switch {
+			case m.IsException():
 				p.exceptions = append(p.exceptions, m.String())
-				p.mu.Unlock()
+			case m.Source != "":
+				p.browserLog = append(p.browserLog, m.Time.Format("15:04:05.000")+" "+m.Source+" "+m.String()+" "+m.URL)
 			}
+			p.mu.Unlock()
 		}
 	}()
 	p.do(chromedp.Navigate(url))
@@ -121,6 +128,11 @@ func (p *page) state() string {
 	defer cancel()
 	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
 		`"errors: " + document.getElementById("errors").innerText + "\nnotice: " + document.getElementById("notice").innerText + "\norder: " + document.getElementById("order").innerText`))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.browserLog) > 0 {
+		s += "\nthe browser's log:\n  " + strings.Join(p.browserLog, "\n  ")
+	}
 	return s
 }
 

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -142,10 +143,22 @@ func start(t testing.TB) *setup {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/console/", http.StripPrefix("/console", c))
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(mux)
+	// What the HTTP server says (a handler's panic, a connection it
+	// dropped) goes to the test's log, next to what the page saw.
+	ts.Config.ErrorLog = log.New(testWriter{t}, "console http: ", 0)
+	ts.Start()
 	t.Cleanup(ts.Close)
 	t.Cleanup(c.Close) // first: it ends the live streams ts.Close waits for
 	return &setup{t: t, srv: srv, admin: admin, js: js, console: c, nc: nc, refused: refused, URL: ts.URL + "/console/"}
+}
+
+// testWriter writes to a test's log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }
 
 // noneRefused fails the test if the server refused the console anything:
