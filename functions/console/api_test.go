@@ -25,11 +25,16 @@ type httpReply struct {
 	body   []byte
 }
 
-func (s *setup) do(method, path, contentType, body string) httpReply {
+// do sends a request; header holds extra header names and values, in
+// pairs.
+func (s *setup) do(method, path, contentType, body string, header ...string) httpReply {
 	s.t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -44,6 +49,11 @@ func (s *setup) do(method, path, contentType, body string) httpReply {
 		s.t.Fatal(err)
 	}
 	return httpReply{status: resp.StatusCode, body: b}
+}
+
+// postKeyed posts JSON with an Idempotency-Key, as the page places orders.
+func (s *setup) postKeyed(path, key, body string) httpReply {
+	return s.do(http.MethodPost, path, "application/json", body, "Idempotency-Key", key)
 }
 
 func (s *setup) get(path string) httpReply { return s.do(http.MethodGet, path, "", "") }
@@ -307,6 +317,11 @@ func TestAPI(t *testing.T) {
 		if !slices.Equal(r.Replayed, []uint64{first.Seq}) || r.Function != "inventory" {
 			t.Fatalf("replayed %+v", r)
 		}
+		// Replayed again (a page whose first answer was lost sends it
+		// again): the entry is gone, 404, which the page reads as done.
+		if e := want[apiError](t, s.post("api/deadletters/inventory/replay", fmt.Sprintf(`{"seq":%d}`, first.Seq)), http.StatusNotFound); !strings.Contains(e.Message, "dead letter") {
+			t.Fatalf("replayed twice: %+v", e)
+		}
 		// Still broken, so it comes back, but as a new entry: the one
 		// replayed is gone.
 		fntest.Eventually(t, 10*time.Second, "the replayed message dead-lettered again", func() bool {
@@ -336,6 +351,39 @@ func TestAPI(t *testing.T) {
 		for _, e := range sys.Topology.Edges {
 			if e.Emits && e.From != fromMetadata {
 				t.Fatalf("emission %+v not from the declarations", e)
+			}
+		}
+	})
+
+	// The page sends each order with an Idempotency-Key and sends it again
+	// when its answer is lost: the same order comes back, with the trace its
+	// events carry, and the stock is taken once.
+	t.Run("placed once per key", func(t *testing.T) {
+		before := s.stock("sku-3")
+		order := `{"customer_id":"c-key","items":[{"product_id":"sku-3","quantity":1}]}`
+		first := want[placedReply](t, s.postKeyed("api/orders", "k-0123456789abcdef", order), http.StatusOK)
+		again := want[placedReply](t, s.postKeyed("api/orders", "k-0123456789abcdef", order), http.StatusOK)
+		if again.OrderID != first.OrderID || again.TraceID != first.TraceID || !hex32.MatchString(first.TraceID) {
+			t.Fatalf("placed %+v, then %+v: not the same order and trace", first, again)
+		}
+		w := s.settled(first.OrderID, contracts.SubjectOrdersConfirmed)
+		if w.TraceID != first.TraceID {
+			t.Fatalf("the order's events carry trace %s, the placement said %s", w.TraceID, first.TraceID)
+		}
+		if got := s.stock("sku-3"); got != before-1 {
+			t.Fatalf("stock of sku-3 %d, want %d: the order was placed more than once", got, before-1)
+		}
+		other := want[placedReply](t, s.postKeyed("api/orders", "k-other", order), http.StatusOK)
+		if other.OrderID == first.OrderID || other.TraceID == first.TraceID {
+			t.Fatalf("another key placed %+v, the same as %+v", other, first)
+		}
+		s.settled(other.OrderID, contracts.SubjectOrdersConfirmed)
+		if e := want[apiError](t, s.postKeyed("api/orders", "k-0123456789abcdef", `{"customer_id":"c-key","items":[{"product_id":"sku-3","quantity":2}]}`), http.StatusConflict); !strings.Contains(e.Message, "Idempotency-Key") {
+			t.Fatalf("the key with another order: %+v", e)
+		}
+		for _, bad := range []string{"has space", strings.Repeat("k", maxIdempotencyKey+1), "caf\u00e9"} {
+			if e := want[apiError](t, s.postKeyed("api/orders", bad, order), http.StatusBadRequest); !strings.Contains(e.Message, "Idempotency-Key") {
+				t.Fatalf("key %q: %+v", bad, e)
 			}
 		}
 	})

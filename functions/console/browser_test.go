@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"os"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime/fntest"
@@ -184,6 +188,23 @@ func (p *page) screenshot(name string) string {
 	return file
 }
 
+// clickInSystem clicks a button of the system view (Refresh, Replay). The
+// page replaces that view every few seconds, and a chromedp click finds the
+// node in one call and clicks it in another, so it can miss a node replaced
+// in between ("Could not find node with given id"): the page finds and
+// clicks the button in one step.
+func (p *page) clickInSystem(selector string) {
+	p.t.Helper()
+	if !eval[bool](p, fmt.Sprintf(`(() => {
+		const b = document.querySelector(%q);
+		if (!b) return false;
+		b.click();
+		return true;
+	})()`, selector)) {
+		p.t.Fatalf("no %s on the page\n%s", selector, p.state())
+	}
+}
+
 // placeOrder fills the order form and submits it.
 func (p *page) placeOrder(customer, product string, quantity int) {
 	p.t.Helper()
@@ -275,7 +296,7 @@ func TestBrowser(t *testing.T) {
 
 	// A dead letter, with its reason, replayed from the page.
 	s.deadLetter("broken-browser")
-	p.do(chromedp.Click(chromedp.CSS(`#refresh`)))
+	p.clickInSystem(`#refresh`)
 	row := `#deadletters .dlq[data-function="inventory"] tr[data-seq]`
 	p.waitFor("inventory's dead letter", fmt.Sprintf(`!!document.querySelector(%q)`, row), pageWait)
 	seq := eval[string](p, fmt.Sprintf(`document.querySelector(%q).dataset.seq`, row))
@@ -283,12 +304,151 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("dead letter reason %q does not name the schema it broke", reason)
 	}
 	p.screenshot("console.png")
-	p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-replay-fn="inventory"][data-replay-seq="%s"]`, seq))))
+	p.clickInSystem(fmt.Sprintf(`button[data-replay-fn="inventory"][data-replay-seq="%s"]`, seq))
 	p.waitFor("the replay done", fmt.Sprintf(`document.getElementById("notice").textContent.includes("Replayed dead letter %s of inventory")
 		&& !document.querySelector('#deadletters tr[data-seq="%s"]')`, seq, seq), pageWait)
 
 	if !eval[bool](p, `document.getElementById("errors").hidden`) {
 		t.Fatalf("the page shows errors:\n%s", p.state())
+	}
+	p.noExceptions()
+	s.noneRefused()
+}
+
+// loseAnswer makes the browser lose the console's answer to the next
+// request with the method whose URL matches pattern (Chromium's URL
+// pattern: * for any characters): the console carries it out and answers,
+// and the page sees "Failed to fetch", as when Chromium ends its open
+// requests because the machine's network interfaces changed
+// (net::ERR_NETWORK_CHANGED; Docker's networks come and go beside CI's
+// browser tests). lost says how many answers were lost so far.
+func (p *page) loseAnswer(method, pattern string) (lost func() int) {
+	p.t.Helper()
+	var mu sync.Mutex
+	n := 0
+	paused := chromedp.Events(p.ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+		{URLPattern: pattern, RequestStage: fetch.RequestStageResponse},
+	}}); err != nil {
+		p.t.Fatalf("intercept %s: %v", pattern, err)
+	}
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			lose := n == 0 && ev.Request.Method == method
+			if lose {
+				n++
+			}
+			mu.Unlock()
+			if lose {
+				_, _ = chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
+			} else {
+				_, _ = chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+			}
+		}
+	}()
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// ordersCreatedFor counts the orders.created events of a customer in the
+// stream: how many orders were placed for them.
+func (s *setup) ordersCreatedFor(customer string) int {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := s.js.StreamNameBySubject(ctx, contracts.SubjectOrdersCreated)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c, err := s.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{contracts.SubjectOrdersCreated}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := 0
+	for {
+		batch, err := c.FetchNoWait(100)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			var ev contracts.OrderCreatedEvent
+			if json.Unmarshal(m.Data(), &ev) == nil && ev.CustomerID == customer {
+				n++
+			}
+		}
+		if batch.Error() != nil {
+			s.t.Fatal(batch.Error())
+		}
+		if got == 0 {
+			return n
+		}
+	}
+}
+
+// TestBrowserLostAnswers: when the browser loses the console's answer to
+// a request the console carried out, the page sends it again where that
+// is safe, and nothing is done twice: an order placed once (its
+// Idempotency-Key), a dead letter replayed once, a refresh that recovers;
+// the page shows no error.
+func TestBrowserLostAnswers(t *testing.T) {
+	s := start(t)
+	p := openPage(t, s.URL)
+	p.waitFor("three functions", `document.querySelectorAll("#functions .function").length === 3`, pageWait)
+	// Every error the page shows from now on, even for a moment (a later
+	// success clears it from the box).
+	eval[bool](p, `(() => {
+		window.shownErrors = [];
+		const box = document.getElementById("errors");
+		new MutationObserver(() => box.querySelectorAll("p.error").forEach((e) => window.shownErrors.push(e.textContent)))
+			.observe(box, { childList: true, subtree: true, characterData: true });
+		return true;
+	})()`)
+
+	refreshLost := p.loseAnswer("GET", "*/view/system")
+	p.clickInSystem(`#refresh`)
+	fntest.Eventually(t, pageWait, "the refresh's answer lost", func() bool { return refreshLost() == 1 })
+
+	before := s.stock("sku-3")
+	placeLost := p.loseAnswer("POST", "*/api/orders")
+	p.placeOrder("c-lost-answer", "sku-3", 1)
+	p.orderSettled(contracts.StatusConfirmed, contracts.SubjectOrdersConfirmed)
+	if placeLost() != 1 {
+		t.Fatalf("%d answers to the order lost, want 1", placeLost())
+	}
+	if n := s.ordersCreatedFor("c-lost-answer"); n != 1 {
+		t.Fatalf("%d orders placed for c-lost-answer, want 1", n)
+	}
+	if got := s.stock("sku-3"); got != before-1 {
+		t.Fatalf("stock of sku-3 %d, want %d", got, before-1)
+	}
+	if !strings.Contains(p.text("#notice"), p.text("#order-id")) {
+		t.Fatalf("notice %q does not name order %q", p.text("#notice"), p.text("#order-id"))
+	}
+
+	s.deadLetter("lost-answer")
+	p.clickInSystem(`#refresh`)
+	row := `#deadletters .dlq[data-function="inventory"] tr[data-seq]`
+	p.waitFor("inventory's dead letter", fmt.Sprintf(`!!document.querySelector(%q)`, row), pageWait)
+	seq := eval[string](p, fmt.Sprintf(`document.querySelector(%q).dataset.seq`, row))
+	replayLost := p.loseAnswer("POST", "*/api/deadletters/*/replay")
+	p.clickInSystem(fmt.Sprintf(`button[data-replay-fn="inventory"][data-replay-seq="%s"]`, seq))
+	p.waitFor("the replay done", fmt.Sprintf(`document.getElementById("notice").textContent.includes("Replayed dead letter %s of inventory")
+		&& !document.querySelector('#deadletters tr[data-seq="%s"]')`, seq, seq), pageWait)
+	if replayLost() != 1 {
+		t.Fatalf("%d answers to the replay lost, want 1", replayLost())
+	}
+
+	if shown := eval[[]string](p, `window.shownErrors`); len(shown) > 0 {
+		t.Fatalf("the page showed errors: %q\n%s", shown, p.state())
 	}
 	p.noExceptions()
 	s.noneRefused()
@@ -303,7 +463,7 @@ func TestBrowserShowsFetchErrors(t *testing.T) {
 
 	s.srv.Shutdown()
 	fntest.Eventually(t, 20*time.Second, "the console's connection to notice", func() bool { return !s.nc.IsConnected() })
-	p.do(chromedp.Click(chromedp.CSS(`#refresh`)))
+	p.clickInSystem(`#refresh`)
 	p.waitFor("the refresh error", `(() => {
 		const e = document.querySelector('#errors p[data-source="refresh"]');
 		return !document.getElementById("errors").hidden && !!e && e.textContent.includes("503 not connected to NATS");

@@ -30,5 +30,7 @@
 //
 // The page is rendered on the server (html/template) and embedded in the
 // binary; a little plain JavaScript swaps in the fragments the server
-// renders and shows every failed fetch on the page.
+// renders and shows every failed fetch on the page. A request that got no
+// answer is sent again where that is safe; an order goes with the page's
+// Idempotency-Key, which the console passes to orders.create.
 package console

@@ -28,12 +28,23 @@ type placedReply struct {
 
 // placeOrder forwards a create request as it is (orders validates it
 // against its schema, and its error reaches the page) with a new trace.
-func (c *Console) placeOrder(ctx context.Context, body []byte) (placedReply, error) {
+// key is the page's Idempotency-Key for this order, or "": orders answers
+// the same key and body with the same order, so a placement the page sends
+// again after its answer was lost places nothing twice. Its trace id is
+// derived from the key, so the second answer names the first's trace, the
+// one the order's events carry.
+func (c *Console) placeOrder(ctx context.Context, body []byte, key string) (placedReply, error) {
 	if !json.Valid(body) {
 		return placedReply{}, errorf(http.StatusBadRequest, "the order is not JSON")
 	}
 	tp := newTraceparent()
-	m, err := c.request(ctx, contracts.SubjectOrdersCreate, body, nats.Header{headerTraceparent: []string{tp}})
+	hdr := nats.Header{}
+	if key != "" {
+		tp = keyedTraceparent(key)
+		hdr[headerIdempotencyKey] = []string{key}
+	}
+	hdr[headerTraceparent] = []string{tp}
+	m, err := c.request(ctx, contracts.SubjectOrdersCreate, body, hdr)
 	if err != nil {
 		return placedReply{}, err
 	}

@@ -99,7 +99,12 @@ func (c *Console) apiPlace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	p, err := c.placeOrder(r.Context(), b)
+	key := r.Header.Get(headerIdempotencyKey)
+	if key != "" && !validIdempotencyKey(key) {
+		writeError(w, errorf(http.StatusBadRequest, "Idempotency-Key: give 1 to %d visible ASCII characters", maxIdempotencyKey))
+		return
+	}
+	p, err := c.placeOrder(r.Context(), b, key)
 	reply(w, p, err)
 }
 

@@ -2,6 +2,7 @@ package console
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 
@@ -18,7 +19,27 @@ const (
 	headerReplayFor     = "Natsfn-Replay-For"
 	headerServiceCode   = "Nats-Service-Error-Code"
 	headerServiceError  = "Nats-Service-Error"
+	// headerIdempotencyKey is what orders.create reads to place an order
+	// once however often it is asked.
+	headerIdempotencyKey = "Idempotency-Key"
 )
+
+// maxIdempotencyKey bounds the Idempotency-Key a page may send.
+const maxIdempotencyKey = 128
+
+// validIdempotencyKey reports whether key is 1 to 128 visible ASCII
+// characters.
+func validIdempotencyKey(key string) bool {
+	if key == "" || len(key) > maxIdempotencyKey {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < '!' || key[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
 
 // headerValue reads a header whatever its case: the server lowercases
 // traceparent, and nats.Header.Get is case-sensitive.
@@ -41,6 +62,16 @@ func newTraceparent() string {
 	var b [24]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
 	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+}
+
+// keyedTraceparent is a sampled traceparent whose trace id is the first 16
+// bytes of the key's SHA-256 (random enough: the page makes its keys from
+// 16 random bytes) and whose span id is new.
+func keyedTraceparent(key string) string {
+	sum := sha256.Sum256([]byte("natsfn console order " + key))
+	var span [8]byte
+	_, _ = rand.Read(span[:]) // crypto/rand.Read never fails (Go 1.24+).
+	return "00-" + hex.EncodeToString(sum[:16]) + "-" + hex.EncodeToString(span[:]) + "-01"
 }
 
 // traceIDs splits a traceparent into its trace and parent span ids; both

@@ -39,19 +39,37 @@ function notice(text) {
   p.hidden = false;
 }
 
+// A fetch that gets no answer (the browser says only "Failed to fetch") may
+// not have reached the console, or its answer may have been lost on the
+// way back: Chromium ends every open request when the machine's network
+// interfaces change (net::ERR_NETWORK_CHANGED, as Docker's networks come
+// and go), loopback included. A request that is safe to send again is
+// sent again, after each of these waits; opts.repeatable says a POST is.
+const resendAfter = [250, 1000];
+
 // call fetches url and returns the body; a failed fetch or a non-2xx reply
-// throws an Error that says what the server said.
-async function call(method, url, body) {
-  const init = { method, headers: {} };
+// throws an Error that says what the server said (err.status is the HTTP
+// status; err.resent says the request was sent more than once).
+async function call(method, url, body, opts = {}) {
+  const init = { method, headers: { ...opts.headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  const repeatable = method === "GET" || opts.repeatable;
   let resp;
-  try {
-    resp = await fetch(url, init);
-  } catch (e) {
-    throw new Error("the console does not answer (" + e.message + ")");
+  let sent = 0;
+  for (;;) {
+    sent++;
+    try {
+      resp = await fetch(url, init);
+      break;
+    } catch (e) {
+      if (!repeatable || sent > resendAfter.length) {
+        throw new Error("the console does not answer (" + e.message + ")");
+      }
+      await new Promise((r) => setTimeout(r, resendAfter[sent - 1]));
+    }
   }
   const text = await resp.text();
   if (!resp.ok) {
@@ -60,9 +78,21 @@ async function call(method, url, body) {
       const j = JSON.parse(text);
       message = (j.subject ? j.subject + ": " : "") + j.error;
     } catch (_) { /* not JSON: show the text as it is */ }
-    throw new Error(resp.status + " " + message);
+    const err = new Error(resp.status + " " + message);
+    err.status = resp.status;
+    err.resent = sent > 1;
+    throw err;
   }
   return text;
+}
+
+// newKey is an order's Idempotency-Key: 16 random bytes in hex.
+// crypto.getRandomValues works on a page served over plain HTTP, where
+// crypto.randomUUID does not.
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 // --- what runs ------------------------------------------------------------
@@ -166,7 +196,9 @@ document.getElementById("order-form").addEventListener("submit", async (e) => {
     items: [{ product_id: f.get("product_id"), quantity: Number(f.get("quantity")) }],
   };
   try {
-    const placed = JSON.parse(await call("POST", "api/orders", order));
+    // One key for this order, however often it is sent: orders places it once.
+    const placed = JSON.parse(await call("POST", "api/orders", order,
+      { headers: { "Idempotency-Key": newKey() }, repeatable: true }));
     ok("place order");
     notice("Placed order " + placed.order_id + " (trace " + placed.trace_id + ").");
     watch(placed.order_id);
@@ -179,7 +211,7 @@ document.getElementById("gateway-form").addEventListener("submit", async (e) => 
   e.preventDefault();
   const mode = new FormData(e.target).get("mode");
   try {
-    showGateway(JSON.parse(await call("POST", "api/gateway", { mode })));
+    showGateway(JSON.parse(await call("POST", "api/gateway", { mode }, { repeatable: true })));
     ok("gateway");
     notice("The payment gateway is now " + mode + ".");
   } catch (err) {
@@ -194,7 +226,15 @@ document.addEventListener("click", async (e) => {
     const seq = Number(replay.dataset.replaySeq);
     replay.disabled = true;
     try {
-      const r = JSON.parse(await call("POST", "api/deadletters/" + encodeURIComponent(fn) + "/replay", { seq }));
+      let r;
+      try {
+        r = JSON.parse(await call("POST", "api/deadletters/" + encodeURIComponent(fn) + "/replay", { seq }, { repeatable: true }));
+      } catch (err) {
+        // Sent again after a lost answer, and the entry is gone: the first
+        // one replayed it (a replay removes the dead letter it replays).
+        if (!(err.resent && err.status === 404)) throw err;
+        r = { function: fn, replayed: [seq] };
+      }
       ok("replay");
       notice("Replayed dead letter " + r.replayed.join(", ") + " of " + r.function + ".");
     } catch (err) {
@@ -207,7 +247,8 @@ document.addEventListener("click", async (e) => {
   const cancel = e.target.closest("button[data-cancel]");
   if (cancel) {
     try {
-      await call("POST", "api/orders/" + encodeURIComponent(cancel.dataset.cancel) + "/cancel", {});
+      // Cancelling a cancelled order answers the same again.
+      await call("POST", "api/orders/" + encodeURIComponent(cancel.dataset.cancel) + "/cancel", {}, { repeatable: true });
       ok("cancel");
     } catch (err) {
       fail("cancel", err);
