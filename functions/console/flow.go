@@ -37,9 +37,11 @@ func (c *Console) placeOrder(ctx context.Context, body []byte, key string) (plac
 	if !json.Valid(body) {
 		return placedReply{}, errorf(http.StatusBadRequest, "the order is not JSON")
 	}
-	tp := newTraceparent()
 	hdr := nats.Header{}
-	if key != "" {
+	var tp string
+	if key == "" {
+		tp = newTraceparent()
+	} else {
 		tp = keyedTraceparent(key)
 		hdr[headerIdempotencyKey] = []string{key}
 	}

@@ -59,19 +59,24 @@ func headerValue(h nats.Header, key string) string {
 // that its events carry one trace id even when no function records spans:
 // the runtime passes on the traceparent a message arrived with.
 func newTraceparent() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
-	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+).
+	return traceparentOf(id)
 }
 
 // keyedTraceparent is a sampled traceparent whose trace id is the first 16
 // bytes of the key's SHA-256 (random enough: the page makes its keys from
-// 16 random bytes) and whose span id is new.
+// 16 random bytes): every placement with the key has the same trace.
 func keyedTraceparent(key string) string {
 	sum := sha256.Sum256([]byte("natsfn console order " + key))
+	return traceparentOf([16]byte(sum[:16]))
+}
+
+// traceparentOf is a sampled traceparent of the trace with a new span id.
+func traceparentOf(traceID [16]byte) string {
 	var span [8]byte
-	_, _ = rand.Read(span[:]) // crypto/rand.Read never fails (Go 1.24+).
-	return "00-" + hex.EncodeToString(sum[:16]) + "-" + hex.EncodeToString(span[:]) + "-01"
+	_, _ = rand.Read(span[:])
+	return "00-" + hex.EncodeToString(traceID[:]) + "-" + hex.EncodeToString(span[:]) + "-01"
 }
 
 // traceIDs splits a traceparent into its trace and parent span ids; both
