@@ -17,7 +17,6 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/contracts"
 	"github.com/natsfn/natsfn/runtime/fntest"
@@ -361,37 +360,18 @@ func (p *page) loseAnswer(method, pattern string) (lost func() int) {
 // stream: how many orders were placed for them.
 func (s *setup) ordersCreatedFor(customer string) int {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := s.js.StreamNameBySubject(ctx, contracts.SubjectOrdersCreated)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	c, err := s.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{contracts.SubjectOrdersCreated}})
+	stream, err := s.js.StreamNameBySubject(context.Background(), contracts.SubjectOrdersCreated)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	n := 0
-	for {
-		batch, err := c.FetchNoWait(100)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			var ev contracts.OrderCreatedEvent
-			if json.Unmarshal(m.Data(), &ev) == nil && ev.CustomerID == customer {
-				n++
-			}
-		}
-		if batch.Error() != nil {
-			s.t.Fatal(batch.Error())
-		}
-		if got == 0 {
-			return n
+	for _, m := range fntest.Messages(s.t, s.js, stream, contracts.SubjectOrdersCreated) {
+		var ev contracts.OrderCreatedEvent
+		if json.Unmarshal(m.Data, &ev) == nil && ev.CustomerID == customer {
+			n++
 		}
 	}
+	return n
 }
 
 // TestBrowserLostAnswers: when the browser loses the console's answer to
