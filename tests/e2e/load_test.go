@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +50,9 @@ func BenchmarkOrderFlow(b *testing.B) {
 				b.ReportMetric(millis(s.P99), "p99-ms")
 				b.ReportMetric(millis(s.P999), "p99.9-ms")
 				b.ReportMetric(float64(r.cpuPerOrder().Microseconds()), "cpu-us/order")
+				for _, st := range r.Steps {
+					b.Logf("%-45s p50 %7.2f ms, p90 %7.2f ms, p99 %7.2f ms (%d orders)", st.Name, millis(st.P50), millis(st.P90), millis(st.P99), st.Orders)
+				}
 				last = &r
 			}
 		})
@@ -132,7 +136,7 @@ func runLoad(b *testing.B, rate int, d time.Duration, split bool) loadRun {
 		run.Callers = loadCallers
 	}
 	inPart(partLoad, func() {
-		if _, err := placeOrders(f, 16, 0, loadWarmup, time.Minute); err != nil {
+		if _, _, err := placeOrders(f, 16, 0, loadWarmup, time.Minute); err != nil {
 			b.Fatalf("warm-up: %v", err)
 		}
 		var prof *cpuProfile
@@ -148,7 +152,7 @@ func runLoad(b *testing.B, rate int, d time.Duration, split bool) loadRun {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
-		samples, err := placeOrders(f, run.Callers, rate, int(float64(rate)*d.Seconds()), d)
+		samples, start, err := placeOrders(f, run.Callers, rate, int(float64(rate)*d.Seconds()), d)
 		b.StopTimer()
 		cpu1, _ := processCPU()
 		run.CPU = cpu1 - cpu0
@@ -163,6 +167,9 @@ func runLoad(b *testing.B, rate int, d time.Duration, split bool) loadRun {
 			b.Fatal(err)
 		}
 		run.Samples = samples
+		if run.Steps, err = measureSteps(context.Background(), f.js, start, samples); err != nil {
+			b.Fatalf("steps: %v", err)
+		}
 	})
 	return run
 }

@@ -86,11 +86,11 @@ func TestPlaceOrders(t *testing.T) {
 	for i := range loadSKUs {
 		f.setStock(fmt.Sprintf("sku-%d", i), 1000, 100)
 	}
-	fixed, err := placeOrders(f, 0, 200, 40, time.Minute)
+	fixed, _, err := placeOrders(f, 0, 200, 40, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := placeOrders(f, 8, 0, 60, time.Minute)
+	full, _, err := placeOrders(f, 8, 0, 60, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,10 @@ import (
 // rate (per second) it places n on a fixed schedule, order i due at
 // i/rate; at rate 0, callers place orders back to back, n of them (no
 // limit if n <= 0), until d has passed. It returns one sample per order,
-// and an error if an order could not be placed, was cancelled, or was not
-// confirmed within loadDrain of the last one placed.
-func placeOrders(f *flow, callers, rate, n int, d time.Duration) ([]orderSample, error) {
+// with the time its durations count from, and an error if an order could
+// not be placed, was cancelled, or was not confirmed within loadDrain of
+// the last one placed.
+func placeOrders(f *flow, callers, rate, n int, d time.Duration) ([]orderSample, time.Time, error) {
 	tr := newTracker()
 	for subject, on := range map[string]func(*nats.Msg){
 		contracts.SubjectOrdersConfirmed: tr.onConfirmed,
@@ -28,16 +29,16 @@ func placeOrders(f *flow, callers, rate, n int, d time.Duration) ([]orderSample,
 	} {
 		sub, err := f.nc.Subscribe(subject, on)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		defer sub.Unsubscribe()
 		// Confirmations arrive as fast as orders; never drop one.
 		if err := sub.SetPendingLimits(-1, -1); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	}
 	if err := f.nc.Flush(); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 
 	var placed atomic.Int64
@@ -92,7 +93,8 @@ func placeOrders(f *flow, callers, rate, n int, d time.Duration) ([]orderSample,
 	case <-time.After(loadDrain):
 		tr.fail(fmt.Errorf("%d of %d orders confirmed %s after the last was placed", tr.confirmedCount(), tr.count(), loadDrain))
 	}
-	return tr.result()
+	samples, err := tr.result()
+	return samples, tr.start, err
 }
 
 // tracker follows a run's orders from orders.create sent to
@@ -130,6 +132,7 @@ func (tr *tracker) begin() {
 func (tr *tracker) placed(id string, s orderSample) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	s.ID = id
 	if at, ok := tr.early[id]; ok {
 		delete(tr.early, id)
 		s.Confirmed = at

@@ -12,6 +12,7 @@ table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: right; }
 th { background: #f3f3f3; }
 th:first-child, td:first-child, .kv td { text-align: left; }
+#steps td:nth-child(2) { text-align: left; }
 code { background: #f3f3f3; padding: 0 .2rem; }
 img { max-width: 100%; display: block; margin: 1rem 0; }
 </style>
@@ -54,6 +55,21 @@ goes (<code>=server</code>, <code>="load generator"</code>: the others'; the ser
 goroutines carry nats-server's own labels instead, <code>-tagfocus stream=.</code>).
 {{- else}} The runs were not profiled, so there is no split between the server and the functions; in one
 process only a CPU profile can tell them apart.{{end}}</p>
+
+<h2>Where an order's time goes</h2>
+<table id="steps">
+<tr><th>step</th><th>what runs in it</th>{{range .Rows}}<th>{{.Label}}: p50</th><th>p90</th><th>p99</th>{{end}}</tr>
+{{range $i, $s := steps -}}
+<tr><td>{{$s.Name}}</td><td>{{$s.Who}}</td>
+{{- range $.Rows}}{{with step . $i}}<td>{{ms .P50}} ms</td><td>{{ms .P90}} ms</td><td>{{ms .P99}} ms</td>{{else}}<td colspan="3">n/a</td>{{end}}{{end}}</tr>
+{{end -}}
+</table>
+<p>Each order's time cut at the moments between its steps: sent by the load generator, and the four
+events stored by JetStream (each event's stream timestamp; the server runs in this process, on the same
+clock). A step's time is the work of the function that ends it, its JetStream writes each awaited, and
+its waits for a worker and for the CPU. The steps' percentiles do not add up to the latency's: each is
+taken over the orders on its own. What follows the last step, the caller seeing orders.confirmed, is
+not one: the server hands the event to its subscribers and to the stream apart.</p>
 
 <h2>Plots</h2>
 <img src="throughput.svg" alt="orders sent and confirmed per second over time, every run">

@@ -22,6 +22,10 @@ func syntheticRuns() []loadRun {
 		Split:   map[string]time.Duration{partServer: 400 * time.Millisecond, partFunctions: 250 * time.Millisecond, partLoad: 50 * time.Millisecond, partOther: 50 * time.Millisecond},
 		Profile: []byte("\x1f\x8b a profile"),
 		LoadAvg: "1.50 1.20 1.00"}
+	for i, st := range loadSteps {
+		d := time.Duration(i+1) * time.Millisecond
+		fixed.Steps = append(fixed.Steps, stepLatency{loadStep: st, Orders: 3000, P50: d, P90: 2 * d, P99: 3 * d})
+	}
 	for i := range 3000 {
 		l := ms(2)
 		switch {
@@ -93,6 +97,9 @@ func TestLoadReport(t *testing.T) {
 		"<td>n/a</td>",                                                             // the full-speed run was not profiled
 		"1.50 1.20 1.00", "1.90 1.40 1.10", rep.Machine.Go, "2026-11-27 10:00:00 UTC",
 		`<a href="cpu-rate-1000.pprof">`,
+		// The reservation's row: the fixed run's steps, none for the other.
+		"<tr><td>orders.created → inventory.reserved</td><td>" + html.EscapeString(loadSteps[1].Who) +
+			`</td><td>2.00 ms</td><td>4.00 ms</td><td>6.00 ms</td><td colspan="3">n/a</td></tr>`,
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("index.html lacks %q", want)

@@ -147,6 +147,7 @@ type reportRow struct {
 	Parts                      []reportPart
 	OverTimeFile, SamplesFile  string
 	ProfileFile                string // "" when the run was not profiled
+	Steps                      []stepLatency
 }
 
 // reportPart is a part's CPU per order and share of the profile; Known is
@@ -167,6 +168,7 @@ func (rep loadReport) Rows() []reportRow {
 			Duration: r.Duration, Late: r.maxLate(), CPU: r.cpuPerOrder(),
 			Sent: r.sentPerSecond(), Confirmed: r.confirmedPerSecond(), CoresBusy: r.coresBusy(),
 			Latency: summarize(r.Samples), OverTimeFile: overTimeFile(r), SamplesFile: samplesFile(r),
+			Steps: r.Steps,
 		}
 		if r.Profile != nil {
 			row.ProfileFile = profileFile(r)
@@ -191,4 +193,12 @@ var reportPage = template.Must(template.New(reportIndex).Funcs(template.FuncMap{
 	"parts": func() []string { return parts },
 	"short": func(s string) string { return s[:min(len(s), 12)] },
 	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"steps": func() []loadStep { return loadSteps },
+	// step is a row's i-th step, nil when its steps were not measured.
+	"step": func(row reportRow, i int) *stepLatency {
+		if i >= len(row.Steps) {
+			return nil
+		}
+		return &row.Steps[i]
+	},
 }).Parse(reportHTML))

@@ -26,6 +26,8 @@ type loadRun struct {
 	Profile []byte
 	// LoadAvg is the machine's load average when the run began.
 	LoadAvg string
+	// Steps is where the orders' time went, step by step (loadSteps).
+	Steps []stepLatency
 }
 
 // name is the run's name in benchmark output and file names.

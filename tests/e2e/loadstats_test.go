@@ -11,6 +11,7 @@ import (
 // run's start: when orders.create was sent, how late that was against the
 // run's schedule (0 at full speed), and when orders.confirmed was seen.
 type orderSample struct {
+	ID                    string
 	Sent, Late, Confirmed time.Duration
 }
 
