@@ -38,11 +38,13 @@ type Instance struct {
 // start only. A declaration or config error is returned before anything
 // connects, wrapping ErrConfigValidation; one in the telemetry settings
 // (OTEL_*) or the ops port is found while the connections are being made,
-// and Start closes them before it returns it.
+// and Start closes them before it returns it. Each service logs "service
+// started" once it serves, with startup, the time since Start was called.
 //
 // The same *Service may run in several Instances at once: each has its own
 // connection, consumers, pools and figures, and none changes the Service.
 func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, error) {
+	began := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func Start(ctx context.Context, cfg Config, services ...*Service) (*Instance, er
 	i.state.Store("starting")
 	for n, s := range services {
 		r := newServiceRun(base, s, cfg, logger, tel.tracers[n], tel.spans[n], tel.metrics)
-		r.dialed = dials[n]
+		r.began, r.dialed = began, dials[n]
 		i.runs = append(i.runs, r)
 	}
 	if err := i.serveOps(); err != nil {

@@ -106,3 +106,44 @@ func TestGracefulStopLogsNoWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestStartLogsStartup: "service started" says how long the start took,
+// from the call of Start, so an operator sees a slow start in the log; a
+// slow OnStart hook is in it.
+func TestStartLogsStartup(t *testing.T) {
+	srv := fntest.NewServer(t)
+	var buf syncBuffer
+	svc := runtime.NewService(runtime.ServiceConfig{Name: "timed", Version: "1.0.0"})
+	const hook = 50 * time.Millisecond
+	svc.OnStart(func(context.Context, runtime.Deps) error {
+		time.Sleep(hook)
+		return nil
+	})
+	runtime.Endpoint(svc, "work", func(ctx context.Context, in echoIn) (echoOut, error) { return echoOut{Echo: in.Msg}, nil })
+	cfg := srv.Config("timed")
+	cfg.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	called := time.Now()
+	inst, err := runtime.Start(t.Context(), cfg, svc)
+	took := time.Since(called)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Stop() })
+	var line map[string]any
+	for _, l := range strings.Split(buf.String(), "\n") {
+		var v map[string]any
+		if json.Unmarshal([]byte(l), &v) == nil && v["msg"] == "service started" {
+			line = v
+		}
+	}
+	if line == nil {
+		t.Fatalf("no \"service started\" line in:\n%s", buf.String())
+	}
+	ns, ok := line["startup"].(float64)
+	if !ok {
+		t.Fatalf("\"service started\" has no startup duration: %v", line)
+	}
+	if startup := time.Duration(ns); startup < hook || startup > took {
+		t.Fatalf("startup %v: want from the OnStart hook's %v to Start's own %v", startup, hook, took)
+	}
+}

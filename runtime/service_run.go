@@ -41,7 +41,9 @@ type serviceRun struct {
 	life    context.Context
 	endLife context.CancelFunc
 
-	// dialed gives the connection Start began to make (dial).
+	// began is when Start was called; dialed gives the connection Start
+	// began to make (dial).
+	began       time.Time
 	dialed      <-chan dialed
 	nc          *nats.Conn
 	js          jetstream.JetStream
@@ -251,7 +253,8 @@ func (r *serviceRun) bringUp(ctx context.Context) error {
 	if err := nc.FlushTimeout(r.cfg.ConnectTimeout); err != nil {
 		return fmt.Errorf("flush subscriptions: %w", err)
 	}
-	r.logger.Info("service started", "version", r.svc.cfg.Version, "endpoints", len(r.svc.endpoints), "event_handlers", len(r.events))
+	r.logger.Info("service started", "version", r.svc.cfg.Version, "endpoints", len(r.svc.endpoints), "event_handlers", len(r.events),
+		"startup", time.Since(r.began).Round(time.Microsecond))
 	return nil
 }
 
