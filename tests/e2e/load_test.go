@@ -128,9 +128,7 @@ const (
 // confirmed, and fails the benchmark if one is not.
 func runLoad(b *testing.B, rate int, d time.Duration, split bool) loadRun {
 	f := startLoadFlow(b)
-	for i := range loadSKUs {
-		f.setStock(fmt.Sprintf("sku-%d", i), 1_000_000, 100)
-	}
+	f.stockLoadSKUs(1_000_000)
 	run := loadRun{Rate: rate, Duration: d}
 	if rate == 0 {
 		run.Callers = loadCallers

@@ -83,9 +83,7 @@ func TestTrackerFailsOnCancellation(t *testing.T) {
 // orders.confirmed in the stream as samples.
 func TestPlaceOrders(t *testing.T) {
 	f := startFlow(t)
-	for i := range loadSKUs {
-		f.setStock(fmt.Sprintf("sku-%d", i), 1000, 100)
-	}
+	f.stockLoadSKUs(1000)
 	fixed, _, err := placeOrders(f, 0, 200, 40, time.Minute)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,14 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
+// stockLoadSKUs gives each of the products the load's orders spread over
+// (loadSKUs) quantity units, at 100 cents.
+func (f *flow) stockLoadSKUs(quantity int) {
+	for i := range loadSKUs {
+		f.setStock(fmt.Sprintf("sku-%d", i), quantity, 100)
+	}
+}
+
 // placeOrders places orders on f and waits until each is confirmed. At a
 // rate (per second) it places n on a fixed schedule, order i due at
 // i/rate; at rate 0, callers place orders back to back, n of them (no

@@ -206,9 +206,7 @@ func TestStepLatencies(t *testing.T) {
 // and every step is measured for every order.
 func TestOrderSteps(t *testing.T) {
 	f := startFlow(t)
-	for i := range loadSKUs {
-		f.setStock(fmt.Sprintf("sku-%d", i), 1000, 100)
-	}
+	f.stockLoadSKUs(1000)
 	samples, start, err := placeOrders(f, 4, 0, 30, time.Minute)
 	if err != nil {
 		t.Fatal(err)
