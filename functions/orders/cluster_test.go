@@ -18,7 +18,7 @@ import (
 // sent as soon as orders.create answered finds the order, and so does
 // orders.cancel. The instance is connected to a node that does not lead
 // the orders bucket, so a plain read is a direct get its replica answers,
-// which may not have applied the create yet (TestMicroDiscovery in
+// which may not have applied the create yet (TestHealthyCluster/micro_discovery in
 // tests/containers saw such a 404); the function reads a "not found"
 // again from the leader before it answers 404. Without that re-read the
 // test failed 4 runs of 4, with a 404 between the 88th and the 150th order.

@@ -20,9 +20,10 @@ type store struct {
 //
 // The first read may be answered by a replica a moment behind the last
 // write: right after orders.create answered, a 3-replica cluster answered
-// orders.get with a 404 (TestMicroDiscovery in tests/containers). So "not
-// found" is read again from the stream leader (GetLatest) before it is
-// answered; a found order costs one read as before.
+// orders.get with a 404 (TestHealthyCluster/micro_discovery in
+// tests/containers). So "not found" is read again from the stream leader
+// (GetLatest) before it is answered; a found order costs one read as
+// before.
 func (s *store) load(ctx context.Context, id string) (contracts.OrderView, uint64, error) {
 	v, rev, err := s.b.Get(ctx, id)
 	if errors.Is(err, runtime.ErrNotFound) {

@@ -17,12 +17,11 @@ import (
 	"github.com/natsfn/natsfn/runtime/fntest"
 )
 
-// TestMicroDiscovery asks the real nats CLI what runs, as an operator
+// microDiscovery asks the real nats CLI what runs on s, as an operator
 // would: `nats micro ls` lists both instances of every function, and
 // `nats micro stats <fn> --json` shows the work they did in the event
 // handlers' figures.
-func TestMicroDiscovery(t *testing.T) {
-	s := newStack(t, 2)
+func microDiscovery(t *testing.T, s *stack) {
 	f := s.admin
 	f.setStock("sku-a", 100, 500)
 	const placed = 10

@@ -13,12 +13,11 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
-// TestLeastPrivilege checks the accounts of infra/nats on the running
-// cluster: the payments user may not publish an orders.created event (the
-// server refuses it and ORDERS stores nothing), and a client without a
-// user is refused at connect.
-func TestLeastPrivilege(t *testing.T) {
-	s := newStack(t, 1)
+// leastPrivilege checks the accounts of infra/nats on the running cluster
+// s: the payments user may not publish an orders.created event (the server
+// refuses it and ORDERS stores nothing), and a client without a user is
+// refused at connect.
+func leastPrivilege(t *testing.T, s *stack) {
 	url, err := s.nodes[0].clientURL(s.ctx)
 	if err != nil {
 		t.Fatal(err)

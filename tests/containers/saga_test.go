@@ -7,11 +7,20 @@ import (
 	"github.com/natsfn/natsfn/contracts"
 )
 
-// TestSagaAcrossContainers runs the three outcomes of an order on the
-// cluster, with two instances of every function: confirmed, out of stock,
-// and a declined payment whose stock comes back.
-func TestSagaAcrossContainers(t *testing.T) {
+// TestHealthyCluster runs on one stack (3 NATS nodes, two instances of
+// every function) what breaks nothing, one after the other: the saga's
+// outcomes, discovery through the nats CLI, and the accounts' least
+// privilege. Each stack takes 12-15 s to start; these need no fresh one.
+func TestHealthyCluster(t *testing.T) {
 	s := newStack(t, 2)
+	t.Run("saga", func(t *testing.T) { sagaAcrossContainers(t, s) })
+	t.Run("micro discovery", func(t *testing.T) { microDiscovery(t, s) })
+	t.Run("least privilege", func(t *testing.T) { leastPrivilege(t, s) })
+}
+
+// sagaAcrossContainers runs the three outcomes of an order on the cluster:
+// confirmed, out of stock, and a declined payment whose stock comes back.
+func sagaAcrossContainers(t *testing.T, s *stack) {
 	f := s.admin
 	f.setStock("sku-a", 10, 1250)
 	f.setStock("sku-b", 5, 300)
