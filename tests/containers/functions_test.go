@@ -31,6 +31,10 @@ type functionSpec struct {
 	noStart bool
 	// env is added to functionEnv's (NATSFN_PHASES, say).
 	env map[string]string
+	// binary, when set, is a host file bind-mounted over the image's
+	// /function, so that the engine's storage driver does not serve it
+	// (TestColdStart's measure of what the image layer costs a start).
+	binary string
 }
 
 // suiteAckWait is the NATSFN_ACK_WAIT the suites run the functions with.
@@ -99,6 +103,9 @@ func (s *stack) runFunction(spec functionSpec) (*function, error) {
 			hc.ReadonlyRootfs = true
 			hc.CapDrop = []string{"ALL"}
 			hc.SecurityOpt = []string{"no-new-privileges:true"}
+			if spec.binary != "" {
+				hc.Binds = append(hc.Binds, spec.binary+":/function:ro")
+			}
 		}),
 		testcontainers.WithWaitStrategyAndDeadline(90*time.Second,
 			wait.ForHTTP("/readyz").WithPort("8080/tcp").WithPollInterval(50*time.Millisecond)),
