@@ -3,6 +3,7 @@ package payments
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,5 +88,28 @@ func TestSimulatedCancel(t *testing.T) {
 	fntest.Eventually(t, 20*time.Second, "outage mode", func() bool { return f.sim.current().Mode == contracts.GatewayOutage })
 	if _, err := f.sim.Cancel(ctx, "o-late"); !errors.Is(err, ErrOutage) {
 		t.Fatalf("cancel during an outage: %v, want ErrOutage", err)
+	}
+}
+
+// TestCallWaitsForStoredSettings: an instance follows the stored settings
+// through a watch it makes after its start; a gateway call made at once
+// waits for them, so that no instance charges in ok mode, its defaults,
+// while the gateway is set to an outage.
+func TestCallWaitsForStoredSettings(t *testing.T) {
+	h := newHarness(t)
+	h.start("pay-1", Config{})
+	h.setGateway(`{"mode":"outage"}`)
+	for i := range 5 {
+		f := h.start(fmt.Sprintf("pay-late-%d", i), Config{})
+		order := fmt.Sprintf("o-%d", i)
+		if id, err := f.sim.Charge(t.Context(), order, 100); !errors.Is(err, ErrOutage) {
+			t.Fatalf("instance %d, started after the outage was set: charge %q, %v; want ErrOutage", i, id, err)
+		}
+		if s := f.sim.current(); s.Mode != contracts.GatewayOutage {
+			t.Fatalf("instance %d follows %+v", i, s)
+		}
+	}
+	if c := h.charges(); len(c) != 0 {
+		t.Fatalf("ledger %v", c)
 	}
 }
