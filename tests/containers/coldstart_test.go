@@ -291,7 +291,10 @@ func (s *stack) createPinger(instance string) (*function, error) {
 // instance first answered a micro PING as its own instance, the part of it
 // after the engine started the process (State.StartedAt), the CPU time the
 // container used until then, and how long the engine's start call took to
-// return; and the moments the process started and the answer came.
+// return; and the moments the process started and the answer came. The
+// engine stamps StartedAt once its runtime says the process started: on
+// a loaded machine that can come after the process answered (a CI run at
+// load average 8 measured one start at -7 ms in the process).
 type coldStartRun struct {
 	total, inProcess, cpu, call time.Duration
 	started, answered           time.Time
