@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,6 +36,9 @@ type Console struct {
 	mux    http.Handler
 	closed chan struct{}
 	once   sync.Once
+	// instances is how many instances answered the last discovery, which
+	// the next one waits for (knownWait).
+	instances atomic.Int64
 }
 
 // New starts a console on nc, which should use InboxPrefix, and subscribes

@@ -64,25 +64,26 @@ const (
 )
 
 // discover asks every micro service for its INFO (and PING, for the round
-// trip) until they stop answering, then for the STATS of as many as
-// answered.
-func discover(ctx context.Context, nc *nats.Conn) ([]function, []string, error) {
+// trip) until they stop answering, waiting for expect instances (how many
+// answered the last time) up to knownWait, then for the STATS of as many
+// as answered. It returns how many answered.
+func discover(ctx context.Context, nc *nats.Conn, expect int) ([]function, int, []string, error) {
 	var (
 		infos, pings []answer
 		infoErr      error
 		wg           sync.WaitGroup
 	)
-	wg.Go(func() { infos, infoErr = gather(ctx, nc, "$SRV.INFO", 0) })
-	wg.Go(func() { pings, _ = gather(ctx, nc, "$SRV.PING", 0) })
+	wg.Go(func() { infos, infoErr = gather(ctx, nc, "$SRV.INFO", 0, expect) })
+	wg.Go(func() { pings, _ = gather(ctx, nc, "$SRV.PING", 0, expect) })
 	wg.Wait()
 	if errors.Is(infoErr, nats.ErrNoResponders) {
-		return nil, nil, nil // nothing runs
+		return nil, 0, nil, nil // nothing runs
 	}
 	if infoErr != nil {
-		return nil, nil, fmt.Errorf("micro discovery: %w", infoErr)
+		return nil, 0, nil, fmt.Errorf("micro discovery: %w", infoErr)
 	}
 	var problems []string
-	stats, err := gather(ctx, nc, "$SRV.STATS", len(infos))
+	stats, err := gather(ctx, nc, "$SRV.STATS", len(infos), 0)
 	if err != nil {
 		problems = append(problems, "micro stats: "+err.Error())
 	}
@@ -122,7 +123,7 @@ func discover(ctx context.Context, nc *nats.Conn) ([]function, []string, error) 
 		out = append(out, *fn)
 	}
 	slices.SortFunc(out, func(a, b function) int { return cmp.Compare(a.Name, b.Name) })
-	return out, problems, nil
+	return out, len(infos), problems, nil
 }
 
 // addInstance merges one instance's INFO and STATS into the function.

@@ -12,8 +12,18 @@ import (
 
 // quietPeriod ends a gather once no instance has answered for this long.
 // natscli's `nats micro` waits 300ms; the console asks again every few
-// seconds, so a late instance shows at the next refresh.
+// seconds, so a new instance that answers late shows at the next refresh.
 const quietPeriod = 200 * time.Millisecond
+
+// knownWait is how long a gather waits for as many answers as the last one
+// had before the quiet period may end it. On a loaded machine an instance
+// answered discovery more than quietPeriod after the others: a refresh of
+// the page then left its function out, with its dead letters and their
+// Replay buttons, until the next one (a CI run of TestBrowser at load
+// average 13 found no Replay button it had seen a moment before). An
+// instance that stopped costs one refresh this wait; the next expects one
+// fewer.
+const knownWait = 2 * time.Second
 
 // answer is one reply to a gathered request and how long it took.
 type answer struct {
@@ -23,10 +33,10 @@ type answer struct {
 
 // gather publishes one request that many may answer (micro discovery) and
 // collects the replies: until want have come (want > 0), or until nobody
-// answered for quietPeriod after the first (want == 0), and never past
-// ctx's deadline. No reply at all is nats.ErrNoResponders when the server
+// answered for quietPeriod after the first and at least expect have, or
+// knownWait passed (want == 0), and never past ctx's deadline. No reply at all is nats.ErrNoResponders when the server
 // says nobody listens, else nothing.
-func gather(ctx context.Context, nc *nats.Conn, subject string, want int) ([]answer, error) {
+func gather(ctx context.Context, nc *nats.Conn, subject string, want, expect int) ([]answer, error) {
 	var (
 		mu      sync.Mutex
 		replies []answer
@@ -62,10 +72,23 @@ func gather(ctx context.Context, nc *nats.Conn, subject string, want int) ([]ans
 	if err := nc.PublishMsg(msg); err != nil {
 		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
-	select {
-	case <-done:
-	case <-quiet.C:
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-quiet.C:
+			mu.Lock()
+			n := len(replies)
+			mu.Unlock()
+			left := knownWait - time.Since(start)
+			if n >= expect || left <= 0 {
+				break wait
+			}
+			quiet.Reset(left)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()

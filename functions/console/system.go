@@ -26,10 +26,11 @@ func (c *Console) system(ctx context.Context) (snapshot, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	fns, problems, err := discover(ctx, c.nc)
+	fns, answered, problems, err := discover(ctx, c.nc, int(c.instances.Load()))
 	if err != nil {
 		return snapshot{}, errorf(http.StatusBadGateway, "%v", err)
 	}
+	c.instances.Store(int64(answered))
 	s := snapshot{
 		Functions: fns,
 		Topology:  buildTopology(fns, c.hub.observedEmitters()),
