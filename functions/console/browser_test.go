@@ -130,7 +130,9 @@ func (p *page) state() string {
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer cancel()
 	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
-		`"errors: " + document.getElementById("errors").innerText + "\nnotice: " + document.getElementById("notice").innerText + "\norder: " + document.getElementById("order").innerText`))
+		`"errors: " + document.getElementById("errors").innerText + "\nnotice: " + document.getElementById("notice").innerText + "\norder: " + document.getElementById("order").innerText
+		+ "\nfunctions: " + [...document.querySelectorAll("#functions .function")].map(f => f.dataset.function).join(", ")
+		+ "\ndead letters: " + (document.getElementById("deadletters")?.innerText ?? "(no section)")`))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.browserLog) > 0 {
