@@ -246,7 +246,16 @@ func (d *deadLetters) list(ctx context.Context, req deadletter.ListRequest) (dea
 			n++
 			reply.Entries = append(reply.Entries, entryOfMsg(msg))
 		}
+		// A fetch cut short (a lost pull, the consumer gone) must not pass
+		// for a shorter list.
+		if err := batch.Error(); err != nil {
+			return reply, Unavailable(err, "dead letters could not be read")
+		}
 		if n == 0 {
+			// The fetch waited out its expiry with nothing more: entries
+			// counted were removed since (replayed), so what was read is
+			// all there is.
+			pending = len(reply.Entries)
 			break
 		}
 	}
