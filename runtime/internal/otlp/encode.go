@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"encoding/binary"
 	"math"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -8,13 +9,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // This file writes spans in the protobuf wire format of OTLP's
 // TracesData (opentelemetry-proto trace/v1, common/v1, resource/v1) with
-// protowire alone, as the SDK's otlptrace exporter would write them
-// (encode_test.go holds the two side by side). The otlptrace exporter and
+// the few wire-format helpers of wire.go, as the SDK's otlptrace exporter
+// would write them (encode_test.go holds the two side by side). The otlptrace exporter and
 // the generated go.opentelemetry.io/proto/otlp types need the protobuf
 // runtime, whose reflection and descriptors were 1.7 MB of a 14.3 MB
 // function binary and part of its package initialisation: a container
@@ -217,7 +217,7 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 }
 
 // appendKeyValue appends kv as field num, a KeyValue.
-func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byte {
+func appendKeyValue(b []byte, num fieldNum, kv attribute.KeyValue) []byte {
 	return appendMessage(b, num, func(b []byte) []byte {
 		b = appendString(b, keyValueKey, string(kv.Key))
 		return appendMessage(b, keyValueValue, func(b []byte) []byte { return appendAnyValue(b, kv.Value) })
@@ -230,15 +230,15 @@ func appendKeyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byt
 func appendAnyValue(b []byte, v attribute.Value) []byte {
 	switch v.Type() {
 	case attribute.BOOL:
-		return protowire.AppendVarint(protowire.AppendTag(b, anyBool, protowire.VarintType), protowire.EncodeBool(v.AsBool()))
+		return binary.AppendUvarint(appendTag(b, anyBool, varintType), boolVarint(v.AsBool()))
 	case attribute.INT64:
-		return protowire.AppendVarint(protowire.AppendTag(b, anyInt, protowire.VarintType), uint64(v.AsInt64()))
+		return binary.AppendUvarint(appendTag(b, anyInt, varintType), uint64(v.AsInt64()))
 	case attribute.FLOAT64:
-		return protowire.AppendFixed64(protowire.AppendTag(b, anyDouble, protowire.Fixed64Type), math.Float64bits(v.AsFloat64()))
+		return appendFixed64Value(appendTag(b, anyDouble, fixed64Type), math.Float64bits(v.AsFloat64()))
 	case attribute.STRING:
-		return protowire.AppendString(protowire.AppendTag(b, anyString, protowire.BytesType), v.AsString())
+		return appendLen(appendTag(b, anyString, bytesType), v.AsString())
 	case attribute.BYTESLICE:
-		return protowire.AppendBytes(protowire.AppendTag(b, anyBytes, protowire.BytesType), v.AsByteSlice())
+		return appendLen(appendTag(b, anyBytes, bytesType), v.AsByteSlice())
 	case attribute.BOOLSLICE:
 		return appendArray(b, len(v.AsBoolSlice()), func(i int) attribute.Value { return attribute.BoolValue(v.AsBoolSlice()[i]) })
 	case attribute.INT64SLICE:
@@ -259,7 +259,7 @@ func appendAnyValue(b []byte, v attribute.Value) []byte {
 	case attribute.EMPTY:
 		return b
 	default:
-		return protowire.AppendString(protowire.AppendTag(b, anyString, protowire.BytesType), "INVALID")
+		return appendLen(appendTag(b, anyString, bytesType), "INVALID")
 	}
 }
 
@@ -276,8 +276,8 @@ func appendArray(b []byte, n int, at func(int) attribute.Value) []byte {
 // appendMessage appends field num holding the message fill writes: fill
 // appends to b past a one-byte length, which is widened afterwards when
 // the message is 128 bytes or longer.
-func appendMessage(b []byte, num protowire.Number, fill func([]byte) []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
+func appendMessage(b []byte, num fieldNum, fill func([]byte) []byte) []byte {
+	b = appendTag(b, num, bytesType)
 	at := len(b)
 	b = append(b, 0)
 	b = fill(b)
@@ -286,48 +286,48 @@ func appendMessage(b []byte, num protowire.Number, fill func([]byte) []byte) []b
 		b[at] = byte(n)
 		return b
 	}
-	size := protowire.SizeVarint(uint64(n))
+	size := sizeVarint(uint64(n))
 	b = append(b, make([]byte, size-1)...)
 	copy(b[at+size:], b[at+1:at+1+n])
-	protowire.AppendVarint(b[:at], uint64(n))
+	binary.AppendUvarint(b[:at], uint64(n))
 	return b
 }
 
 // The scalar fields below follow proto3: a zero value is not written.
 
-func appendString(b []byte, num protowire.Number, s string) []byte {
+func appendString(b []byte, num fieldNum, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return protowire.AppendString(protowire.AppendTag(b, num, protowire.BytesType), s)
+	return appendLen(appendTag(b, num, bytesType), s)
 }
 
-func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
+func appendBytes(b []byte, num fieldNum, v []byte) []byte {
 	if len(v) == 0 {
 		return b
 	}
-	return protowire.AppendBytes(protowire.AppendTag(b, num, protowire.BytesType), v)
+	return appendLen(appendTag(b, num, bytesType), v)
 }
 
-func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
+func appendVarint(b []byte, num fieldNum, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), v)
+	return binary.AppendUvarint(appendTag(b, num, varintType), v)
 }
 
-func appendFixed64(b []byte, num protowire.Number, v uint64) []byte {
+func appendFixed64(b []byte, num fieldNum, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	return protowire.AppendFixed64(protowire.AppendTag(b, num, protowire.Fixed64Type), v)
+	return appendFixed64Value(appendTag(b, num, fixed64Type), v)
 }
 
-func appendFixed32(b []byte, num protowire.Number, v uint32) []byte {
+func appendFixed32(b []byte, num fieldNum, v uint32) []byte {
 	if v == 0 {
 		return b
 	}
-	return protowire.AppendFixed32(protowire.AppendTag(b, num, protowire.Fixed32Type), v)
+	return appendFixed32Value(appendTag(b, num, fixed32Type), v)
 }
 
 func unixNano(ns int64) uint64 { return uint64(max(0, ns)) }
