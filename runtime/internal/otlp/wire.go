@@ -9,7 +9,7 @@ import "encoding/binary"
 // function whether it traces or not. GODEBUG=inittrace=1 put the two
 // packages' initialisation at 0.46 ms of orders' start on the host (0.8
 // ms in a container on fuse-overlayfs, where each read of the binary
-// goes through the FUSE daemon); these forty lines are the whole of what
+// goes through the FUSE daemon); the helpers below are the whole of what
 // encode.go used, and encode_test.go checks the output against the SDK's
 // own otlptrace exporter.
 
