@@ -9,8 +9,8 @@ import (
 // TestLeanDependencies: the runtime, which every function binary links,
 // does not link protobuf (not even protowire, whose package reads the
 // running binary at init through internal/detrand), Prometheus's client
-// library or gRPC. Each one came in through an exporter and made every image bigger
-// and every container start slower (runtime/README.md, "Metrics" and
+// library or gRPC. Each one came in through an exporter and made every
+// image bigger and every container start slower (runtime/README.md, "Metrics" and
 // "Tracing"; README, "Cold start"); internal/otlp and internal/promtext
 // write their formats instead.
 func TestLeanDependencies(t *testing.T) {

@@ -13,9 +13,10 @@ import (
 
 // This file writes spans in the protobuf wire format of OTLP's
 // TracesData (opentelemetry-proto trace/v1, common/v1, resource/v1) with
-// the few wire-format helpers of wire.go, as the SDK's otlptrace exporter
-// would write them (encode_test.go holds the two side by side). The otlptrace exporter and
-// the generated go.opentelemetry.io/proto/otlp types need the protobuf
+// the few wire-format helpers of wire.go, as the SDK's otlptrace
+// exporter would write them (encode_test.go holds the two side by side).
+// The otlptrace exporter and the generated go.opentelemetry.io/proto/otlp
+// types need the protobuf
 // runtime, whose reflection and descriptors were 1.7 MB of a 14.3 MB
 // function binary and part of its package initialisation: a container
 // starts by reading its binary, and on an engine with fuse-overlayfs
@@ -234,7 +235,7 @@ func appendAnyValue(b []byte, v attribute.Value) []byte {
 	case attribute.INT64:
 		return binary.AppendUvarint(appendTag(b, anyInt, varintType), uint64(v.AsInt64()))
 	case attribute.FLOAT64:
-		return appendFixed64Value(appendTag(b, anyDouble, fixed64Type), math.Float64bits(v.AsFloat64()))
+		return binary.LittleEndian.AppendUint64(appendTag(b, anyDouble, fixed64Type), math.Float64bits(v.AsFloat64()))
 	case attribute.STRING:
 		return appendLen(appendTag(b, anyString, bytesType), v.AsString())
 	case attribute.BYTESLICE:
@@ -320,14 +321,14 @@ func appendFixed64(b []byte, num fieldNum, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	return appendFixed64Value(appendTag(b, num, fixed64Type), v)
+	return binary.LittleEndian.AppendUint64(appendTag(b, num, fixed64Type), v)
 }
 
 func appendFixed32(b []byte, num fieldNum, v uint32) []byte {
 	if v == 0 {
 		return b
 	}
-	return appendFixed32Value(appendTag(b, num, fixed32Type), v)
+	return binary.LittleEndian.AppendUint32(appendTag(b, num, fixed32Type), v)
 }
 
 func unixNano(ns int64) uint64 { return uint64(max(0, ns)) }

@@ -43,11 +43,6 @@ func appendLen[T ~string | ~[]byte](b []byte, s T) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// appendFixed32Value and appendFixed64Value append v little-endian.
-func appendFixed32Value(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
-
-func appendFixed64Value(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
-
 // boolVarint is b as a varint's value.
 func boolVarint(b bool) uint64 {
 	if b {
