@@ -16,10 +16,10 @@ import (
 // the few wire-format helpers of wire.go, as the SDK's otlptrace
 // exporter would write them (encode_test.go holds the two side by side).
 // The otlptrace exporter and the generated go.opentelemetry.io/proto/otlp
-// types need the protobuf
-// runtime, whose reflection and descriptors were 1.7 MB of a 14.3 MB
-// function binary and part of its package initialisation: a container
-// starts by reading its binary, and on an engine with fuse-overlayfs
+// types need the protobuf runtime, whose reflection and descriptors were
+// 1.7 MB of a 14.3 MB function binary and part of its package
+// initialisation: a container starts by reading its binary, and on an
+// engine with fuse-overlayfs
 // every page costs (README, "Cold start").
 
 // Field numbers of the OTLP messages written here.
